@@ -1,0 +1,44 @@
+# `make run` sets up and serves the app on SQLite with demo data; `make test` runs the whole suite
+# on SQLite, then on a throwaway PostgreSQL cluster with the browser tests in Chromium.
+SHELL := /bin/bash
+VENV := .venv
+FLASK := $(VENV)/bin/flask
+export FLASK_APP := app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup setup-dev system-deps check clean
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) content load
+	$(FLASK) demo
+	@echo "Mở http://$(HOST):$(PORT) và đăng nhập bằng một tài khoản ở trên."
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+system-deps:
+	scripts/ensure-system-deps.sh
+
+test: setup-dev system-deps
+	scripts/run-tests.sh
+
+check: setup
+	$(FLASK) content check
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,88 @@
+"""Application factory: create_app(config_name) assembles the app from small named steps."""
+import os
+
+from flask import Flask, render_template
+
+from config import CONFIGS
+from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app from a named config class; `overrides` lets tests point it elsewhere."""
+    config_name = config_name or os.environ.get("APP_CONFIG", "development")
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(CONFIGS[config_name]())
+    app.config.update(overrides or {})
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message_category = "warning"
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+
+    from . import models  # noqa: F401  (register the models with SQLAlchemy)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.is_active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from .agencies.views import bp as agencies_bp
+    from .auth.views import bp as auth_bp
+    from .main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(agencies_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        return render_template(f"errors/{code}.html"), code
+
+    for code in (400, 403, 404, 405, 429, 500):
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("errors/400.html", reason="Phiên làm việc đã hết hạn hoặc biểu mẫu "
+                               "không hợp lệ. Vui lòng tải lại trang và thử lại."), 400
+
+
+def register_template_helpers(app: Flask) -> None:
+    from . import permissions
+    from .formatting import format_datetime_local
+
+    app.jinja_env.globals.update(
+        can_manage_agency=permissions.can_manage_agency,
+        has_role=permissions.has_role,
+    )
+    app.jinja_env.filters["local_datetime"] = format_datetime_local
+
+
+def register_commands(app: Flask) -> None:
+    from .content.cli import content_cli
+    from .demo.cli import demo_command
+    from .auth.cli import users_cli
+
+    app.cli.add_command(content_cli)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(users_cli)

@@ -1,0 +1,1 @@
+"""The agency tree: creating, moving and merging agencies, and browsing one's subtree."""

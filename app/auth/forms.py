@@ -1,0 +1,35 @@
+"""Forms for signing in and changing a password."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Tên đăng nhập hoặc email",
+                           validators=[DataRequired("Vui lòng nhập tên đăng nhập."), Length(max=255)])
+    password = PasswordField("Mật khẩu", validators=[DataRequired("Vui lòng nhập mật khẩu.")])
+    remember = BooleanField("Ghi nhớ đăng nhập trên thiết bị này")
+    submit = SubmitField("Đăng nhập")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Mật khẩu hiện tại",
+                                     validators=[DataRequired("Vui lòng nhập mật khẩu hiện tại.")])
+    new_password = PasswordField("Mật khẩu mới", validators=[
+        DataRequired("Vui lòng nhập mật khẩu mới."),
+        Length(min=MIN_PASSWORD_LENGTH, max=128,
+               message=f"Mật khẩu mới phải có từ {MIN_PASSWORD_LENGTH} đến 128 ký tự."),
+    ])
+    confirm = PasswordField("Nhập lại mật khẩu mới", validators=[
+        DataRequired("Vui lòng nhập lại mật khẩu mới."),
+        EqualTo("new_password", message="Hai lần nhập mật khẩu mới không khớp."),
+    ])
+    submit = SubmitField("Đổi mật khẩu")
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for buttons that POST."""
+
+    submit = SubmitField("Xác nhận")

@@ -1,0 +1,71 @@
+"""Sign-in, sign-out and change of password."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, limiter
+from .forms import ChangePasswordForm, EmptyForm, LoginForm
+from .services import AccountError, authenticate, change_password
+
+bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
+
+
+def _account_key() -> str:
+    return "login-account:" + request.form.get("username", "").strip().lower()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths, so sign-in cannot be used to redirect elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=_account_key)
+def login():
+    """Sign in with a username or email."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(db.session, form.username.data, form.password.data)
+        if user is None:
+            flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
+        else:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            flash(f"Xin chào, {user.full_name}!", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out (POST only, behind CSRF)."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        logout_user()
+        flash("Bạn đã đăng xuất.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's own password."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(db.session, current_user, form.current_password.data, form.new_password.data)
+        except AccountError as error:
+            form[error.field].errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Đã đổi mật khẩu.", "success")
+            return redirect(url_for("main.home"))
+    return render_template("auth/password.html", form=form)

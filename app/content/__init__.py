@@ -1,0 +1,1 @@
+"""The curriculum as files: checking them and loading them into the database."""

@@ -1,0 +1,670 @@
+"""`flask content check`: validate every curriculum file and build the bundle the loader applies.
+
+Every error names the file, the line and the field, in Vietnamese. Nothing here touches the database.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models import (
+    CONTENT_STATUSES,
+    DIFFICULTIES,
+    QUESTION_TYPES,
+    QUIZ_KINDS,
+    SOURCE_KINDS,
+    VERDICTS,
+)
+from .files import (
+    CURRENT_CONTACT,
+    ContentError,
+    ParsedFile,
+    body_citations,
+    format_path,
+    parse_lesson,
+    parse_yaml,
+    read_text,
+)
+from .text import contains_name, email_addresses, normalize_quote_text, phone_numbers
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
+PLATFORMS = ("facebook", "zalo", "tiktok", "youtube", "other")
+SCENARIO_KINDS = ("post", "comment", "share", "message", "group_message", "video", "situation")
+TRUE_FALSE_CHOICES = [{"key": "true", "text": "Đúng"}, {"key": "false", "text": "Sai"}]
+
+_TYPE_NAMES = {
+    str: "chuỗi ký tự",
+    int: "số nguyên",
+    bool: "true hoặc false",
+    list: "danh sách",
+    dict: "bảng khóa–giá trị",
+    float: "số",
+}
+
+
+@dataclass
+class Bundle:
+    """Everything the files define, validated and normalised, keyed by id."""
+
+    sources: dict[str, dict] = field(default_factory=dict)
+    courses: dict[str, dict] = field(default_factory=dict)
+    lessons: dict[str, dict] = field(default_factory=dict)
+    topics: dict[str, dict] = field(default_factory=dict)
+    bank: dict[str, Any] = field(default_factory=dict)
+    questions: dict[str, dict] = field(default_factory=dict)
+    quizzes: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    bundle: Bundle
+    errors: list[ContentError]
+    files_read: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class FileCheck:
+    """Typed field access on one parsed file, recording an error for anything malformed."""
+
+    def __init__(self, parsed: ParsedFile, errors: list[ContentError]):
+        self.parsed = parsed
+        self.errors = errors
+
+    def error(self, path: tuple, message: str) -> None:
+        self.errors.append(
+            ContentError(self.parsed.rel, self.parsed.line_of(path), format_path(path), message)
+        )
+
+    def get(self, obj: dict, path: tuple, key: str, kind, *, required=True, default=None,
+            choices=None):
+        if key not in obj or obj[key] is None:
+            if required:
+                self.error(path, f"thiếu trường bắt buộc «{key}»")
+            return default
+        value = obj[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # YAML reads `yes` and 12 as bool and int; a bool is never accepted as a number.
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " hoặc ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+            self.error(path + (key,), f"phải là {names}")
+            return default
+        if isinstance(value, str) and not value.strip() and required:
+            self.error(path + (key,), "không được để trống")
+            return default
+        if choices is not None and value not in choices:
+            self.error(path + (key,), f"giá trị «{value}» không hợp lệ; chọn một trong: "
+                       + ", ".join(str(c) for c in choices))
+            return default
+        return value
+
+    def ident(self, obj: dict, path: tuple, key: str = "id") -> str | None:
+        value = self.get(obj, path, key, str)
+        if value is not None and not ID_PATTERN.match(value):
+            self.error(path + (key,), f"mã «{value}» chỉ được gồm chữ thường không dấu, số và dấu -")
+            return None
+        return value
+
+    def only_keys(self, obj: dict, path: tuple, allowed: set[str]) -> None:
+        for key in obj:
+            if key not in allowed:
+                self.error(path + (key,), f"trường «{key}» không được hỗ trợ")
+
+    def mapping(self, obj: Any, path: tuple) -> bool:
+        if not isinstance(obj, dict):
+            self.error(path, "phải là bảng khóa–giá trị")
+            return False
+        return True
+
+    def id_list(self, obj: dict, path: tuple, key: str, *, required=True) -> list[str]:
+        values = self.get(obj, path, key, list, required=required, default=[])
+        result = []
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or not value:
+                self.error(path + (key, index), "phải là một mã (chuỗi ký tự)")
+            else:
+                result.append(value)
+        return result
+
+
+class ContentChecker:
+    """Runs every check over a content folder and a quizzes folder."""
+
+    def __init__(self, content_dir: str | Path, quizzes_dir: str | Path):
+        self.content_dir = Path(content_dir)
+        self.quizzes_dir = Path(quizzes_dir)
+        self.base = self.content_dir.parent
+        self.errors: list[ContentError] = []
+        self.bundle = Bundle()
+        self.files_read = 0
+        #: where each id was defined, for duplicate reports: kind → id → "file:line"
+        self._defined: dict[str, dict[str, str]] = {}
+        self._bank_line: int | None = None
+
+    # -- entry point -----------------------------------------------------------------------
+    def run(self) -> CheckResult:
+        self._check_sources()
+        self._check_courses()
+        self._check_topics()
+        self._check_lessons()
+        self._check_questions()
+        self._check_quizzes()
+        self._check_bank_minimums()
+        return CheckResult(self.bundle, self.errors, self.files_read)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.base))
+        except ValueError:
+            return str(path)
+
+    def _load_yaml(self, path: Path, top_key: str) -> tuple[FileCheck | None, list]:
+        rel = self._rel(path)
+        if not path.exists():
+            self.errors.append(ContentError(rel, None, "", "không tìm thấy tệp"))
+            return None, []
+        self.files_read += 1
+        text, errors = read_text(path, rel)
+        self.errors.extend(errors)
+        if text is None:
+            return None, []
+        parsed, errors = parse_yaml(text, rel)
+        self.errors.extend(errors)
+        if parsed is None:
+            return None, []
+        check = FileCheck(parsed, self.errors)
+        if not isinstance(parsed.data, dict) or not isinstance(parsed.data.get(top_key), list):
+            check.error((), f"tệp phải có khóa «{top_key}» chứa một danh sách")
+            return check, []
+        return check, parsed.data[top_key]
+
+    @staticmethod
+    def _entries(check: FileCheck, items: list, top_key: str, allowed: set[str]):
+        """Each entry of a list file that is a mapping: (path, entry, id); unknown keys reported."""
+        for index, item in enumerate(items):
+            where = (top_key, index)
+            if check.mapping(item, where):
+                check.only_keys(item, where, allowed)
+                yield where, item, check.ident(item, where)
+
+    def _register(self, kind: str, ident: str, check: FileCheck, path: tuple) -> bool:
+        where = f"{check.parsed.rel}:{check.parsed.line_of(path)}"
+        seen = self._defined.setdefault(kind, {})
+        if ident in seen:
+            check.error(path + ("id",), f"mã «{ident}» bị trùng (đã dùng ở {seen[ident]})")
+            return False
+        seen[ident] = where
+        return True
+
+    # -- sources ---------------------------------------------------------------------------
+    def _check_sources(self) -> None:
+        path = self.content_dir / "sources" / "sources.yaml"
+        check, items = self._load_yaml(path, "sources")
+        allowed = {"id", "kind", "number", "issuer", "date", "title", "status", "file",
+                   "province", "officials", "contacts"}
+        for where, item, slug in self._entries(check, items, "sources", allowed):
+            source = {
+                "slug": slug,
+                "kind": check.get(item, where, "kind", str, choices=SOURCE_KINDS),
+                "number": check.get(item, where, "number", str),
+                "issuer": check.get(item, where, "issuer", str),
+                "date_text": str(check.get(item, where, "date", (str, int)) or ""),
+                "title": check.get(item, where, "title", str),
+                "status_note": check.get(item, where, "status", str, required=False, default=""),
+                "file_name": check.get(item, where, "file", str, required=False),
+                "province": check.get(item, where, "province", str, required=False),
+                "officials": check.id_list(item, where, "officials", required=False),
+                "contacts": check.id_list(item, where, "contacts", required=False),
+                "text": None,
+            }
+            if source["file_name"]:
+                file_path = self.content_dir / "sources" / source["file_name"]
+                if "/" in source["file_name"] or not file_path.is_file():
+                    check.error(where + ("file",), f"không tìm thấy tệp «{source['file_name']}»")
+                else:
+                    self.files_read += 1
+                    text, errors = read_text(file_path, self._rel(file_path))
+                    self.errors.extend(errors)
+                    source["text"] = text
+                    source["normalized_text"] = normalize_quote_text(text or "")
+            if slug and self._register("source", slug, check, where):
+                source["where"] = (check.parsed.rel, check.parsed.line_of(where))
+                self.bundle.sources[slug] = source
+        self._officials = sorted({name for s in self.bundle.sources.values() for name in s["officials"]})
+        letters = " ".join(s["text"] or "" for s in self.bundle.sources.values())
+        self._phones = phone_numbers(letters)
+        self._emails = email_addresses(letters)
+
+    def _check_citation_target(self, check: FileCheck, path: tuple, source_slug: str,
+                               quote: str | None) -> None:
+        source = self.bundle.sources.get(source_slug)
+        if source is None:
+            check.error(path, f"nguồn «{source_slug}» không có trong content/sources/sources.yaml")
+            return
+        if quote is None:
+            return
+        if not source.get("text"):
+            check.error(path, f"nguồn «{source_slug}» không có văn bản đi kèm nên không được "
+                              "trích dẫn nguyên văn; hãy diễn giải và chỉ ghi vị trí")
+            return
+        if normalize_quote_text(quote) not in source["normalized_text"]:
+            preview = normalize_quote_text(quote)
+            preview = preview if len(preview) <= 80 else preview[:77] + "…"
+            check.error(path, f"trích dẫn không khớp nguyên văn với nguồn «{source_slug}»: «{preview}»")
+
+    # -- courses and topics ------------------------------------------------------------------
+    def _check_courses(self) -> None:
+        check, items = self._load_yaml(self.content_dir / "courses.yaml", "courses")
+        for where, item, slug in self._entries(check, items, "courses",
+                                               {"id", "title", "summary", "status"}):
+            course = {
+                "slug": slug,
+                "title": check.get(item, where, "title", str),
+                "summary": check.get(item, where, "summary", str, required=False, default=""),
+                "status": check.get(item, where, "status", str, required=False,
+                                    default="published", choices=CONTENT_STATUSES),
+            }
+            if slug and self._register("course", slug, check, where):
+                self.bundle.courses[slug] = course
+
+    def _check_topics(self) -> None:
+        check, items = self._load_yaml(self.quizzes_dir / "topics.yaml", "topics")
+        if check is None:
+            return
+        bank = check.parsed.data.get("bank") if isinstance(check.parsed.data, dict) else None
+        self._bank_line = check.parsed.line_of(("bank",))
+        if bank is not None and check.mapping(bank, ("bank",)):
+            check.only_keys(bank, ("bank",), {"min_total", "min_lawful_share"})
+            self.bundle.bank = {
+                "min_total": check.get(bank, ("bank",), "min_total", int, required=False, default=0),
+                "min_lawful_share": check.get(bank, ("bank",), "min_lawful_share", (float, int),
+                                              required=False, default=0),
+            }
+        for where, item, slug in self._entries(check, items, "topics",
+                                               {"id", "title", "group", "min_questions"}):
+            topic = {
+                "slug": slug,
+                "title": check.get(item, where, "title", str),
+                "group": check.get(item, where, "group", str),
+                "min_questions": check.get(item, where, "min_questions", int, required=False, default=0),
+            }
+            if slug and self._register("topic", slug, check, where):
+                topic["line"] = check.parsed.line_of(where)
+                self.bundle.topics[slug] = topic
+
+    # -- lessons ----------------------------------------------------------------------------
+    def _check_lessons(self) -> None:
+        lesson_dir = self.content_dir / "lessons"
+        positions: dict[tuple[str, int], str] = {}
+        for path in sorted(lesson_dir.glob("*.md")):
+            rel = self._rel(path)
+            self.files_read += 1
+            text, errors = read_text(path, rel)
+            self.errors.extend(errors)
+            if text is None:
+                continue
+            lesson_file, errors = parse_lesson(text, rel)
+            self.errors.extend(errors)
+            if lesson_file is None:
+                continue
+            self._check_lesson(lesson_file, rel, positions)
+
+    def _check_lesson(self, lesson_file, rel: str, positions: dict) -> None:
+        check = FileCheck(lesson_file.meta, self.errors)
+        meta = lesson_file.meta.data
+        check.only_keys(meta, (), {"id", "course", "order", "title", "summary", "minutes", "sources"})
+        slug = check.ident(meta, ())
+        course = check.get(meta, (), "course", str)
+        order = check.get(meta, (), "order", int)
+        minutes = check.get(meta, (), "minutes", int)
+        listed = check.id_list(meta, (), "sources")
+        if course and course not in self.bundle.courses:
+            check.error(("course",), f"khóa học «{course}» không có trong content/courses.yaml")
+        if order is not None and order < 1:
+            check.error(("order",), "phải là số nguyên từ 1 trở lên")
+        if minutes is not None and not 1 <= minutes <= 60:
+            check.error(("minutes",), "thời lượng phải từ 1 đến 60 phút")
+        for index, source_slug in enumerate(listed):
+            if source_slug not in self.bundle.sources:
+                check.error(("sources", index), f"nguồn «{source_slug}» không có trong sources.yaml")
+        if course and order is not None:
+            key = (course, order)
+            if key in positions:
+                check.error(("order",), f"thứ tự {order} đã dùng cho bài «{positions[key]}»")
+            positions[key] = slug or rel
+        if not lesson_file.body.strip():
+            self.errors.append(ContentError(rel, lesson_file.body_line, "", "bài học không có nội dung"))
+
+        citations = []
+        for citation in body_citations(lesson_file.body, lesson_file.body_line):
+            body_check = _LineCheck(rel, citation.line, self.errors)
+            self._check_citation_target(body_check, (), citation.source, citation.quote)
+            if citation.source in self.bundle.sources and citation.source not in listed:
+                body_check.error((), f"nguồn «{citation.source}» được trích nhưng chưa khai báo "
+                                     "trong trường «sources» ở phần đầu")
+            citations.append({"source": citation.source, "location": citation.location,
+                              "quote": citation.quote})
+        for number, line in enumerate(lesson_file.body.split("\n"), lesson_file.body_line):
+            for match in CURRENT_CONTACT.finditer(line):
+                if match.group(1) not in self.bundle.sources:
+                    _LineCheck(rel, number, self.errors).error(
+                        (), f"nguồn «{match.group(1)}» trong [[current-contact:…]] không tồn tại")
+        lesson = {
+            "slug": slug, "course": course, "position": order,
+            "title": check.get(meta, (), "title", str),
+            "summary": check.get(meta, (), "summary", str, required=False, default=""),
+            "minutes": minutes, "body_md": lesson_file.body, "sources": listed,
+            "citations": citations, "source_file": rel,
+        }
+        if slug and self._register("lesson", slug, check, ()):
+            self.bundle.lessons[slug] = lesson
+
+    # -- questions --------------------------------------------------------------------------
+    def _check_questions(self) -> None:
+        for path in sorted(self.quizzes_dir.glob("bank-*.yaml")):
+            check, items = self._load_yaml(path, "questions")
+            for index, item in enumerate(items):
+                where = ("questions", index)
+                if check.mapping(item, where):
+                    self._check_question(check, where, item)
+
+    def _check_question(self, check: FileCheck, where: tuple, item: dict) -> None:
+        check.only_keys(item, where, {"id", "type", "difficulty", "verdict", "topics", "scenario",
+                                      "prompt", "choices", "answer", "explanation", "citations"})
+        slug = check.ident(item, where)
+        qtype = check.get(item, where, "type", str, choices=QUESTION_TYPES)
+        topics = check.id_list(item, where, "topics")
+        if not topics and "topics" in item:
+            check.error(where + ("topics",), "cần ít nhất một chủ đề")
+        for index, topic in enumerate(topics):
+            if topic not in self.bundle.topics:
+                check.error(where + ("topics", index), f"chủ đề «{topic}» không có trong quizzes/topics.yaml")
+        scenario = self._check_scenario(check, where, item.get("scenario"), qtype)
+        choices, correct = self._check_answers(check, where, item, qtype, scenario)
+        explanation = check.get(item, where, "explanation", str)
+        citations = self._check_question_citations(check, where, item)
+        self._check_real_people(check, where, item)
+        question = {
+            "slug": slug, "type": qtype,
+            "difficulty": check.get(item, where, "difficulty", str, choices=DIFFICULTIES),
+            "verdict": check.get(item, where, "verdict", str, choices=VERDICTS),
+            "topics": topics, "scenario": scenario,
+            "prompt": check.get(item, where, "prompt", str),
+            "choices": choices, "correct_keys": correct,
+            "explanation": (explanation or "").strip(), "citations": citations,
+            "file": check.parsed.rel,
+        }
+        if slug and self._register("question", slug, check, where):
+            self.bundle.questions[slug] = question
+
+    def _check_scenario(self, check: FileCheck, where: tuple, scenario: Any, qtype: str | None):
+        where = where + ("scenario",)
+        if scenario is None:
+            if qtype == "select_parts":
+                check.error(where, "câu hỏi chọn phần vi phạm cần có «scenario» với «segments»")
+            return None
+        if not check.mapping(scenario, where):
+            return None
+        check.only_keys(scenario, where, {"platform", "kind", "author", "group", "time", "text",
+                                          "image", "reactions", "comments", "segments"})
+        result = {
+            "platform": check.get(scenario, where, "platform", str, choices=PLATFORMS),
+            "kind": check.get(scenario, where, "kind", str, required=False, default="post",
+                              choices=SCENARIO_KINDS),
+        }
+        for key in ("author", "group", "time", "image"):
+            value = check.get(scenario, where, key, str, required=False)
+            if value is not None:
+                result[key] = value
+        reactions = check.get(scenario, where, "reactions", dict, required=False)
+        if reactions is not None:
+            clean = {}
+            for key, value in reactions.items():
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    check.error(where + ("reactions", key), "phải là số nguyên không âm")
+                else:
+                    clean[str(key)] = value
+            result["reactions"] = clean
+        comments = check.get(scenario, where, "comments", list, required=False, default=[])
+        result_comments = []
+        for index, comment in enumerate(comments):
+            cwhere = where + ("comments", index)
+            if check.mapping(comment, cwhere):
+                check.only_keys(comment, cwhere, {"author", "text"})
+                result_comments.append({"author": check.get(comment, cwhere, "author", str),
+                                        "text": check.get(comment, cwhere, "text", str)})
+        if result_comments:
+            result["comments"] = result_comments
+        if qtype == "select_parts":
+            if "text" in scenario:
+                check.error(where + ("text",), "câu hỏi chọn phần vi phạm dùng «segments» thay cho «text»")
+            segments = check.get(scenario, where, "segments", list, default=[])
+            if segments and not 2 <= len(segments) <= 10:
+                check.error(where + ("segments",), "cần từ 2 đến 10 phần")
+            result["segments"] = []
+            for index, segment in enumerate(segments):
+                swhere = where + ("segments", index)
+                if check.mapping(segment, swhere):
+                    check.only_keys(segment, swhere, {"key", "text", "violating"})
+                    result["segments"].append({
+                        "key": check.get(segment, swhere, "key", str),
+                        "text": check.get(segment, swhere, "text", str),
+                        "violating": check.get(segment, swhere, "violating", bool,
+                                               required=False, default=False),
+                    })
+        else:
+            if "segments" in scenario:
+                check.error(where + ("segments",), "chỉ câu hỏi loại select_parts mới có «segments»")
+            result["text"] = check.get(scenario, where, "text", str)
+        return result
+
+    def _check_answers(self, check, where, item, qtype, scenario):
+        """Normalise every type to choices [{key, text}] and the list of correct keys."""
+        if qtype == "true_false":
+            if "choices" in item:
+                check.error(where + ("choices",), "câu hỏi đúng/sai không có «choices»; dùng «answer»")
+            answer = check.get(item, where, "answer", bool)
+            return TRUE_FALSE_CHOICES, ([] if answer is None else [str(answer).lower()])
+        if "answer" in item:
+            check.error(where + ("answer",), "chỉ câu hỏi đúng/sai mới dùng «answer»")
+        if qtype == "select_parts":
+            if "choices" in item:
+                check.error(where + ("choices",), "câu hỏi chọn phần vi phạm không có «choices»")
+            segments = (scenario or {}).get("segments", [])
+            choices = [{"key": s["key"], "text": s["text"]} for s in segments]
+            correct = [s["key"] for s in segments if s["violating"]]
+            self._check_keys(check, where + ("scenario", "segments"), choices)
+            if segments and not correct:
+                check.error(where + ("scenario", "segments"), "cần ít nhất một phần «violating: true»")
+            return choices, correct
+        raw = check.get(item, where, "choices", list, default=[])
+        if raw and not 2 <= len(raw) <= 6:
+            check.error(where + ("choices",), "cần từ 2 đến 6 lựa chọn")
+        choices, correct = [], []
+        for index, choice in enumerate(raw):
+            cwhere = where + ("choices", index)
+            if check.mapping(choice, cwhere):
+                check.only_keys(choice, cwhere, {"key", "text", "correct"})
+                key = check.get(choice, cwhere, "key", str)
+                choices.append({"key": key, "text": check.get(choice, cwhere, "text", str)})
+                if check.get(choice, cwhere, "correct", bool, required=False, default=False):
+                    correct.append(key)
+        self._check_keys(check, where + ("choices",), choices)
+        if raw and qtype == "single" and len(correct) != 1:
+            check.error(where + ("choices",), f"câu hỏi một lựa chọn cần đúng một đáp án đúng (đang có {len(correct)})")
+        if raw and qtype == "multiple" and not correct:
+            check.error(where + ("choices",), "câu hỏi nhiều lựa chọn cần ít nhất một đáp án đúng")
+        return choices, correct
+
+    @staticmethod
+    def _check_keys(check, where, choices) -> None:
+        counts = Counter(c["key"] for c in choices if c["key"])
+        for key, count in counts.items():
+            if count > 1:
+                check.error(where, f"khóa lựa chọn «{key}» bị trùng")
+
+    def _check_question_citations(self, check, where, item) -> list[dict]:
+        raw = check.get(item, where, "citations", list, default=[])
+        if "citations" in item and not raw:
+            check.error(where + ("citations",), "cần ít nhất một trích dẫn nguồn")
+        citations = []
+        for index, citation in enumerate(raw):
+            cwhere = where + ("citations", index)
+            if not check.mapping(citation, cwhere):
+                continue
+            check.only_keys(citation, cwhere, {"source", "location", "quote"})
+            source = check.get(citation, cwhere, "source", str)
+            location = check.get(citation, cwhere, "location", str)
+            quote = check.get(citation, cwhere, "quote", str, required=False)
+            if source:
+                self._check_citation_target(check, cwhere + (("quote",) if quote else ("source",)),
+                                            source, quote)
+            citations.append({"source": source, "location": location or "", "quote": quote})
+        return citations
+
+    def _check_real_people(self, check, where, item) -> None:
+        """Scenarios use invented people: no official named in a letter, no letter's phone or email."""
+        texts = []
+        for path, value in _strings(item.get("scenario"), where + ("scenario",)):
+            texts.append((path, value))
+        for key in ("prompt",):
+            if isinstance(item.get(key), str):
+                texts.append((where + (key,), item[key]))
+        for index, choice in enumerate(item.get("choices") or []):
+            if isinstance(choice, dict) and isinstance(choice.get("text"), str):
+                texts.append((where + ("choices", index, "text"), choice["text"]))
+        for path, text in texts:
+            for name in self._officials:
+                if contains_name(text, name):
+                    check.error(path, f"tình huống nêu tên người thật «{name}» (có trong văn bản "
+                                      "nguồn); hãy dùng tên hư cấu")
+            for number in phone_numbers(text) & self._phones:
+                check.error(path, f"tình huống dùng số điện thoại thật {number} của văn bản nguồn")
+            for email in email_addresses(text) & self._emails:
+                check.error(path, f"tình huống dùng địa chỉ email thật {email} của văn bản nguồn")
+
+    # -- quizzes ----------------------------------------------------------------------------
+    def _check_quizzes(self) -> None:
+        path = self.quizzes_dir / "quizzes.yaml"
+        if not path.exists():
+            return
+        check, items = self._load_yaml(path, "quizzes")
+        for index, item in enumerate(items):
+            where = ("quizzes", index)
+            if check.mapping(item, where):
+                self._check_quiz(check, where, item)
+
+    def _check_quiz(self, check, where, item) -> None:
+        check.only_keys(item, where, {"id", "course", "title", "kind", "lesson", "pass_percent",
+                                      "time_limit_minutes", "max_attempts",
+                                      "counts_for_completion", "pools"})
+        slug = check.ident(item, where)
+        course = check.get(item, where, "course", str)
+        if course and course not in self.bundle.courses:
+            check.error(where + ("course",), f"khóa học «{course}» không tồn tại")
+        kind = check.get(item, where, "kind", str, choices=QUIZ_KINDS)
+        lesson = check.get(item, where, "lesson", str, required=kind == "lesson_check")
+        if lesson and lesson not in self.bundle.lessons:
+            check.error(where + ("lesson",), f"bài học «{lesson}» không tồn tại")
+        pass_percent = check.get(item, where, "pass_percent", int)
+        if pass_percent is not None and not 1 <= pass_percent <= 100:
+            check.error(where + ("pass_percent",), "phải từ 1 đến 100")
+        quiz = {"slug": slug, "course": course, "kind": kind, "lesson": lesson,
+                "title": check.get(item, where, "title", str), "pass_percent": pass_percent,
+                "counts_for_completion": check.get(item, where, "counts_for_completion", bool,
+                                                   required=False, default=False)}
+        for key in ("time_limit_minutes", "max_attempts"):
+            value = check.get(item, where, key, int, required=False)
+            if value is not None and value < 1:
+                check.error(where + (key,), "phải là số nguyên dương, hoặc null nếu không giới hạn")
+            quiz[key] = value
+        quiz["pools"] = self._check_pools(check, where, item)
+        if slug and self._register("quiz", slug, check, where):
+            self.bundle.quizzes[slug] = quiz
+
+    def _check_pools(self, check, where, item) -> list[dict]:
+        pools = []
+        raw = check.get(item, where, "pools", list, default=[])
+        if "pools" in item and not raw:
+            check.error(where + ("pools",), "cần ít nhất một nhóm câu hỏi")
+        for index, pool in enumerate(raw):
+            pwhere = where + ("pools", index)
+            if not check.mapping(pool, pwhere):
+                continue
+            check.only_keys(pool, pwhere, {"topics", "questions", "count"})
+            count = check.get(pool, pwhere, "count", int)
+            topics = check.id_list(pool, pwhere, "topics", required=False)
+            questions = check.id_list(pool, pwhere, "questions", required=False)
+            if not topics and not questions:
+                check.error(pwhere, "nhóm câu hỏi cần «topics» hoặc «questions»")
+            for tindex, topic in enumerate(topics):
+                if topic not in self.bundle.topics:
+                    check.error(pwhere + ("topics", tindex), f"chủ đề «{topic}» không tồn tại")
+            for qindex, question in enumerate(questions):
+                if question not in self.bundle.questions:
+                    check.error(pwhere + ("questions", qindex), f"câu hỏi «{question}» không tồn tại")
+            available = {slug for slug, q in self.bundle.questions.items()
+                         if set(q["topics"]) & set(topics)} | set(questions)
+            if count is not None and count < 1:
+                check.error(pwhere + ("count",), "phải là số nguyên dương")
+            elif count is not None and (topics or questions) and len(available) < count:
+                check.error(pwhere + ("count",), f"nhóm chỉ có {len(available)} câu hỏi, ít hơn số "
+                                                 f"cần rút ({count})")
+            pools.append({"count": count, "topics": topics, "questions": questions})
+        return pools
+
+    # -- bank minimums -----------------------------------------------------------------------
+    def _check_bank_minimums(self) -> None:
+        rel = self._rel(self.quizzes_dir / "topics.yaml")
+        questions = self.bundle.questions.values()
+        total = len(self.bundle.questions)
+        minimum = self.bundle.bank.get("min_total", 0)
+        if total < minimum:
+            self.errors.append(ContentError(rel, self._bank_line, "bank.min_total",
+                                            f"ngân hàng có {total} câu hỏi, ít hơn mức tối thiểu {minimum}"))
+        share = self.bundle.bank.get("min_lawful_share", 0)
+        lawful = sum(1 for q in questions if q["verdict"] == "lawful")
+        if total and lawful / total < share:
+            self.errors.append(ContentError(
+                rel, self._bank_line, "bank.min_lawful_share",
+                f"chỉ {lawful}/{total} câu ({lawful / total:.0%}) là tình huống không vi phạm, "
+                f"ít hơn mức tối thiểu {share:.0%}"))
+        counts = Counter(topic for q in questions for topic in q["topics"])
+        for slug, topic in self.bundle.topics.items():
+            if counts[slug] < topic["min_questions"]:
+                self.errors.append(ContentError(
+                    rel, topic["line"], f"topics.{slug}",
+                    f"chủ đề «{slug}» có {counts[slug]} câu hỏi, ít hơn mức tối thiểu "
+                    f"{topic['min_questions']}"))
+
+
+class _LineCheck:
+    """The error sink of FileCheck for a place known only by its line (a lesson's body)."""
+
+    def __init__(self, rel: str, line: int, errors: list[ContentError]):
+        self.rel, self.line, self.errors = rel, line, errors
+
+    def error(self, path: tuple, message: str) -> None:
+        self.errors.append(ContentError(self.rel, self.line, "nội dung", message))
+
+
+def _strings(value: Any, path: tuple):
+    """Every string inside a nested structure, with its path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, path + (index,))
+
+
+def check_content(content_dir: str | Path, quizzes_dir: str | Path) -> CheckResult:
+    return ContentChecker(content_dir, quizzes_dir).run()

@@ -1,0 +1,119 @@
+"""`flask demo`: an invented province with agencies, staff in every role, and their accounts.
+
+Running it again changes nothing and prints the same accounts.
+"""
+import random
+
+import click
+from sqlalchemy import select
+
+from ..agencies.services import create_agency
+from ..auth.services import create_user
+from ..content.text import strip_diacritics
+from ..extensions import db
+from ..models import Agency, User
+
+DEMO_PASSWORD = "hoc-mxh-2026"
+ROOT_CODE = "HA"
+
+#: (code, name, kind, parent code) — an invented province after the 2025 two-tier reform
+TREE = [
+    ("HA", "Tỉnh Hòa An (dữ liệu mẫu)", "province", None),
+    ("HA-VP", "Văn phòng UBND tỉnh Hòa An", "department", "HA"),
+    ("HA-KHCN", "Sở Khoa học và Công nghệ", "department", "HA"),
+    ("HA-KHCN-TT", "Thanh tra Sở Khoa học và Công nghệ", "unit", "HA-KHCN"),
+    ("HA-KHCN-CDS", "Phòng Chuyển đổi số", "unit", "HA-KHCN"),
+    ("HA-YT", "Sở Y tế", "department", "HA"),
+    ("HA-YT-BV", "Bệnh viện Đa khoa tỉnh Hòa An", "unit", "HA-YT"),
+    ("HA-YT-KSBT", "Trung tâm Kiểm soát bệnh tật", "unit", "HA-YT"),
+    ("HA-GD", "Sở Giáo dục và Đào tạo", "department", "HA"),
+    ("HA-GD-THPT", "Trường THPT Tân Phong", "unit", "HA-GD"),
+    ("HA-TP", "UBND xã Tân Phong", "commune", "HA"),
+    ("HA-TP-VP", "Văn phòng HĐND và UBND xã Tân Phong", "unit", "HA-TP"),
+    ("HA-TP-VH", "Phòng Văn hóa - Xã hội xã Tân Phong", "unit", "HA-TP"),
+    ("HA-DH", "UBND phường Đông Hải", "commune", "HA"),
+    ("HA-DH-VP", "Văn phòng HĐND và UBND phường Đông Hải", "unit", "HA-DH"),
+    ("HA-DH-KT", "Phòng Kinh tế phường Đông Hải", "unit", "HA-DH"),
+]
+
+#: (username, full name, agency code, role, manages) — the accounts a tester signs in with
+NAMED = [
+    ("quantri", "Hoàng Minh Quân", "HA-KHCN-CDS", "admin", None),
+    ("giangvien", "Phạm Thu Giang", "HA-KHCN", "trainer", None),
+    ("quanly.tinh", "Trịnh Văn Hòa", "HA-VP", "manager", "HA"),
+    ("quanly.soyte", "Lương Thị Mai", "HA-YT", "manager", "HA-YT"),
+    ("quanly.xa", "Đoàn Văn Phong", "HA-TP", "manager", "HA-TP"),
+    ("hocvien", "Nguyễn Thị Lan", "HA-TP-VP", "learner", None),
+]
+
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+MIDDLE_F = ["Thị", "Thu", "Ngọc", "Minh", "Thanh", "Hồng"]
+MIDDLE_M = ["Văn", "Đức", "Minh", "Quốc", "Hữu", "Thanh"]
+GIVEN_F = ["Anh", "Hạnh", "Hương", "Linh", "Mai", "Ngân", "Oanh", "Phương", "Thảo", "Trang", "Yến", "Hà"]
+GIVEN_M = ["An", "Bình", "Cường", "Dũng", "Hải", "Hiếu", "Khánh", "Long", "Nam", "Sơn", "Tuấn", "Việt"]
+STAFF_COUNT = 60
+
+
+def _username(full_name: str, taken: set[str]) -> str:
+    parts = strip_diacritics(full_name).split()
+    base = f"{parts[-1]}.{''.join(p[0] for p in parts[:-1])}"
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}{number}"
+    taken.add(name)
+    return name
+
+
+def _random_name(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return f"{rng.choice(FAMILY)} {rng.choice(MIDDLE_F)} {rng.choice(GIVEN_F)}"
+    return f"{rng.choice(FAMILY)} {rng.choice(MIDDLE_M)} {rng.choice(GIVEN_M)}"
+
+
+def build_demo(session) -> None:
+    """Create the demo tree and accounts (the caller commits)."""
+    agencies: dict[str, Agency] = {}
+    for code, name, kind, parent in TREE:
+        agencies[code] = create_agency(session, code=code, name=name, kind=kind,
+                                       parent=agencies.get(parent))
+    taken = {username for username, *_ in NAMED}
+    for index, (username, full_name, code, role, manages) in enumerate(NAMED, 1):
+        create_user(session, username=username, email=f"{username}@demo.hocmxh.vn",
+                    full_name=full_name, agency=agencies[code], password=DEMO_PASSWORD,
+                    employee_code=f"QL{index:03d}", is_admin=role == "admin",
+                    is_trainer=role == "trainer",
+                    manages=[agencies[manages]] if manages else None)
+    rng = random.Random(2026)
+    workplaces = [code for code, _, kind, _ in TREE if kind in ("unit", "department", "commune")]
+    for number in range(1, STAFF_COUNT - len(NAMED) + 1):
+        full_name = _random_name(rng)
+        username = _username(full_name, taken)
+        create_user(session, username=username, email=f"{username}@demo.hocmxh.vn",
+                    full_name=full_name, agency=agencies[rng.choice(workplaces)],
+                    password=DEMO_PASSWORD, employee_code=f"CB{number:04d}")
+
+
+def demo_accounts(session) -> list[tuple[str, str, str, str]]:
+    """(role, agency, username, password) of every demo account, named ones first."""
+    root = session.scalar(select(Agency).where(Agency.code == ROOT_CODE))
+    users = session.scalars(
+        select(User).join(Agency).where(root.subtree_filter()).order_by(User.id)).all()
+    return [(", ".join(user.role_labels), user.agency.name, user.username, DEMO_PASSWORD)
+            for user in users]
+
+
+@click.command("demo")
+def demo_command():
+    """Tạo dữ liệu mẫu (một tỉnh hư cấu, 16 cơ quan, 60 cán bộ) và in các tài khoản."""
+    if db.session.scalar(select(Agency.id).where(Agency.code == ROOT_CODE)) is None:
+        build_demo(db.session)
+        db.session.commit()
+        click.echo("Đã tạo dữ liệu mẫu.")
+    else:
+        click.echo("Dữ liệu mẫu đã có; không tạo lại.")
+    accounts = demo_accounts(db.session)
+    click.echo(f"\nTài khoản mẫu ({len(accounts)}), mật khẩu chung: {DEMO_PASSWORD}")
+    click.echo(f"{'Vai trò':<28} {'Tên đăng nhập':<16} {'Mật khẩu':<14} Cơ quan")
+    for role, agency, username, password in accounts:
+        click.echo(f"{role:<28} {username:<16} {password:<14} {agency}")

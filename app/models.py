@@ -1,0 +1,489 @@
+"""Typed models shared by every feature: the agency tree, accounts, sources and the curriculum.
+
+Invariants live in the database as named constraints. Progress, attempts and assignments arrive
+with the features that use them, each in its own migration.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime: store aware UTC datetimes only")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+AGENCY_KINDS = ("ministry", "province", "department", "commune", "unit", "other")
+AGENCY_KIND_LABELS = {
+    "ministry": "Bộ, ngành",
+    "province": "Tỉnh, thành phố",
+    "department": "Sở, ban, ngành",
+    "commune": "Xã, phường",
+    "unit": "Đơn vị",
+    "other": "Khác",
+}
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Agency(db.Model):
+    """An agency in the administrative tree (ministry or province → department or commune → unit).
+
+    The tree is stored twice: `parent_id` is the authoritative edge, and `path` is a materialised
+    path of ids ("/1/4/17/"). We chose a materialised path over a recursive CTE because a subtree
+    is then one indexable predicate (`path LIKE '/1/4/%'`) that works identically on SQLite and
+    PostgreSQL and joins straight into aggregate dashboard queries over tens of thousands of staff,
+    and moving a subtree is a single UPDATE that rewrites the prefix. A merged agency is kept
+    (inactive, `merged_into_id` set) so history that names it stays intact.
+    """
+
+    __tablename__ = "agency"
+    __table_args__ = (
+        CheckConstraint(_in_list("kind", AGENCY_KINDS), name="kind_known"),
+        CheckConstraint("depth >= 0", name="depth_non_negative"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+    #: ids from the root down to this agency, e.g. "/1/4/17/"; a subtree is `path LIKE '/1/4/%'`
+    path: Mapped[str] = mapped_column(String(1000), default="", index=True)
+    #: 0 for a root
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: set when this agency was merged into another; it stays for history
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Agency | None] = relationship(
+        remote_side=[id], foreign_keys=[parent_id], back_populates="children"
+    )
+    children: Mapped[list[Agency]] = relationship(
+        foreign_keys=[parent_id], back_populates="parent", order_by="Agency.name"
+    )
+    users: Mapped[list[User]] = relationship(back_populates="agency")
+
+    @property
+    def kind_label(self) -> str:
+        return AGENCY_KIND_LABELS.get(self.kind, self.kind)
+
+    def subtree_filter(self):
+        """A predicate selecting this agency and every agency below it."""
+        return Agency.path.startswith(self.path, autoescape=True)
+
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.code}>"
+
+
+class User(UserMixin, db.Model):
+    """A person with an account. Everyone is a learner; other roles are flags and scopes."""
+
+    __tablename__ = "user"
+    __table_args__ = (
+        CheckConstraint("length(username) >= 3", name="username_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    #: the agency's own staff number; unique when given
+    employee_code: Mapped[str | None] = mapped_column(String(50), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_trainer: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    agency: Mapped[Agency] = relationship(back_populates="users")
+    #: loaded with the user (scopes and their agencies in one extra query): every page checks them
+    manager_scopes: Mapped[list[ManagerScope]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.manager_scopes)
+
+    @property
+    def role_labels(self) -> list[str]:
+        labels = ["Học viên"]
+        if self.is_manager:
+            labels.append("Quản lý")
+        if self.is_trainer:
+            labels.append("Giảng viên")
+        if self.is_admin:
+            labels.append("Quản trị")
+        return labels
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class ManagerScope(db.Model):
+    """A manager's right over one agency subtree (the agency and everything below it)."""
+
+    __tablename__ = "manager_scope"
+    __table_args__ = (UniqueConstraint("user_id", "agency_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="manager_scopes")
+    agency: Mapped[Agency] = relationship(lazy="joined")
+
+
+SOURCE_KINDS = ("letter", "law", "decree", "decision", "resolution")
+
+
+class Source(db.Model):
+    """A document the curriculum cites. Only letters ship their text, and only they are quoted."""
+
+    __tablename__ = "source"
+    __table_args__ = (CheckConstraint(_in_list("kind", SOURCE_KINDS), name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(80))
+    issuer: Mapped[str] = mapped_column(String(255))
+    #: as precise as the document gives it, e.g. "5/2021"
+    date_text: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    #: what has changed since the document was issued (amended, replaced, agencies merged)
+    status_note: Mapped[str] = mapped_column(Text, default="")
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str | None] = mapped_column(Text)
+    province: Mapped[str | None] = mapped_column(String(120))
+    officials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: reporting contacts exactly as the letter gives them
+    contacts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: the current reporting contact for the province, set by an administrator (not from files)
+    current_contact: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} ({self.issuer}, {self.date_text})"
+
+
+CONTENT_STATUSES = ("draft", "published", "retired")
+
+
+class Course(db.Model):
+    __tablename__ = "course"
+    __table_args__ = (CheckConstraint(_in_list("status", CONTENT_STATUSES), name="status_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="course", order_by="Lesson.position"
+    )
+
+
+class Lesson(db.Model):
+    """A lesson of a course; the body is Markdown, sanitised when rendered."""
+
+    __tablename__ = "lesson"
+    __table_args__ = (
+        CheckConstraint("position >= 1", name="position_positive"),
+        CheckConstraint("minutes BETWEEN 1 AND 60", name="minutes_range"),
+        CheckConstraint(_in_list("status", CONTENT_STATUSES), name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    minutes: Mapped[int] = mapped_column(Integer)
+    body_md: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    #: the file it was loaded from, relative to the content folder
+    source_file: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="lessons")
+    citations: Mapped[list[Citation]] = relationship(
+        back_populates="lesson", order_by="Citation.position", cascade="all, delete-orphan"
+    )
+
+
+class Citation(db.Model):
+    """A lesson or a question version pointing at a source, with an optional verbatim quote."""
+
+    __tablename__ = "citation"
+    __table_args__ = (
+        CheckConstraint(
+            "(lesson_id IS NULL) <> (question_version_id IS NULL)", name="exactly_one_owner"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"), index=True)
+    lesson_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lesson.id", ondelete="CASCADE"), index=True
+    )
+    question_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question_version.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    #: where in the source, in the source's own words ("Điều 101 khoản 1", "mục 1")
+    location: Mapped[str] = mapped_column(String(255), default="")
+    #: verbatim text of the source's file, or None for a paraphrase
+    quote: Mapped[str | None] = mapped_column(Text)
+
+    source: Mapped[Source] = relationship()
+    lesson: Mapped[Lesson | None] = relationship(back_populates="citations")
+    question_version: Mapped[QuestionVersion | None] = relationship(back_populates="citations")
+
+
+class Topic(db.Model):
+    __tablename__ = "topic"
+    __table_args__ = (CheckConstraint("min_questions >= 0", name="min_non_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    group: Mapped[str] = mapped_column(String(40))
+    min_questions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+#: the topics of a question's latest version, kept in step by the loader, for drawing by topic
+question_topic = Table(
+    "question_topic",
+    db.metadata,
+    Column("question_id", ForeignKey("question.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id"), primary_key=True, index=True),
+)
+
+QUESTION_TYPES = ("single", "multiple", "true_false", "select_parts")
+DIFFICULTIES = ("easy", "medium", "hard")
+VERDICTS = ("violation", "lawful", "situation")
+
+
+class Question(db.Model):
+    """A question's identity. Its content lives in versions, so past attempts keep theirs."""
+
+    __tablename__ = "question"
+    __table_args__ = (
+        CheckConstraint("latest_version >= 1", name="latest_version_positive"),
+        CheckConstraint(_in_list("status", CONTENT_STATUSES), name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[QuestionVersion]] = relationship(
+        back_populates="question", order_by="QuestionVersion.version"
+    )
+    topics: Mapped[list[Topic]] = relationship(secondary=question_topic)
+
+    def current_version_select(self):
+        return select(QuestionVersion).where(
+            QuestionVersion.question_id == self.id, QuestionVersion.version == self.latest_version
+        )
+
+
+class QuestionVersion(db.Model):
+    """One immutable version of a question: a change creates a new row."""
+
+    __tablename__ = "question_version"
+    __table_args__ = (
+        UniqueConstraint("question_id", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(_in_list("type", QUESTION_TYPES), name="type_known"),
+        CheckConstraint(_in_list("difficulty", DIFFICULTIES), name="difficulty_known"),
+        CheckConstraint(_in_list("verdict", VERDICTS), name="verdict_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(20))
+    difficulty: Mapped[str] = mapped_column(String(10))
+    verdict: Mapped[str] = mapped_column(String(20))
+    #: the post or situation shown as a card: platform, kind, author, time, text or segments…
+    scenario: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prompt: Mapped[str] = mapped_column(Text)
+    #: [{"key": "a", "text": "…"}]; for select_parts, the scenario's segments
+    choices: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    #: keys of the correct choices; never sent to a browser before submission
+    correct_keys: Mapped[list[str]] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text)
+    topic_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    question: Mapped[Question] = relationship(back_populates="versions")
+    citations: Mapped[list[Citation]] = relationship(
+        back_populates="question_version",
+        order_by="Citation.position",
+        cascade="all, delete-orphan",
+    )
+
+
+QUIZ_KINDS = ("lesson_check", "final", "practice")
+
+
+class Quiz(db.Model):
+    """A quiz drawn from the bank by pools; grading rules are stored here, enforced on the server."""
+
+    __tablename__ = "quiz"
+    __table_args__ = (
+        CheckConstraint(_in_list("kind", QUIZ_KINDS), name="kind_known"),
+        CheckConstraint("pass_percent BETWEEN 1 AND 100", name="pass_percent_range"),
+        CheckConstraint(
+            "time_limit_minutes IS NULL OR time_limit_minutes > 0", name="time_limit_positive"
+        ),
+        CheckConstraint("max_attempts IS NULL OR max_attempts > 0", name="max_attempts_positive"),
+        CheckConstraint(_in_list("status", CONTENT_STATUSES), name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20))
+    pass_percent: Mapped[int] = mapped_column(Integer)
+    time_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    #: None means unlimited
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    counts_for_completion: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    course: Mapped[Course] = relationship()
+    lesson: Mapped[Lesson | None] = relationship()
+    pools: Mapped[list[QuizPool]] = relationship(
+        back_populates="quiz", order_by="QuizPool.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def question_count(self) -> int:
+        return sum(pool.draw_count for pool in self.pools)
+
+
+quiz_pool_topic = Table(
+    "quiz_pool_topic",
+    db.metadata,
+    Column("pool_id", ForeignKey("quiz_pool.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id"), primary_key=True),
+)
+quiz_pool_question = Table(
+    "quiz_pool_question",
+    db.metadata,
+    Column("pool_id", ForeignKey("quiz_pool.id", ondelete="CASCADE"), primary_key=True),
+    Column("question_id", ForeignKey("question.id"), primary_key=True),
+)
+
+
+class QuizPool(db.Model):
+    """Draw `draw_count` questions at random from those with any of `topics`, or from `questions`."""
+
+    __tablename__ = "quiz_pool"
+    __table_args__ = (
+        UniqueConstraint("quiz_id", "position"),
+        CheckConstraint("draw_count > 0", name="draw_count_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quiz.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    draw_count: Mapped[int] = mapped_column(Integer)
+
+    quiz: Mapped[Quiz] = relationship(back_populates="pools")
+    topics: Mapped[list[Topic]] = relationship(secondary=quiz_pool_topic)
+    questions: Mapped[list[Question]] = relationship(secondary=quiz_pool_question)
+
+
+class AuditLog(db.Model):
+    """Who changed what and when. The application only ever appends to it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: None for the command line
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(80), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship()
+
+
+Index("ix_lesson_course_position", Lesson.course_id, Lesson.position)

@@ -1,0 +1,102 @@
+"""Every authorisation rule, in one place. Views, templates and services ask here.
+
+Managing rights inherit down the agency tree: a manager of an agency manages its whole subtree.
+Objects outside a user's scope answer 404, so their existence is not revealed.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import false, or_, select, true
+
+from .extensions import db
+from .models import Agency, User
+
+ROLES = ("learner", "manager", "trainer", "admin")
+
+
+def has_role(user, role: str) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    if role == "learner":
+        return True
+    if role == "manager":
+        return user.is_admin or user.is_manager
+    if role == "trainer":
+        return user.is_trainer or user.is_admin
+    if role == "admin":
+        return user.is_admin
+    raise ValueError(f"unknown role {role!r}")
+
+
+def require_role(role: str):
+    """Decorator: signed in and holding `role`, else 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not has_role(current_user, role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def managed_agency_filter(user: User):
+    """A SQL predicate on Agency: the agencies `user` manages (every scope's whole subtree)."""
+    if user.is_admin:
+        return true()
+    paths = [scope.agency.path for scope in user.manager_scopes]
+    if not paths:
+        return false()
+    return or_(*(Agency.path.startswith(path, autoescape=True) for path in paths))
+
+
+def managed_root_agencies(user: User) -> list[Agency]:
+    """The tops of the subtrees a user manages (for admins, the roots of the tree)."""
+    if user.is_admin:
+        return list(db.session.scalars(
+            select(Agency).where(Agency.parent_id.is_(None), Agency.is_active).order_by(Agency.name)))
+    agencies = [scope.agency for scope in user.manager_scopes]
+    # A scope inside another scope of the same user is not a separate root.
+    return sorted(
+        (a for a in agencies
+         if not any(o is not a and a.path.startswith(o.path) for o in agencies)),
+        key=lambda a: a.name,
+    )
+
+
+def can_manage_agency(user, agency: Agency) -> bool:
+    if not has_role(user, "manager"):
+        return False
+    if user.is_admin:
+        return True
+    return any(agency.path.startswith(scope.agency.path) for scope in user.manager_scopes)
+
+
+def can_view_user(viewer, user: User) -> bool:
+    return viewer.id == user.id or can_manage_agency(viewer, user.agency)
+
+
+def get_agency_or_404(agency_id: int, need: str = "manage") -> Agency:
+    """Load an agency the current user may act on, or answer 404."""
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        abort(404)
+    if need == "manage" and not can_manage_agency(current_user, agency):
+        abort(404)
+    return agency
+
+
+def get_user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not can_view_user(current_user, user):
+        abort(404)
+    return user
+
+

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole suite on SQLite, then again on a throwaway PostgreSQL with the browser tests.
+# REQUIRE_* make the fixtures fail loudly instead of skipping when a component cannot start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTEST=.venv/bin/pytest
+export REQUIRE_BROWSER=1
+
+echo "== Bộ kiểm thử trên SQLite =="
+env -u DATABASE_URL "$PYTEST" -m "not browser and not postgres" -p no:cacheprovider "$@"
+
+echo "== Bộ kiểm thử trên PostgreSQL (kèm kiểm thử trình duyệt Chromium) =="
+eval "$(scripts/pg-cluster.sh start)"
+trap 'scripts/pg-cluster.sh stop "$PGTEST_DIR"' EXIT
+REQUIRE_POSTGRES=1 "$PYTEST" -p no:cacheprovider "$@"

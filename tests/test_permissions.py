@@ -1,0 +1,110 @@
+"""Who may open what: every protected URL for every role, and managers confined to their subtree."""
+import pytest
+
+from app import permissions
+from app.extensions import db
+
+PUBLIC = ["/healthz"]
+SIGNED_IN = ["/", "/auth/password"]
+MANAGER = ["/agencies/", "/agencies/{own}"]
+ROLES = ["anonymous", "learner", "manager", "trainer", "admin"]
+#: role → the URL groups it may open
+ALLOWED = {
+    "anonymous": {"public"},
+    "learner": {"public", "signed_in"},
+    "trainer": {"public", "signed_in"},
+    "manager": {"public", "signed_in", "manager"},
+    "admin": {"public", "signed_in", "manager"},
+}
+
+
+@pytest.fixture
+def world(make_agency_tree, make_user):
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    users = {
+        "learner": make_user(agency=a1),
+        "manager": make_user(role="manager", agency=a, manages=[a]),
+        "trainer": make_user(role="trainer", agency=a1),
+        "admin": make_user(role="admin", agency=root),
+    }
+    return {"root": root, "a": a, "b": b, "a1": a1, "b1": b1, "users": users}
+
+
+def _urls():
+    for group, urls in (("public", PUBLIC), ("signed_in", SIGNED_IN), ("manager", MANAGER)):
+        for url in urls:
+            yield group, url
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("group,url", list(_urls()))
+def test_every_url_for_every_role(client, auth, world, role, group, url):
+    if role != "anonymous":
+        auth.login(world["users"][role])
+    response = client.get(url.format(own=world["a1"].id))
+    if group in ALLOWED[role]:
+        assert response.status_code == 200, (role, url)
+    elif role == "anonymous":
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    else:
+        assert response.status_code == 403, (role, url)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_login_page_sends_signed_in_users_home(client, auth, world, role):
+    if role != "anonymous":
+        auth.login(world["users"][role])
+        response = client.get("/auth/login")
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+    else:
+        assert client.get("/auth/login").status_code == 200
+
+
+def test_manager_sees_own_subtree_only(client, auth, world):
+    auth.login(world["users"]["manager"])
+    assert client.get(f"/agencies/{world['a'].id}").status_code == 200
+    assert client.get(f"/agencies/{world['a1'].id}").status_code == 200
+    for outside in ("root", "b", "b1"):
+        response = client.get(f"/agencies/{world[outside].id}")
+        assert response.status_code == 404, outside
+    assert client.get("/agencies/999999").status_code == 404
+
+
+def test_manager_index_lists_only_their_scopes(client, auth, world):
+    auth.login(world["users"]["manager"])
+    html = client.get("/agencies/").get_data(as_text=True)
+    assert world["a"].name in html
+    assert world["b"].name not in html and world["root"].name not in html
+
+
+def test_breadcrumb_does_not_link_above_the_scope(client, auth, world):
+    auth.login(world["users"]["manager"])
+    html = client.get(f"/agencies/{world['a'].id}").get_data(as_text=True)
+    assert f"/agencies/{world['root'].id}\"" not in html
+    html = client.get(f"/agencies/{world['a1'].id}").get_data(as_text=True)
+    assert f"/agencies/{world['a'].id}\"" in html
+
+
+def test_admin_manages_everything(world):
+    admin = world["users"]["admin"]
+    assert all(permissions.can_manage_agency(admin, world[name]) for name in ("root", "a", "b1"))
+
+
+def test_managed_agency_filter_matches_can_manage(world):
+    from sqlalchemy import select
+
+    from app.models import Agency
+
+    for role in ("learner", "manager", "admin"):
+        user = world["users"][role]
+        ids = set(db.session.scalars(select(Agency.id).where(permissions.managed_agency_filter(user))))
+        expected = {a.id for a in db.session.scalars(select(Agency)) if permissions.can_manage_agency(user, a)}
+        assert ids == expected, role
+
+
+def test_navigation_follows_the_role(client, auth, world):
+    auth.login(world["users"]["learner"])
+    assert "Đơn vị quản lý" not in client.get("/").get_data(as_text=True)
+    auth.logout()
+    auth.login(world["users"]["manager"])
+    assert "Đơn vị quản lý" in client.get("/").get_data(as_text=True)
