@@ -364,4 +364,13 @@ def test_stats_lists_topics_under_their_minimum(runner, fixture_content):
     result = _run(runner, fixture_content, "stats")
     assert "tich-cuc" in result.output and "dưới mức tối thiểu" in result.output
     stats = json.loads(_run(runner, fixture_content, "stats", "--json").output)
-    assert stats["below_minimum"] == [{"topic": "tich-cuc", "count": 1, "minimum": 4}]
+    assert stats["below_minimum"] == [{"topic": "tich-cuc", "count": 1, "minimum": 4,
+                                       "violations": 0, "min_violations": 0}]
+
+
+def test_topic_below_its_minimum_of_violations(fixture_content):
+    _replace(fixture_content[1] / "topics.yaml", "min_questions: 1, title: \"Thông tin người bệnh\"",
+             "min_questions: 1, min_violations: 3, title: \"Thông tin người bệnh\"")
+    [error] = _check(fixture_content).errors
+    assert error.field == "topics.du-lieu-benh-nhan" and error.line == 5
+    assert "2 tình huống vi phạm, ít hơn mức tối thiểu 3" in error.message

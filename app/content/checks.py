@@ -287,12 +287,13 @@ class ContentChecker:
                                               required=False, default=0),
             }
         for where, item, slug in self._entries(check, items, "topics",
-                                               {"id", "title", "group", "min_questions"}):
+                                               {"id", "title", "group", "min_questions", "min_violations"}):
             topic = {
                 "slug": slug,
                 "title": check.get(item, where, "title", str),
                 "group": check.get(item, where, "group", str),
                 "min_questions": check.get(item, where, "min_questions", int, required=False, default=0),
+                "min_violations": check.get(item, where, "min_violations", int, required=False, default=0),
             }
             if slug and self._register("topic", slug, check, where):
                 topic["line"] = check.parsed.line_of(where)
@@ -636,12 +637,19 @@ class ContentChecker:
                 f"chỉ {lawful}/{total} câu ({lawful / total:.0%}) là tình huống không vi phạm, "
                 f"ít hơn mức tối thiểu {share:.0%}"))
         counts = Counter(topic for q in questions for topic in q["topics"])
+        violations = Counter(topic for q in questions if q["verdict"] == "violation"
+                             for topic in q["topics"])
         for slug, topic in self.bundle.topics.items():
             if counts[slug] < topic["min_questions"]:
                 self.errors.append(ContentError(
                     rel, topic["line"], f"topics.{slug}",
                     f"chủ đề «{slug}» có {counts[slug]} câu hỏi, ít hơn mức tối thiểu "
                     f"{topic['min_questions']}"))
+            if violations[slug] < topic["min_violations"]:
+                self.errors.append(ContentError(
+                    rel, topic["line"], f"topics.{slug}",
+                    f"chủ đề «{slug}» có {violations[slug]} tình huống vi phạm, ít hơn mức tối "
+                    f"thiểu {topic['min_violations']}"))
 
 
 class _LineCheck:

@@ -94,11 +94,13 @@ def stats_command(content_dir, quizzes_dir, as_json):
                        ("Theo kết luận", "per_verdict")):
         click.echo(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats[key].items())))
     click.echo(f"Tỷ lệ tình huống không vi phạm: {stats['lawful_share']:.0%}")
-    click.echo("Theo chủ đề:")
+    click.echo("Theo chủ đề: số câu (tối thiểu) · số tình huống vi phạm (tối thiểu)")
+    below = {row["topic"] for row in stats["below_minimum"]}
     for slug, count in stats["per_topic"].items():
-        minimum = result.bundle.topics[slug]["min_questions"]
-        flag = "  << dưới mức tối thiểu" if count < minimum else ""
-        click.echo(f"  {slug:<28} {count:>4} (tối thiểu {minimum}){flag}")
+        topic = result.bundle.topics[slug]
+        flag = "  << dưới mức tối thiểu" if slug in below else ""
+        click.echo(f"  {slug:<28} {count:>4} ({topic['min_questions']}) · "
+                   f"{stats['violations_per_topic'][slug]:>3} ({topic['min_violations']}){flag}")
     if stats["below_minimum"]:
         click.echo(f"{len(stats['below_minimum'])} chủ đề dưới mức tối thiểu.")
     if result.errors:

@@ -256,9 +256,12 @@ def bank_stats(bundle: Bundle) -> dict:
     """Coverage of the curriculum: counts per lesson, topic, type, difficulty and verdict."""
     questions = list(bundle.questions.values())
     per_topic = Counter(t for q in questions for t in q["topics"])
+    violations = Counter(t for q in questions if q["verdict"] == "violation" for t in q["topics"])
     below = [
-        {"topic": slug, "count": per_topic[slug], "minimum": topic["min_questions"]}
-        for slug, topic in bundle.topics.items() if per_topic[slug] < topic["min_questions"]
+        {"topic": slug, "count": per_topic[slug], "minimum": topic["min_questions"],
+         "violations": violations[slug], "min_violations": topic["min_violations"]}
+        for slug, topic in bundle.topics.items()
+        if per_topic[slug] < topic["min_questions"] or violations[slug] < topic["min_violations"]
     ]
     total = len(questions)
     lawful = sum(1 for q in questions if q["verdict"] == "lawful")
@@ -271,6 +274,7 @@ def bank_stats(bundle: Bundle) -> dict:
         ],
         "questions": total,
         "per_topic": {slug: per_topic[slug] for slug in bundle.topics},
+        "violations_per_topic": {slug: violations[slug] for slug in bundle.topics},
         "per_type": dict(Counter(q["type"] for q in questions)),
         "per_difficulty": dict(Counter(q["difficulty"] for q in questions)),
         "per_verdict": dict(Counter(q["verdict"] for q in questions)),
