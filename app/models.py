@@ -487,3 +487,134 @@ class AuditLog(db.Model):
 
 
 Index("ix_lesson_course_position", Lesson.course_id, Lesson.position)
+
+
+# -- learning: progress, attempts, completions (migration 0002) ---------------------------------
+
+class LessonProgress(db.Model):
+    """A learner's progress through one lesson; done when they reached its end and confirmed."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lesson: Mapped[Lesson] = relationship()
+
+
+ATTEMPT_STATUSES = ("in_progress", "submitted")
+
+
+class Attempt(db.Model):
+    """One sitting of a quiz (or a practice drawn from the bank), graded once on the server.
+
+    Exactly-once grading: submission is a conditional UPDATE (`… WHERE status = 'in_progress'`),
+    so of two concurrent submissions only one changes the row; the partial unique index allows a
+    single open attempt per learner and quiz, and (user, quiz, number) is unique.
+    """
+
+    __tablename__ = "attempt"
+    __table_args__ = (
+        UniqueConstraint("user_id", "quiz_id", "number"),
+        CheckConstraint(_in_list("status", ATTEMPT_STATUSES), name="status_known"),
+        CheckConstraint("(status = 'in_progress') = (submitted_at IS NULL)", name="submitted_iff_closed"),
+        CheckConstraint("status = 'in_progress' OR score_percent IS NOT NULL", name="graded_when_closed"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        Index("uq_attempt_one_open", "user_id", "quiz_id", unique=True,
+              sqlite_where=db.text("status = 'in_progress'"),
+              postgresql_where=db.text("status = 'in_progress'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    #: None for a practice attempt drawn from the bank
+    quiz_id: Mapped[int | None] = mapped_column(ForeignKey("quiz.id"), index=True)
+    #: 1 for the learner's first attempt at this quiz
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: None when the quiz has no time limit; answers after it (plus a grace) are refused
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: True when the server closed it at the deadline rather than the learner
+    expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[float | None] = mapped_column()
+    score_percent: Mapped[float | None] = mapped_column()
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    pass_percent: Mapped[int] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship()
+    quiz: Mapped[Quiz | None] = relationship()
+    course: Mapped[Course] = relationship()
+    questions: Mapped[list[AttemptQuestion]] = relationship(
+        back_populates="attempt", order_by="AttemptQuestion.position", cascade="all, delete-orphan")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "in_progress"
+
+    @property
+    def is_practice(self) -> bool:
+        return self.quiz_id is None
+
+
+class AttemptQuestion(db.Model):
+    """A question drawn for an attempt: the exact version, the shuffled choice order, the answer."""
+
+    __tablename__ = "attempt_question"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "position"),
+        UniqueConstraint("attempt_id", "question_version_id"),
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 1)", name="score_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_version.id"), index=True)
+    #: choice keys in the order shown to this learner
+    choice_order: Mapped[list[str]] = mapped_column(JSON)
+    #: the selected keys, saved as they are given; None until answered
+    answer: Mapped[list[str] | None] = mapped_column(JSON)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 0..1 once graded
+    score: Mapped[float | None] = mapped_column()
+
+    attempt: Mapped[Attempt] = relationship(back_populates="questions")
+    version: Mapped[QuestionVersion] = relationship()
+
+
+class CourseCompletion(db.Model):
+    """A completed course: all lessons read, the final test passed, the commitment made."""
+
+    __tablename__ = "course_completion"
+    __table_args__ = (
+        Index("uq_course_completion_current", "user_id", "course_id", unique=True,
+              sqlite_where=db.text("archived_at IS NULL"),
+              postgresql_where=db.text("archived_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    #: the agency the learner belonged to when completing, so old reports stay right after moves
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    commitment_text: Mapped[str] = mapped_column(Text)
+    commitment_ip: Mapped[str] = mapped_column(String(64), default="")
+    commitment_user_agent: Mapped[str] = mapped_column(String(500), default="")
+    #: public code printed on the certificate and encoded in its QR code
+    certificate_code: Mapped[str] = mapped_column(String(20), unique=True)
+    final_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id"))
+    #: set when a new cycle of a recurring assignment replaces this completion; it is kept
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+    agency: Mapped[Agency] = relationship()

@@ -100,3 +100,24 @@ def get_user_or_404(user_id: int) -> User:
     return user
 
 
+
+
+def get_own_attempt_or_404(attempt_id: int):
+    """An attempt of the current learner; anyone else's answers 404."""
+    from .models import Attempt
+
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != current_user.id:
+        abort(404)
+    return attempt
+
+
+def get_own_completion_or_404(code: str):
+    """A completion (certificate) of the current learner; anyone else's answers 404."""
+    from .models import CourseCompletion
+
+    completion = db.session.scalar(
+        select(CourseCompletion).where(CourseCompletion.certificate_code == code.upper()))
+    if completion is None or completion.user_id != current_user.id:
+        abort(404)
+    return completion

@@ -20,3 +20,8 @@ def csrf_token(client, url: str) -> str:
     match = CSRF_RE.search(html)
     assert match, f"no CSRF token on {url}"
     return match.group(1) or match.group(2)
+
+
+def no_sideways_scroll(page) -> bool:
+    """True when a browser page fits its viewport's width (nothing scrolls sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -244,13 +244,13 @@ def test_load_creates_everything(app, runner, fixture_content):
     assert "câu hỏi: tạo mới 3" in result.output
     counts = _snapshot()
     assert counts["Question"] == 3 and counts["QuestionVersion"] == 3
-    assert counts["Lesson"] == 1 and counts["Quiz"] == 1
+    assert counts["Lesson"] == 1 and counts["Quiz"] == 2
     assert counts["Source"] == 16
     lesson = db.session.scalar(select(Lesson))
     assert [c.source.slug for c in lesson.citations] == ["cat-tuyen-quang-2021", "nd-15-2020"]
     letter = db.session.scalar(select(Source).where(Source.slug == "stttt-yen-bai-2021"))
     assert "Nhận diện thông tin vi phạm pháp luật" in letter.text
-    quiz = db.session.scalar(select(Quiz))
+    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
     assert quiz.question_count == 3 and quiz.lesson == lesson
     assert {t.slug for t in quiz.pools[0].topics} == {"du-lieu-benh-nhan"}
     version = db.session.scalar(select(QuestionVersion).join(Question).where(Question.slug == "q-tich-cuc"))
@@ -294,6 +294,7 @@ def test_removed_question_is_retired_not_deleted(app, runner, fixture_content):
     assert _run(runner, fixture_content, "load").exit_code == 0
     quizzes = fixture_content[1] / "quizzes.yaml"
     _replace(quizzes, "      - questions: [q-tich-cuc]\n        count: 1\n", "")
+    _replace(quizzes, "count: 3", "count: 2")
     text = _bank(fixture_content).read_text(encoding="utf-8")
     _bank(fixture_content).write_text(text[: text.index("  - id: q-tich-cuc")], encoding="utf-8")
     _replace(fixture_content[1] / "topics.yaml", "min_questions: 1, title: \"Lan tỏa", "min_questions: 0, title: \"Lan tỏa")

@@ -19,7 +19,7 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative paths, so sign-in cannot be used to redirect elsewhere."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("main.home")
+    return url_for("learn.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -29,7 +29,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     """Sign in with a username or email."""
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return redirect(url_for("learn.home"))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session, form.username.data, form.password.data)
@@ -67,5 +67,5 @@ def password():
         else:
             db.session.commit()
             flash("Đã đổi mật khẩu.", "success")
-            return redirect(url_for("main.home"))
+            return redirect(url_for("learn.home"))
     return render_template("auth/password.html", form=form)

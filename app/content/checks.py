@@ -479,7 +479,8 @@ class ContentChecker:
                 check.error(where + ("choices",), "câu hỏi chọn phần vi phạm không có «choices»")
             segments = (scenario or {}).get("segments", [])
             choices = [{"key": s["key"], "text": s["text"]} for s in segments]
-            correct = [s["key"] for s in segments if s["violating"]]
+            correct = [s["key"] for s in segments if s.pop("violating")]
+            # The scenario is shown before submission: it must not say which parts are wrong.
             self._check_keys(check, where + ("scenario", "segments"), choices)
             if segments and not correct:
                 check.error(where + ("scenario", "segments"), "cần ít nhất một phần «violating: true»")

@@ -134,24 +134,26 @@ class BodyCitation:
     source: str
     location: str
     quote: str | None
+    #: line number in the file (for error messages)
     line: int
+    #: index of the line in the body, and the span of the citation's marker on that line
+    body_index: int
+    span: tuple[int, int]
 
 
-def body_citations(body: str, body_line: int) -> list[BodyCitation]:
-    """Inline citations and attributed blockquotes, in reading order."""
+def body_citations(body: str, body_line: int = 1) -> list[BodyCitation]:
+    """Inline citations and attributed blockquotes, in reading order (the order they are numbered)."""
     citations: list[BodyCitation] = []
-    lines = body.split("\n")
     quote_lines: list[str] = []
     quote_start = 0
-    for index, line in enumerate(lines):
+    for index, line in enumerate(body.split("\n")):
         number = body_line + index
         if line.startswith(">"):
             attribution = ATTRIBUTION.match(line)
             if attribution and quote_lines:
                 quote = "\n".join(quote_lines).strip()
-                citations.append(
-                    BodyCitation(attribution.group(1), attribution.group(2), quote, quote_start)
-                )
+                citations.append(BodyCitation(attribution.group(1), attribution.group(2), quote,
+                                              quote_start, index, (0, len(line))))
                 quote_lines = []
                 continue
             if not quote_lines:
@@ -160,6 +162,6 @@ def body_citations(body: str, body_line: int) -> list[BodyCitation]:
         else:
             quote_lines = []
         for match in INLINE_CITATION.finditer(line):
-            citations.append(BodyCitation(match.group(1), match.group(2), None, number))
+            citations.append(BodyCitation(match.group(1), match.group(2), None, number, index,
+                                          match.span()))
     return citations
-

@@ -3,6 +3,7 @@
 Running it again changes nothing and prints the same accounts.
 """
 import random
+from datetime import timedelta
 
 import click
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from ..agencies.services import create_agency
 from ..auth.services import create_user
 from ..content.text import strip_diacritics
 from ..extensions import db
-from ..models import Agency, User
+from ..models import Agency, User, utcnow
 
 DEMO_PASSWORD = "hoc-mxh-2026"
 ROOT_CODE = "HA"
@@ -94,6 +95,44 @@ def build_demo(session) -> None:
                     password=DEMO_PASSWORD, employee_code=f"CB{number:04d}")
 
 
+def build_demo_progress(session, rng: random.Random) -> int:
+    """Give about half the demo staff some progress: lessons read, tests taken, a few completions.
+
+    Returns how many learners got progress (0 when no course is loaded yet).
+    """
+    from ..learn import services
+    from ..models import Course, Quiz
+
+    course = session.scalar(select(Course).where(Course.status == "published").order_by(Course.id))
+    if course is None:
+        return 0
+    lessons = services.published_lessons(session, course)
+    final = session.scalar(select(Quiz).where(Quiz.course_id == course.id, Quiz.counts_for_completion))
+    root = session.scalar(select(Agency).where(Agency.code == ROOT_CODE))
+    learners = session.scalars(select(User).join(Agency).where(
+        root.subtree_filter(), User.username.not_in([name for name, *_ in NAMED]))
+        .order_by(User.id)).all()
+    started = learners[: len(learners) // 2]
+    start_day = utcnow() - timedelta(days=40)
+    for index, user in enumerate(started):
+        when = start_day + timedelta(days=index % 35, hours=index % 9)
+        read = len(lessons) if index % 3 != 2 else rng.randint(1, len(lessons) - 1)
+        for lesson in lessons[:read]:
+            services.complete_lesson(session, user, lesson)
+        if read < len(lessons) or final is None:
+            continue
+        attempt = services.start_attempt(session, user, final, now=when, rng=rng)
+        right = index % 4 != 3  # one in four fails its first attempt
+        for item in attempt.questions:
+            keys = item.version.correct_keys if right or rng.random() < 0.5 else item.choice_order[-1:]
+            services.save_answer(session, attempt, item.position, keys, now=when)
+        services.submit_attempt(session, attempt, now=when + timedelta(minutes=12))
+        if attempt.passed and index % 2 == 0:
+            services.record_commitment(session, user, course, ip="127.0.0.1",
+                                       user_agent="Dữ liệu mẫu", now=when + timedelta(minutes=15))
+    return len(started)
+
+
 def demo_accounts(session) -> list[tuple[str, str, str, str]]:
     """(role, agency, username, password) of every demo account, named ones first."""
     root = session.scalar(select(Agency).where(Agency.code == ROOT_CODE))
@@ -108,8 +147,9 @@ def demo_command():
     """Tạo dữ liệu mẫu (một tỉnh hư cấu, 16 cơ quan, 60 cán bộ) và in các tài khoản."""
     if db.session.scalar(select(Agency.id).where(Agency.code == ROOT_CODE)) is None:
         build_demo(db.session)
+        with_progress = build_demo_progress(db.session, random.Random(874))
         db.session.commit()
-        click.echo("Đã tạo dữ liệu mẫu.")
+        click.echo(f"Đã tạo dữ liệu mẫu ({with_progress} người đã có tiến độ học).")
     else:
         click.echo("Dữ liệu mẫu đã có; không tạo lại.")
     accounts = demo_accounts(db.session)

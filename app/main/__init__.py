@@ -1,1 +1,1 @@
-"""The home page."""
+"""Service endpoints: health check."""

@@ -9,6 +9,11 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from app.content.checks import check_content
+from app.content.services import load_bundle
+from app.demo.cli import build_demo
+from app.extensions import db
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -42,3 +47,13 @@ def phone(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def demo(app, fixture_content):
+    """The fixture curriculum and the demo agency tree with its accounts (no progress)."""
+    result = check_content(*fixture_content)
+    assert result.ok
+    load_bundle(db.session, result.bundle)
+    build_demo(db.session)
+    db.session.commit()

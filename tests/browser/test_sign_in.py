@@ -1,32 +1,18 @@
 """A demo learner signs in on a phone-sized Chromium and sees their home page."""
 import pytest
 
-from app.content.checks import check_content
-from app.content.services import load_bundle
-from app.demo.cli import DEMO_PASSWORD, build_demo
-from app.extensions import db
+from app.demo.cli import DEMO_PASSWORD
+
+from support import no_sideways_scroll
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(app, fixture_content):
-    result = check_content(*fixture_content)
-    assert result.ok
-    load_bundle(db.session, result.bundle)
-    build_demo(db.session)
-    db.session.commit()
-
-
-def _no_sideways_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_demo_learner_signs_in_and_sees_home(live_server, phone, demo, tmp_path):
     phone.goto(f"{live_server}/")
     assert "/auth/login" in phone.url
     assert phone.locator("html").get_attribute("lang") == "vi"
-    assert _no_sideways_scroll(phone)
+    assert no_sideways_scroll(phone)
     phone.get_by_label("Tên đăng nhập hoặc email").fill("hocvien")
     phone.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
     phone.get_by_role("button", name="Đăng nhập").click()
@@ -34,7 +20,7 @@ def test_demo_learner_signs_in_and_sees_home(live_server, phone, demo, tmp_path)
     assert phone.get_by_role("heading", name="Khóa học của tôi").is_visible()
     assert phone.get_by_text("Xin chào, Nguyễn Thị Lan!").is_visible()
     assert phone.get_by_text("Khóa học mẫu").is_visible()
-    assert _no_sideways_scroll(phone)
+    assert no_sideways_scroll(phone)
     phone.screenshot(path=str(tmp_path / "home.png"), full_page=True)
 
 

@@ -1,0 +1,1 @@
+"""The learner's path: courses, lessons with their sources, quiz attempts, commitment, certificate."""

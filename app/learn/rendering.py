@@ -1,0 +1,94 @@
+"""Turning lesson Markdown and letters into safe HTML, with numbered citations and highlights."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from ..content.files import CURRENT_CONTACT, body_citations
+from ..models import Citation, Lesson
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
+ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "a", "blockquote", "code",
+                "pre", "hr", "br", "table", "thead", "tbody", "tr", "th", "td", "sup"}
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown to HTML, sanitised: raw HTML is never rendered and scripts never survive."""
+    html = _markdown.render(text)
+    clean = nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}, "th": {"align"},
+                                                         "td": {"align"}},
+                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+    return Markup(clean)
+
+
+@dataclass
+class Note:
+    number: int
+    citation: Citation
+
+
+def render_lesson(lesson: Lesson, source_url, current_contacts: dict[str, str | None]) -> tuple[Markup, list[Note]]:
+    """The lesson body as HTML with citations numbered [1], [2]… linking to the source viewer.
+
+    `source_url(citation)` builds a citation's link; `current_contacts` maps a source slug to the
+    contact an administrator has set (or None).
+    """
+    lines = lesson.body_md.split("\n")
+    notes: list[Note] = []
+    markers = body_citations(lesson.body_md)
+    # The loader stored the citations in this same reading order, so the n-th marker is the n-th row.
+    for number, (marker, citation) in enumerate(zip(markers, lesson.citations), 1):
+        notes.append(Note(number, citation))
+        href = source_url(citation)
+        if marker.quote is not None:
+            text = f"> — [Nguồn [{number}]: {citation.source.issuer}, {citation.location}]({href})"
+        else:
+            text = f"[[{number}]]({href})"
+        markers_line = lines[marker.body_index]
+        start, end = marker.span
+        lines[marker.body_index] = markers_line[:start] + "\x00" * (end - start) + markers_line[end:]
+        marker.replacement = text
+    # Replace right to left on each line so earlier spans stay valid.
+    for marker in sorted(markers[: len(notes)], key=lambda m: (m.body_index, -m.span[0])):
+        start, end = marker.span
+        line = lines[marker.body_index]
+        lines[marker.body_index] = line[:start] + marker.replacement + line[end:]
+    body = "\n".join(lines)
+    body = CURRENT_CONTACT.sub(lambda m: _contact_markdown(current_contacts.get(m.group(1))), body)
+    return render_markdown(body), notes
+
+
+def _contact_markdown(contact: str | None) -> str:
+    if not contact:
+        return ""
+    return f"**Đầu mối tiếp nhận phản ánh hiện nay (do quản trị viên cập nhật):** {contact}"
+
+
+_QUOTE_CHARS = {'"': "[\"“”„]", "'": "['‘’]"}
+
+
+def _quote_pattern(quote: str) -> re.Pattern:
+    """A pattern finding `quote` in a letter, tolerant of what the quotation check tolerates."""
+    from ..content.text import normalize_quote_text
+
+    words = normalize_quote_text(quote).split(" ")
+    gap = r"[\s*_\\]+"
+    parts = []
+    for word in words:
+        parts.append("[*_\\\\]*".join(_QUOTE_CHARS.get(ch, re.escape(ch)) for ch in word))
+    return re.compile(gap.join(parts))
+
+
+def highlight_quote(text: str, quote: str | None) -> tuple[Markup, bool]:
+    """The letter's text, escaped, with the quoted passage wrapped in <mark id="trich-dan">."""
+    if quote:
+        match = _quote_pattern(quote).search(text)
+        if match:
+            return (Markup(escape(text[: match.start()])) + Markup('<mark id="trich-dan">')
+                    + escape(match.group(0)) + Markup("</mark>") + escape(text[match.end():]), True)
+    return Markup(escape(text)), False

@@ -1,0 +1,432 @@
+"""The learner's path as services: progress, drawing and grading attempts, completion.
+
+Every rule (time limits, attempt limits, grading, completion) is enforced here, on the server.
+Services flush; the caller commits.
+"""
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import (
+    Attempt,
+    AttemptQuestion,
+    Course,
+    CourseCompletion,
+    Lesson,
+    LessonProgress,
+    Question,
+    QuestionVersion,
+    Quiz,
+    User,
+    question_topic,
+    quiz_pool_question,
+    quiz_pool_topic,
+    utcnow,
+)
+from .grading import percent, score_answer
+
+GRACE = timedelta(seconds=30)  # answers may arrive a little after the deadline (network latency)
+PRACTICE_SIZE = 10
+PRACTICE_PASS_PERCENT = 80
+COMMITMENT_TEXT = ("Tôi đã học và cam kết thực hiện đúng Bộ Quy tắc ứng xử trên mạng xã hội và các "
+                   "hướng dẫn của cơ quan có thẩm quyền khi sử dụng mạng xã hội.")
+
+
+class LearnError(Exception):
+    """A rule of the learning path was broken; the message is for the learner, in Vietnamese."""
+
+    status = 400
+
+
+class AttemptClosed(LearnError):
+    status = 409
+
+
+# -- lessons -------------------------------------------------------------------------------------
+
+def published_lessons(session: Session, course: Course) -> list[Lesson]:
+    return list(session.scalars(
+        select(Lesson).where(Lesson.course_id == course.id, Lesson.status == "published")
+        .order_by(Lesson.position)))
+
+
+def record_lesson_visit(session: Session, user: User, lesson: Lesson) -> LessonProgress:
+    progress = session.scalar(select(LessonProgress).where(
+        LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
+    if progress is None:
+        progress = LessonProgress(user_id=user.id, lesson_id=lesson.id)
+        session.add(progress)
+    else:
+        progress.last_seen_at = utcnow()
+    session.flush()
+    return progress
+
+
+def complete_lesson(session: Session, user: User, lesson: Lesson) -> LessonProgress:
+    """The learner reached the end and confirmed: the lesson counts as done (once)."""
+    progress = record_lesson_visit(session, user, lesson)
+    if progress.completed_at is None:
+        progress.completed_at = utcnow()
+    session.flush()
+    return progress
+
+
+# -- course state --------------------------------------------------------------------------------
+
+@dataclass
+class CourseState:
+    """Where one learner stands in one course, computed in a fixed number of queries."""
+
+    course: Course
+    lessons: list[Lesson]
+    done_lesson_ids: set[int]
+    final_quiz: Quiz | None
+    final_passed: bool
+    final_attempts_used: int
+    open_attempt_ids: dict[int, int] = field(default_factory=dict)
+    completion: CourseCompletion | None = None
+    started: bool = False
+
+    @property
+    def lessons_done(self) -> int:
+        return sum(1 for lesson in self.lessons if lesson.id in self.done_lesson_ids)
+
+    @property
+    def steps_total(self) -> int:
+        return len(self.lessons) + (1 if self.final_quiz else 0) + 1  # + the commitment
+
+    @property
+    def steps_done(self) -> int:
+        return self.lessons_done + (1 if self.final_passed else 0) + (1 if self.completion else 0)
+
+    @property
+    def progress_percent(self) -> int:
+        return round(self.steps_done * 100 / self.steps_total) if self.steps_total else 0
+
+    @property
+    def all_lessons_done(self) -> bool:
+        return self.lessons_done == len(self.lessons)
+
+    @property
+    def can_commit(self) -> bool:
+        return self.completion is None and self.all_lessons_done and (self.final_passed or not self.final_quiz)
+
+    @property
+    def status(self) -> str:
+        if self.completion:
+            return "completed"
+        return "in_progress" if self.started else "not_started"
+
+    @property
+    def next_lesson(self) -> Lesson | None:
+        return next((lesson for lesson in self.lessons if lesson.id not in self.done_lesson_ids), None)
+
+
+STATUS_LABELS = {"not_started": "Chưa bắt đầu", "in_progress": "Đang học", "completed": "Hoàn thành",
+                 "overdue": "Quá hạn"}
+
+
+def course_states(session: Session, user: User, courses: list[Course]) -> dict[int, CourseState]:
+    """The state of several courses for one learner, in five queries whatever their size."""
+    course_ids = [course.id for course in courses]
+    if not course_ids:
+        return {}
+    lessons = session.scalars(
+        select(Lesson).where(Lesson.course_id.in_(course_ids), Lesson.status == "published")
+        .order_by(Lesson.course_id, Lesson.position)).all()
+    progress = session.execute(
+        select(LessonProgress.lesson_id, LessonProgress.completed_at)
+        .join(Lesson).where(LessonProgress.user_id == user.id, Lesson.course_id.in_(course_ids))).all()
+    finals = session.scalars(select(Quiz).where(
+        Quiz.course_id.in_(course_ids), Quiz.counts_for_completion, Quiz.status == "published")).all()
+    attempts = session.execute(
+        select(Attempt.id, Attempt.course_id, Attempt.quiz_id, Attempt.status, Attempt.passed)
+        .where(Attempt.user_id == user.id, Attempt.course_id.in_(course_ids),
+               Attempt.quiz_id.is_not(None))).all()
+    completions = session.scalars(select(CourseCompletion).where(
+        CourseCompletion.user_id == user.id, CourseCompletion.course_id.in_(course_ids),
+        CourseCompletion.archived_at.is_(None))).all()
+
+    done = {lesson_id for lesson_id, completed_at in progress if completed_at}
+    seen = {lesson_id for lesson_id, _ in progress}
+    states = {}
+    for course in courses:
+        course_lessons = [lesson for lesson in lessons if lesson.course_id == course.id]
+        final = next((quiz for quiz in finals if quiz.course_id == course.id), None)
+        course_attempts = [row for row in attempts if row.course_id == course.id]
+        final_rows = [row for row in course_attempts if final and row.quiz_id == final.id]
+        lesson_ids = {lesson.id for lesson in course_lessons}
+        states[course.id] = CourseState(
+            course=course, lessons=course_lessons, done_lesson_ids=done & lesson_ids,
+            final_quiz=final,
+            final_passed=any(row.passed for row in final_rows),
+            final_attempts_used=len(final_rows),
+            open_attempt_ids={row.quiz_id: row.id for row in course_attempts if row.status == "in_progress"},
+            completion=next((c for c in completions if c.course_id == course.id), None),
+            started=bool(seen & lesson_ids) or bool(course_attempts),
+        )
+    return states
+
+
+def course_state(session: Session, user: User, course: Course) -> CourseState:
+    return course_states(session, user, [course])[course.id]
+
+
+# -- attempts ------------------------------------------------------------------------------------
+
+def attempts_used(session: Session, user: User, quiz: Quiz) -> int:
+    return session.scalar(select(func.count(Attempt.id)).where(
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)) or 0
+
+
+def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
+    return session.scalar(select(Attempt).where(
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.status == "in_progress"))
+
+
+def _candidates(session: Session, quiz: Quiz) -> dict[int, dict[int, int]]:
+    """For each pool position: {question id: latest version id}, in two queries for the whole quiz."""
+    pool_ids = [pool.id for pool in quiz.pools]
+    by_topic = session.execute(
+        select(quiz_pool_topic.c.pool_id, Question.id, QuestionVersion.id)
+        .join(question_topic, question_topic.c.topic_id == quiz_pool_topic.c.topic_id)
+        .join(Question, Question.id == question_topic.c.question_id)
+        .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
+              & (QuestionVersion.version == Question.latest_version))
+        .where(quiz_pool_topic.c.pool_id.in_(pool_ids), Question.status == "published")).all()
+    explicit = session.execute(
+        select(quiz_pool_question.c.pool_id, Question.id, QuestionVersion.id)
+        .join(Question, Question.id == quiz_pool_question.c.question_id)
+        .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
+              & (QuestionVersion.version == Question.latest_version))
+        .where(quiz_pool_question.c.pool_id.in_(pool_ids), Question.status == "published")).all()
+    pools: dict[int, dict[int, int]] = {pool_id: {} for pool_id in pool_ids}
+    for pool_id, question_id, version_id in [*by_topic, *explicit]:
+        pools[pool_id][question_id] = version_id
+    return pools
+
+
+def _choice_orders(session: Session, version_ids: list[int], rng: random.Random) -> dict[int, list[str]]:
+    """Shuffled choice keys per version; true/false and the parts of a post keep their order."""
+    rows = session.execute(select(QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
+                           .where(QuestionVersion.id.in_(version_ids))).all()
+    orders = {}
+    for version_id, qtype, choices in rows:
+        keys = [choice["key"] for choice in choices]
+        if qtype in ("single", "multiple"):
+            rng.shuffle(keys)
+        orders[version_id] = keys
+    return orders
+
+
+def _add_questions(session: Session, attempt: Attempt, version_ids: list[int], rng: random.Random) -> None:
+    orders = _choice_orders(session, version_ids, rng)
+    session.add_all(
+        AttemptQuestion(attempt=attempt, position=position, question_version_id=version_id,
+                        choice_order=orders[version_id])
+        for position, version_id in enumerate(version_ids, 1))
+
+
+def draw_versions(session: Session, quiz: Quiz, rng: random.Random) -> list[int]:
+    """Question versions for a new attempt: each pool in order, at random, no question twice."""
+    candidates = _candidates(session, quiz)
+    drawn: list[int] = []
+    used: set[int] = set()
+    for pool in quiz.pools:
+        available = sorted(qid for qid in candidates[pool.id] if qid not in used)
+        if len(available) < pool.draw_count:
+            raise LearnError("Ngân hàng câu hỏi chưa đủ câu cho bài kiểm tra này. Vui lòng báo giảng viên.")
+        for question_id in rng.sample(available, pool.draw_count):
+            used.add(question_id)
+            drawn.append(candidates[pool.id][question_id])
+    return drawn
+
+
+def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | None = None,
+                  rng: random.Random | None = None) -> Attempt:
+    """Resume the open attempt, or draw a new one if the attempt limit allows it."""
+    now = now or utcnow()
+    rng = rng or random.SystemRandom()
+    existing = open_attempt(session, user, quiz)
+    if existing is not None:
+        if not close_if_expired(session, existing, now):
+            return existing
+    used = attempts_used(session, user, quiz)
+    if quiz.max_attempts is not None and used >= quiz.max_attempts:
+        raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
+    if quiz.counts_for_completion and any_passed(session, user, quiz):
+        raise LearnError("Anh/chị đã đạt bài kiểm tra này; không cần làm lại.")
+    attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id, number=used + 1,
+                      started_at=now, pass_percent=quiz.pass_percent,
+                      deadline_at=now + timedelta(minutes=quiz.time_limit_minutes)
+                      if quiz.time_limit_minutes else None)
+    versions = draw_versions(session, quiz, rng)
+    try:
+        session.add(attempt)
+        session.flush()
+    except IntegrityError:
+        # Another tab started the same attempt at the same moment (the one-open-attempt index
+        # refused this one): roll back and use that one.
+        session.rollback()
+        existing = open_attempt(session, user, quiz)
+        if existing is None:
+            raise
+        return existing
+    _add_questions(session, attempt, versions, rng)
+    session.flush()
+    return attempt
+
+
+def any_passed(session: Session, user: User, quiz: Quiz) -> bool:
+    return session.scalar(select(func.count(Attempt.id)).where(
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.passed.is_(True))) > 0
+
+
+def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:
+    """Topics of the questions this learner answered wrongly in the course, most missed first."""
+    rows = session.execute(
+        select(question_topic.c.topic_id, func.count())
+        .select_from(AttemptQuestion)
+        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
+        .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
+        .join(question_topic, question_topic.c.question_id == QuestionVersion.question_id)
+        .where(Attempt.user_id == user.id, Attempt.course_id == course.id,
+               Attempt.status == "submitted", AttemptQuestion.score < 1)
+        .group_by(question_topic.c.topic_id).order_by(func.count().desc())).all()
+    return [topic_id for topic_id, _ in rows]
+
+
+def start_practice(session: Session, user: User, course: Course, *, now: datetime | None = None,
+                   rng: random.Random | None = None) -> Attempt:
+    """A practice attempt on the topics the learner got wrong (or the whole bank): never counted."""
+    now = now or utcnow()
+    rng = rng or random.SystemRandom()
+    topics = wrong_topic_ids(session, user, course)
+    query = (select(Question.id, QuestionVersion.id)
+             .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
+                   & (QuestionVersion.version == Question.latest_version))
+             .where(Question.status == "published"))
+    if topics:
+        query = query.where(Question.id.in_(
+            select(question_topic.c.question_id).where(question_topic.c.topic_id.in_(topics))))
+    rows = sorted(session.execute(query).all())
+    if not rows:
+        raise LearnError("Chưa có câu hỏi để luyện tập.")
+    chosen = rng.sample(rows, min(PRACTICE_SIZE, len(rows)))
+    number = (session.scalar(select(func.count(Attempt.id)).where(
+        Attempt.user_id == user.id, Attempt.course_id == course.id, Attempt.quiz_id.is_(None))) or 0) + 1
+    attempt = Attempt(user_id=user.id, course_id=course.id, quiz_id=None, number=number,
+                      started_at=now, pass_percent=PRACTICE_PASS_PERCENT)
+    session.add(attempt)
+    session.flush()
+    _add_questions(session, attempt, [version_id for _, version_id in chosen], rng)
+    session.flush()
+    return attempt
+
+
+def is_past_deadline(attempt: Attempt, now: datetime) -> bool:
+    return attempt.deadline_at is not None and now > attempt.deadline_at + GRACE
+
+
+def save_answer(session: Session, attempt: Attempt, position: int, keys: list[str], *,
+                now: datetime | None = None) -> AttemptQuestion:
+    """Store one answer as it is given. Refused once the attempt is closed or past its deadline."""
+    now = now or utcnow()
+    if not attempt.is_open:
+        raise AttemptClosed("Bài làm đã được nộp; không thể sửa câu trả lời.")
+    if is_past_deadline(attempt, now):
+        close_if_expired(session, attempt, now)
+        raise AttemptClosed("Đã hết thời gian làm bài. Bài làm được chấm theo các câu đã lưu.")
+    item = session.scalar(select(AttemptQuestion).where(
+        AttemptQuestion.attempt_id == attempt.id, AttemptQuestion.position == position))
+    if item is None:
+        raise LearnError("Không có câu hỏi này trong bài làm.")
+    valid = set(item.choice_order)
+    keys = list(dict.fromkeys(keys))  # keep order, drop repeats
+    if any(key not in valid for key in keys):
+        raise LearnError("Lựa chọn không hợp lệ.")
+    if item.version.type in ("single", "true_false") and len(keys) > 1:
+        raise LearnError("Câu hỏi này chỉ chọn một đáp án.")
+    item.answer = keys
+    item.answered_at = now
+    session.flush()
+    return item
+
+
+def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None = None,
+                   expired: bool = False) -> bool:
+    """Grade and close the attempt exactly once. Returns False if it was already closed.
+
+    The conditional UPDATE is the guard: of two concurrent submissions (a double click, two tabs,
+    a retry), the database lets only one change a row that is still `in_progress`.
+    """
+    now = now or utcnow()
+    items = session.execute(
+        select(AttemptQuestion, QuestionVersion.type, QuestionVersion.correct_keys)
+        .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
+        .where(AttemptQuestion.attempt_id == attempt.id)).all()
+    scores = {item.id: score_answer(qtype, correct, item.answer) for item, qtype, correct in items}
+    points = sum(scores.values())
+    score_percent = percent(points, len(items))
+    result = session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.status == "in_progress")
+        .values(status="submitted", submitted_at=now, expired=expired, score=points,
+                score_percent=score_percent, passed=score_percent >= attempt.pass_percent)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(attempt)
+        return False
+    for item, _, _ in items:
+        item.score = scores[item.id]
+    session.flush()
+    session.refresh(attempt)
+    return True
+
+
+def close_if_expired(session: Session, attempt: Attempt, now: datetime | None = None) -> bool:
+    """Grade an attempt whose time is up on what was saved. True if it is (now) closed."""
+    now = now or utcnow()
+    if attempt.is_open and is_past_deadline(attempt, now):
+        submit_attempt(session, attempt, now=now, expired=True)
+    return not attempt.is_open
+
+
+# -- completion ----------------------------------------------------------------------------------
+
+def new_certificate_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed by hand
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def record_commitment(session: Session, user: User, course: Course, *, ip: str, user_agent: str,
+                      now: datetime | None = None) -> CourseCompletion:
+    state = course_state(session, user, course)
+    if state.completion is not None:
+        return state.completion
+    if not state.can_commit:
+        raise LearnError("Anh/chị cần hoàn thành mọi bài học và đạt bài kiểm tra cuối khóa trước khi cam kết.")
+    final_attempt = None
+    if state.final_quiz is not None:
+        final_attempt = session.scalar(select(Attempt.id).where(
+            Attempt.user_id == user.id, Attempt.quiz_id == state.final_quiz.id,
+            Attempt.passed.is_(True)).order_by(Attempt.submitted_at.desc()).limit(1))
+    completion = CourseCompletion(
+        user_id=user.id, course_id=course.id, agency_id=user.agency_id, completed_at=now or utcnow(),
+        commitment_text=COMMITMENT_TEXT, commitment_ip=ip[:64], commitment_user_agent=user_agent[:500],
+        certificate_code=new_certificate_code(), final_attempt_id=final_attempt)
+    session.add(completion)
+    session.flush()
+    return completion
+
+
+def completion_by_code(session: Session, code: str) -> CourseCompletion | None:
+    return session.scalar(select(CourseCompletion).where(
+        CourseCompletion.certificate_code == code.strip().upper()))

@@ -1,0 +1,264 @@
+"""The learner's pages: courses, lessons, sources, attempts, review, commitment and certificate."""
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..auth.forms import EmptyForm
+from ..extensions import db, limiter
+from ..models import (Attempt, AttemptQuestion, Citation, Course, Lesson, QuestionVersion, Quiz, Source,
+                      utcnow)
+from ..permissions import get_own_attempt_or_404, get_own_completion_or_404
+from . import services
+from .certificates import certificate_pdf
+from .forms import CommitmentForm, VerifyForm
+from .rendering import highlight_quote, render_lesson, render_markdown
+
+bp = Blueprint("learn", __name__, template_folder="templates")
+
+
+def _published_or_404(model, slug: str):
+    row = db.session.scalar(select(model).where(model.slug == slug, model.status == "published"))
+    if row is None:
+        abort(404)
+    return row
+
+
+def _wants_json() -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+@bp.route("/")
+@login_required
+def home():
+    """Khóa học của tôi: each course with its status, progress and where to continue."""
+    courses = db.session.scalars(
+        select(Course).where(Course.status == "published").order_by(Course.title)).all()
+    states = services.course_states(db.session, current_user, courses)
+    return render_template("learn/home.html", courses=courses, states=states,
+                           labels=services.STATUS_LABELS)
+
+
+@bp.route("/courses/<slug>")
+@login_required
+def course(slug: str):
+    """The course outline: lessons, checks, final test, commitment, certificate."""
+    course = _published_or_404(Course, slug)
+    state = services.course_state(db.session, current_user, course)
+    checks = {quiz.lesson_id: quiz for quiz in db.session.scalars(select(Quiz).where(
+        Quiz.course_id == course.id, Quiz.kind == "lesson_check", Quiz.status == "published"))}
+    return render_template("learn/course.html", course=course, state=state, checks=checks,
+                           labels=services.STATUS_LABELS, form=EmptyForm())
+
+
+@bp.route("/lessons/<slug>")
+@login_required
+def lesson(slug: str):
+    """Read a lesson; citations open the source viewer."""
+    lesson = _published_or_404(Lesson, slug)
+    services.record_lesson_visit(db.session, current_user, lesson)
+    db.session.commit()
+    contacts = {source.slug: source.current_contact for source in db.session.scalars(
+        select(Source).where(Source.current_contact.is_not(None)))}
+    body, notes = render_lesson(
+        lesson, lambda c: url_for("learn.source", slug=c.source.slug, citation=c.id, _anchor="trich-dan"
+                                  if c.quote else None), contacts)
+    state = services.course_state(db.session, current_user, lesson.course)
+    index = [item.id for item in state.lessons].index(lesson.id)
+    check = db.session.scalar(select(Quiz).where(Quiz.lesson_id == lesson.id, Quiz.status == "published"))
+    return render_template(
+        "learn/lesson.html", lesson=lesson, body=body, notes=notes, state=state, check=check,
+        previous=state.lessons[index - 1] if index > 0 else None,
+        next=state.lessons[index + 1] if index + 1 < len(state.lessons) else None,
+        done=lesson.id in state.done_lesson_ids, form=EmptyForm())
+
+
+@bp.route("/lessons/<slug>/complete", methods=["POST"])
+@login_required
+def complete_lesson(slug: str):
+    """The learner confirms they have read the lesson to its end."""
+    lesson = _published_or_404(Lesson, slug)
+    if EmptyForm().validate_on_submit():
+        services.complete_lesson(db.session, current_user, lesson)
+        db.session.commit()
+        flash(f"Đã hoàn thành bài «{lesson.title}».", "success")
+    state = services.course_state(db.session, current_user, lesson.course)
+    following = state.next_lesson
+    if following is not None:
+        return redirect(url_for("learn.lesson", slug=following.slug))
+    return redirect(url_for("learn.course", slug=lesson.course.slug))
+
+
+@bp.route("/sources/<slug>")
+@login_required
+def source(slug: str):
+    """A source: its full text with the cited passage highlighted, and what has changed since."""
+    source = db.session.scalar(select(Source).where(Source.slug == slug))
+    if source is None:
+        abort(404)
+    citation = db.session.get(Citation, request.args.get("citation", type=int) or 0)
+    if citation is not None and citation.source_id != source.id:
+        citation = None
+    text, found = highlight_quote(source.text or "", citation.quote if citation else None)
+    return render_template("learn/source.html", source=source, citation=citation, text=text, found=found)
+
+
+@bp.route("/quizzes/<slug>")
+@login_required
+def quiz(slug: str):
+    """A quiz's rules, the learner's attempts so far, and the button to start or resume."""
+    quiz = _published_or_404(Quiz, slug)
+    attempts = db.session.scalars(select(Attempt).where(
+        Attempt.user_id == current_user.id, Attempt.quiz_id == quiz.id)
+        .order_by(Attempt.number)).all()
+    for attempt in attempts:
+        services.close_if_expired(db.session, attempt)
+    db.session.commit()
+    return render_template("learn/quiz.html", quiz=quiz, attempts=attempts, form=EmptyForm(),
+                           passed=any(a.passed for a in attempts))
+
+
+@bp.route("/quizzes/<slug>/start", methods=["POST"])
+@login_required
+def start_quiz(slug: str):
+    """Start (or resume) an attempt: the server draws and stores the questions."""
+    quiz = _published_or_404(Quiz, slug)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        attempt = services.start_attempt(db.session, current_user, quiz)
+    except services.LearnError as error:
+        flash(str(error), "warning")
+        return redirect(url_for("learn.quiz", slug=slug))
+    db.session.commit()
+    return redirect(url_for("learn.attempt", attempt_id=attempt.id))
+
+
+@bp.route("/courses/<slug>/practice", methods=["POST"])
+@login_required
+def practice(slug: str):
+    """Practise the topics got wrong; not counted."""
+    course = _published_or_404(Course, slug)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        attempt = services.start_practice(db.session, current_user, course)
+    except services.LearnError as error:
+        flash(str(error), "warning")
+        return redirect(url_for("learn.course", slug=slug))
+    db.session.commit()
+    return redirect(url_for("learn.attempt", attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>")
+@login_required
+def attempt(attempt_id: int):
+    """Take an attempt. No correct answer or explanation is in this page."""
+    attempt = get_own_attempt_or_404(attempt_id)
+    if services.close_if_expired(db.session, attempt):
+        db.session.commit()
+        return redirect(url_for("learn.review", attempt_id=attempt.id))
+    items = db.session.scalars(
+        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
+        .order_by(AttemptQuestion.position).options(selectinload(AttemptQuestion.version))).all()
+    return render_template("learn/attempt.html", attempt=attempt, items=items, form=EmptyForm())
+
+
+@bp.route("/attempts/<int:attempt_id>/questions/<int:position>", methods=["POST"])
+@login_required
+def answer(attempt_id: int, position: int):
+    """Save one answer: a plain form post, or a background request from the page's script."""
+    attempt = get_own_attempt_or_404(attempt_id)
+    try:
+        item = services.save_answer(db.session, attempt, position, request.form.getlist("answer"))
+    except services.LearnError as error:
+        db.session.commit()  # an expired attempt was graded on the way
+        if _wants_json():
+            return jsonify(ok=False, error=str(error), closed=not attempt.is_open), error.status
+        flash(str(error), "warning")
+        target = "learn.review" if not attempt.is_open else "learn.attempt"
+        return redirect(url_for(target, attempt_id=attempt.id))
+    db.session.commit()
+    if _wants_json():
+        return jsonify(ok=True, position=position, answered=len(item.answer) > 0)
+    flash(f"Đã lưu câu trả lời câu {position}.", "success")
+    return redirect(url_for("learn.attempt", attempt_id=attempt.id, _anchor=f"cau-{position}"))
+
+
+@bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+@login_required
+def submit(attempt_id: int):
+    """Submit for grading. Twice, or from two tabs, still grades once."""
+    attempt = get_own_attempt_or_404(attempt_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    expired = services.is_past_deadline(attempt, utcnow())
+    services.submit_attempt(db.session, attempt, expired=expired)
+    db.session.commit()
+    return redirect(url_for("learn.review", attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>/review")
+@login_required
+def review(attempt_id: int):
+    """After submission: each answer, the correct one, the explanation and its sources."""
+    attempt = get_own_attempt_or_404(attempt_id)
+    services.close_if_expired(db.session, attempt)
+    db.session.commit()
+    if attempt.is_open:
+        flash("Bài làm chưa được nộp.", "info")
+        return redirect(url_for("learn.attempt", attempt_id=attempt.id))
+    items = db.session.scalars(
+        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
+        .order_by(AttemptQuestion.position)
+        .options(selectinload(AttemptQuestion.version).selectinload(QuestionVersion.citations)
+                 .joinedload(Citation.source))).all()
+    return render_template("learn/review.html", attempt=attempt, items=items,
+                           render_markdown=render_markdown, form=EmptyForm())
+
+
+@bp.route("/courses/<slug>/commit", methods=["GET", "POST"])
+@login_required
+def commit(slug: str):
+    """The personal commitment that completes the course."""
+    course = _published_or_404(Course, slug)
+    state = services.course_state(db.session, current_user, course)
+    if state.completion is not None:
+        return redirect(url_for("learn.course", slug=slug))
+    form = CommitmentForm()
+    if form.validate_on_submit():
+        try:
+            services.record_commitment(db.session, current_user, course,
+                                       ip=request.remote_addr or "",
+                                       user_agent=request.user_agent.string or "")
+        except services.LearnError as error:
+            flash(str(error), "warning")
+            return redirect(url_for("learn.course", slug=slug))
+        db.session.commit()
+        flash("Chúc mừng! Anh/chị đã hoàn thành khóa học.", "success")
+        return redirect(url_for("learn.course", slug=slug))
+    return render_template("learn/commit.html", course=course, state=state, form=form)
+
+
+@bp.route("/certificates/<code>.pdf")
+@login_required
+def certificate(code: str):
+    """The learner's own certificate as a PDF."""
+    completion = get_own_completion_or_404(code)
+    verify_url = url_for("learn.verify", code=completion.certificate_code, _external=True)
+    return Response(certificate_pdf(completion, verify_url), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="chung-nhan-{completion.certificate_code}.pdf"'})
+
+
+@bp.route("/verify", defaults={"code": None})
+@bp.route("/verify/<code>")
+@limiter.limit("30 per minute")
+def verify(code: str | None):
+    """Public check of a certificate code: name, agency, course and date only."""
+    form = VerifyForm(request.args if code is None else None)
+    if code is None and form.code.data and form.validate():
+        return redirect(url_for("learn.verify", code=form.code.data.strip().upper()))
+    completion = services.completion_by_code(db.session, code) if code else None
+    status = 404 if code and completion is None else 200
+    return render_template("learn/verify.html", code=code, completion=completion, form=form), status

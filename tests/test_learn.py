@@ -1,0 +1,456 @@
+"""The learner's path: lessons, attempts saved and graded on the server, review, completion, certificate."""
+import io
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from app.content.checks import check_content
+from app.content.services import load_bundle
+from app.extensions import db
+from app.learn import services
+from app.learn.grading import score_answer
+from app.models import (Attempt, AttemptQuestion, Course, CourseCompletion, Lesson, LessonProgress,
+                        QuestionVersion, Quiz, utcnow)
+from support import csrf_token
+
+
+@pytest.fixture
+def course(app, fixture_content):
+    result = check_content(*fixture_content)
+    assert result.ok, [str(e) for e in result.errors]
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    return db.session.scalar(select(Course))
+
+
+@pytest.fixture
+def learner(make_user, course):
+    return make_user(full_name="Nguyễn Thị Lan")
+
+
+@pytest.fixture
+def signed_in(client, auth, learner):
+    auth.login(learner)
+    return learner
+
+
+def _quiz(slug="final-mau"):
+    return db.session.scalar(select(Quiz).where(Quiz.slug == slug))
+
+
+def _start(client, slug="final-mau"):
+    response = client.post(f"/quizzes/{slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{slug}")})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(re.search(r"/attempts/(\d+)", response.headers["Location"]).group(1))
+
+
+def _items(attempt_id):
+    return db.session.scalars(select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt_id)
+                              .order_by(AttemptQuestion.position)).all()
+
+
+def _answer(client, attempt_id, position, keys, fetch=True):
+    token = csrf_token(client, "/")
+    headers = {"X-Requested-With": "fetch"} if fetch else {}
+    return client.post(f"/attempts/{attempt_id}/questions/{position}",
+                       data={"answer": keys, "csrf_token": token}, headers=headers)
+
+
+def _answer_all_correctly(client, attempt_id):
+    for item in _items(attempt_id):
+        assert _answer(client, attempt_id, item.position, item.version.correct_keys).status_code == 200
+
+
+def _submit(client, attempt_id):
+    token = csrf_token(client, "/")
+    return client.post(f"/attempts/{attempt_id}/submit", data={"csrf_token": token})
+
+
+def _complete_lessons(client):
+    for lesson in db.session.scalars(select(Lesson)):
+        token = csrf_token(client, f"/lessons/{lesson.slug}")
+        client.post(f"/lessons/{lesson.slug}/complete", data={"csrf_token": token})
+
+
+# -- grading rules ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qtype,correct,answer,expected", [
+    ("single", ["a"], ["a"], 1.0),
+    ("single", ["a"], ["b"], 0.0),
+    ("single", ["a"], None, 0.0),
+    ("true_false", ["false"], ["false"], 1.0),
+    ("true_false", ["false"], ["true"], 0.0),
+    ("multiple", ["a", "c"], ["a", "c"], 1.0),
+    ("multiple", ["a", "c"], ["a"], 0.5),
+    ("multiple", ["a", "c"], ["a", "b"], 0.0),
+    ("multiple", ["a", "c"], ["a", "b", "c", "d"], 0.0),
+    ("select_parts", ["b", "c", "d"], ["b", "c"], 2 / 3),
+    ("select_parts", ["b", "c", "d"], ["b", "c", "d", "a"], 2 / 3),
+])
+def test_grading_rules(qtype, correct, answer, expected):
+    assert score_answer(qtype, correct, answer) == pytest.approx(expected)
+
+
+# -- home, lessons, sources -------------------------------------------------------------------
+
+def test_home_shows_status_progress_and_resume(client, signed_in, course):
+    html = client.get("/").get_data(as_text=True)
+    assert "Khóa học mẫu" in html and "Chưa bắt đầu" in html and "Bắt đầu học" in html
+    _complete_lessons(client)
+    html = client.get("/").get_data(as_text=True)
+    assert "Đang học" in html and "Học tiếp: bài kiểm tra cuối khóa" in html
+    assert 'aria-valuenow="33"' in html  # 1 lesson of 3 steps (lesson, final test, commitment)
+
+
+def test_lesson_numbers_citations_and_links_the_highlighted_source(client, signed_in, course):
+    html = client.get("/lessons/l01-mau").get_data(as_text=True)
+    assert "Nguồn [1]: Công an tỉnh Tuyên Quang, đoạn 1" in html
+    assert ">[2]</a>" in html
+    assert "(diễn giải, không trích nguyên văn)" in html
+    citation_id = int(re.search(r"/sources/cat-tuyen-quang-2021\?citation=(\d+)#trich-dan", html).group(1))
+    source = client.get(f"/sources/cat-tuyen-quang-2021?citation={citation_id}").get_data(as_text=True)
+    highlighted = re.search(r'<mark id="trich-dan">(.*?)</mark>', source, re.S).group(1)
+    assert highlighted.startswith("Đăng tải, chia sẻ thông tin cá nhân (*hình ảnh")
+    assert "người bệnh Covid-19" in highlighted
+    assert "Tình trạng hiện nay:" in source and "Hà Giang" in source
+
+
+def test_lesson_markdown_is_sanitised(client, signed_in, course):
+    lesson = db.session.scalar(select(Lesson))
+    lesson.body_md += ('\n<script>alert("x")</script>\n\n[bấm](javascript:alert(1))\n\n'
+                       '<img src=x onerror=alert(1)>\n')
+    db.session.commit()
+    html = client.get(f"/lessons/{lesson.slug}").get_data(as_text=True)
+    assert "<script>alert" not in html and "<img" not in html
+    assert "&lt;script&gt;alert" in html  # shown as text, never run
+    assert 'href="javascript:' not in html
+
+
+def test_current_contact_is_shown_when_an_administrator_sets_it(client, signed_in, course):
+    from app.models import Source
+
+    lesson = db.session.scalar(select(Lesson))
+    lesson.body_md += "\n[[current-contact:stttt-yen-bai-2021]]\n"
+    db.session.commit()
+    assert "Đầu mối tiếp nhận phản ánh hiện nay" not in client.get(f"/lessons/{lesson.slug}").get_data(as_text=True)
+    db.session.scalar(select(Source).where(Source.slug == "stttt-yen-bai-2021")).current_contact = "Sở KH&CN tỉnh Lào Cai, 0000"
+    db.session.commit()
+    assert "Sở KH&amp;CN tỉnh Lào Cai, 0000" in client.get(f"/lessons/{lesson.slug}").get_data(as_text=True)
+
+
+def test_completing_a_lesson_needs_post_and_csrf(client, signed_in, course):
+    assert client.post("/lessons/l01-mau/complete").status_code == 400
+    assert client.get("/lessons/l01-mau/complete").status_code == 405
+    _complete_lessons(client)
+    progress = db.session.scalar(select(LessonProgress))
+    assert progress.completed_at is not None and progress.user_id == signed_in.id
+
+
+# -- attempts -----------------------------------------------------------------------------------
+
+def test_start_draws_and_stores_the_questions_and_resumes(client, signed_in, course):
+    attempt_id = _start(client)
+    items = _items(attempt_id)
+    assert len(items) == 3 and [i.position for i in items] == [1, 2, 3]
+    assert len({i.question_version_id for i in items}) == 3
+    single = next(i for i in items if i.version.type == "single")
+    assert sorted(single.choice_order) == ["a", "b"]
+    assert _start(client) == attempt_id  # a second start resumes the open attempt
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.deadline_at - attempt.started_at == timedelta(minutes=10)
+
+
+def test_pools_draw_in_order_without_repeats(app, course, learner):
+    quiz = _quiz("kt-mau")
+    for seed in range(10):
+        versions = services.draw_versions(db.session, quiz, random.Random(seed))
+        slugs = [db.session.get(QuestionVersion, v).question.slug for v in versions]
+        assert len(set(slugs)) == 3
+        assert set(slugs[:2]) == {"q-benh-nhan", "q-benh-nhan-2"} and slugs[2] == "q-tich-cuc"
+
+
+def test_answers_survive_a_reload_with_and_without_javascript(client, signed_in, course):
+    attempt_id = _start(client)
+    first, second = _items(attempt_id)[:2]
+    response = _answer(client, attempt_id, first.position, first.choice_order[:1])
+    assert response.status_code == 200 and response.get_json() == {"ok": True, "position": 1, "answered": True}
+    plain = _answer(client, attempt_id, second.position, second.choice_order[:1], fetch=False)
+    assert plain.status_code == 302 and plain.headers["Location"].endswith(f"/attempts/{attempt_id}#cau-2")
+    page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    for item in (first, second):
+        key = item.choice_order[0]
+        assert re.search(rf'value="{key}"\s+id="c{item.position}-{key}" checked', page), item.position
+    assert '<span id="answered-count">2</span>' in page
+
+
+def test_invalid_answers_are_refused(client, signed_in, course):
+    attempt_id = _start(client)
+    single = next(i for i in _items(attempt_id) if i.version.type in ("single", "true_false"))
+    response = _answer(client, attempt_id, single.position, ["zz"])
+    assert response.status_code == 400 and response.get_json()["error"] == "Lựa chọn không hợp lệ."
+    response = _answer(client, attempt_id, single.position, single.choice_order[:2])
+    assert response.status_code == 400 and "chỉ chọn một" in response.get_json()["error"]
+    assert _answer(client, attempt_id, 99, ["a"]).status_code == 400
+
+
+def test_no_correct_answer_or_explanation_before_submission(client, signed_in, course):
+    """Scan every response of a whole attempt; and the page must not change with the answer key."""
+    responses = []
+    quiz_page = client.get("/quizzes/final-mau")
+    responses.append(quiz_page)
+    attempt_id = _start(client)
+    page = client.get(f"/attempts/{attempt_id}")
+    responses.append(page)
+    for item in _items(attempt_id):
+        responses.append(_answer(client, attempt_id, item.position, item.choice_order[:1]))
+    responses.append(client.get(f"/attempts/{attempt_id}"))
+    responses.append(client.get(f"/attempts/{attempt_id}/review", follow_redirects=True))
+    versions = [item.version for item in _items(attempt_id)]
+    for response in responses:
+        body = response.get_data(as_text=True)
+        for version in versions:
+            assert version.explanation[:40] not in body
+            for citation in version.citations:
+                assert not citation.quote or citation.quote[:30] not in body
+        assert "correct" not in body.lower() and "violating" not in body
+        assert "đáp án đúng" not in body
+        if response.is_json:
+            assert set(response.get_json()) == {"ok", "position", "answered"}
+    # The page is byte-identical whatever the correct answers are.
+    before = re.sub(r'value="[^"]+" name="csrf_token"|name="csrf_token" type="hidden" value="[^"]+"', "", page.get_data(as_text=True))
+    for version in versions:
+        version.correct_keys = [version.choices[-1]["key"]]
+    db.session.commit()
+    after = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    after = re.sub(r'value="[^"]+" name="csrf_token"|name="csrf_token" type="hidden" value="[^"]+"', "", after)
+    before = before.replace('<span id="answered-count">0</span>', '<span id="answered-count">3</span>')
+    assert re.sub(r"\s+", " ", re.sub(r"checked|Đã lưu", "", before)) == re.sub(r"\s+", " ", re.sub(r"checked|Đã lưu", "", after))
+
+
+def test_submit_grades_once_and_review_explains(client, signed_in, course):
+    attempt_id = _start(client)
+    _answer_all_correctly(client, attempt_id)
+    assert _submit(client, attempt_id).status_code == 302
+    assert _submit(client, attempt_id).status_code == 302  # a double click
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.status == "submitted" and attempt.score == 3 and attempt.score_percent == 100 and attempt.passed
+    assert db.session.scalar(select(func.count(Attempt.id))) == 1
+    review = client.get(f"/attempts/{attempt_id}/review").get_data(as_text=True)
+    assert "100.0% — Đạt" in review and "Giải thích" in review
+    assert "Bài đăng nêu tên, tuổi và nơi ở của người bệnh" in review
+    assert "“chia sẻ thông tin tích cực, những tấm gương người tốt, việc tốt”" in review
+    response = _answer(client, attempt_id, 1, ["a"])
+    assert response.status_code == 409 and "đã được nộp" in response.get_json()["error"]
+
+
+def test_review_before_submission_sends_back_to_the_attempt(client, signed_in, course):
+    attempt_id = _start(client)
+    response = client.get(f"/attempts/{attempt_id}/review")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/attempts/{attempt_id}")
+
+
+def test_time_limit_is_enforced_on_the_server(client, signed_in, course):
+    attempt_id = _start(client)
+    first = _items(attempt_id)[0]
+    assert _answer(client, attempt_id, 1, first.version.correct_keys).status_code == 200
+    attempt = db.session.get(Attempt, attempt_id)
+    # Within the grace period after the deadline an answer is still accepted...
+    attempt.deadline_at = utcnow() - services.GRACE + timedelta(seconds=5)
+    db.session.commit()
+    assert _answer(client, attempt_id, 2, _items(attempt_id)[1].choice_order[:1]).status_code == 200
+    # ...beyond it, refused, and the attempt is graded on what was saved.
+    attempt.deadline_at = utcnow() - services.GRACE - timedelta(seconds=1)
+    db.session.commit()
+    response = _answer(client, attempt_id, 3, _items(attempt_id)[2].choice_order[:1])
+    assert response.status_code == 409 and "hết thời gian" in response.get_json()["error"]
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.status == "submitted" and attempt.expired
+    assert _items(attempt_id)[2].answer is None
+    assert attempt.score >= 1
+    assert client.get(f"/attempts/{attempt_id}").headers["Location"].endswith("/review")
+
+
+def test_an_expired_attempt_is_graded_when_the_learner_comes_back(client, signed_in, course):
+    attempt_id = _start(client)
+    attempt = db.session.get(Attempt, attempt_id)
+    attempt.deadline_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    client.get("/quizzes/final-mau")
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt_id).status == "submitted"
+
+
+def test_attempt_limit(client, signed_in, course):
+    for _ in range(2):
+        attempt_id = _start(client)
+        _submit(client, attempt_id)  # nothing answered: failed
+    response = client.post("/quizzes/final-mau/start",
+                           data={"csrf_token": csrf_token(client, "/quizzes/final-mau")}, follow_redirects=True)
+    assert "đã dùng hết 2 lượt" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Attempt.id))) == 2
+
+
+def test_lesson_checks_are_unlimited_and_do_not_count(client, signed_in, course):
+    for _ in range(3):
+        _submit(client, _start(client, "kt-mau"))
+    state = services.course_state(db.session, signed_in, db.session.scalar(select(Course)))
+    assert not state.final_passed and state.final_attempts_used == 0
+
+
+def test_practice_draws_from_wrong_topics_and_is_not_counted(client, signed_in, course):
+    attempt_id = _start(client, "kt-mau")
+    for item in _items(attempt_id):
+        if item.version.question.slug == "q-tich-cuc":
+            _answer(client, attempt_id, item.position, ["true"])  # wrong
+        else:
+            _answer(client, attempt_id, item.position, item.version.correct_keys)
+    _submit(client, attempt_id)
+    token = csrf_token(client, "/courses/khoa-mau")
+    response = client.post("/courses/khoa-mau/practice", data={"csrf_token": token})
+    practice_id = int(re.search(r"/attempts/(\d+)", response.headers["Location"]).group(1))
+    practice = db.session.get(Attempt, practice_id)
+    assert practice.quiz_id is None and practice.is_practice
+    assert {i.version.question.slug for i in _items(practice_id)} == {"q-tich-cuc"}
+
+
+# -- isolation between learners ------------------------------------------------------------------
+
+def test_another_learners_attempt_answers_404(client, auth, signed_in, make_user, course):
+    attempt_id = _start(client)
+    auth.logout()
+    auth.login(make_user())
+    token = csrf_token(client, "/")
+    assert client.get(f"/attempts/{attempt_id}").status_code == 404
+    assert client.get(f"/attempts/{attempt_id}/review").status_code == 404
+    assert client.post(f"/attempts/{attempt_id}/questions/1", data={"answer": ["a"], "csrf_token": token}).status_code == 404
+    assert client.post(f"/attempts/{attempt_id}/submit", data={"csrf_token": token}).status_code == 404
+    assert db.session.get(Attempt, attempt_id).status == "in_progress"
+
+
+# -- completion and certificate -----------------------------------------------------------------
+
+def _complete_course(client):
+    _complete_lessons(client)
+    attempt_id = _start(client)
+    _answer_all_correctly(client, attempt_id)
+    _submit(client, attempt_id)
+    token = csrf_token(client, "/courses/khoa-mau/commit")
+    return client.post("/courses/khoa-mau/commit", data={"agree": "y", "csrf_token": token},
+                       headers={"User-Agent": "Trinh duyet thu nghiem"})
+
+
+def test_commitment_needs_lessons_and_the_final_test(client, signed_in, course):
+    token = csrf_token(client, "/courses/khoa-mau/commit")
+    response = client.post("/courses/khoa-mau/commit", data={"agree": "y", "csrf_token": token}, follow_redirects=True)
+    assert "cần hoàn thành mọi bài học" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(CourseCompletion.id))) == 0
+
+
+def test_commitment_without_the_box_ticked_is_refused(client, signed_in, course):
+    _complete_lessons(client)
+    attempt_id = _start(client)
+    _answer_all_correctly(client, attempt_id)
+    _submit(client, attempt_id)
+    token = csrf_token(client, "/courses/khoa-mau/commit")
+    response = client.post("/courses/khoa-mau/commit", data={"csrf_token": token})
+    assert "cần đánh dấu vào ô cam kết" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(CourseCompletion.id))) == 0
+
+
+def test_completion_certificate_and_verification(client, auth, signed_in, make_user, course):
+    assert _complete_course(client).status_code == 302
+    completion = db.session.scalar(select(CourseCompletion))
+    assert completion.commitment_user_agent == "Trinh duyet thu nghiem"
+    assert completion.commitment_ip == "127.0.0.1"
+    assert completion.agency_id == signed_in.agency_id
+    assert "Hoàn thành" in client.get("/").get_data(as_text=True)
+    pdf = client.get(f"/certificates/{completion.certificate_code}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert "Nguyễn Thị Lan" in text and "GIẤY CHỨNG NHẬN HOÀN THÀNH KHÓA HỌC" in text
+    assert completion.certificate_code in text and "Khóa học mẫu" in text
+    code = completion.certificate_code
+    auth.logout()
+    public = client.get(f"/verify/{code}")
+    html = public.get_data(as_text=True)
+    assert public.status_code == 200 and "Giấy chứng nhận hợp lệ" in html and "Nguyễn Thị Lan" in html
+    assert signed_in.email not in html and signed_in.username not in html
+    wrong = client.get("/verify/KHONGCO1234")
+    assert wrong.status_code == 404 and "không hợp lệ" in wrong.get_data(as_text=True)
+    assert client.get(f"/verify?code={code.lower()}").headers["Location"].endswith(f"/verify/{code}")
+    auth.login(make_user())
+    assert client.get(f"/certificates/{code}.pdf").status_code == 404
+
+
+def test_home_queries_do_not_grow_with_progress(client, signed_in, course, count_queries):
+    client.get("/")
+    with count_queries() as fresh:
+        client.get("/")
+    _complete_course(client)
+    client.get("/")  # shows the flashed message once
+    with count_queries() as done:
+        client.get("/")
+    assert done.count == fresh.count
+
+
+@pytest.mark.postgres
+def test_concurrent_submissions_grade_exactly_once(app, course, learner):
+    """Two tabs submitting at the same moment, on PostgreSQL: one grading, one no-op."""
+    import threading
+
+    attempt = services.start_attempt(db.session, learner, _quiz())
+    db.session.commit()
+    attempt_id = attempt.id
+    barrier = threading.Barrier(4)
+    results = []
+
+    def submit_in_thread():
+        with app.app_context():
+            session = db.session
+            row = session.get(Attempt, attempt_id)
+            barrier.wait()
+            results.append(services.submit_attempt(session, row))
+            session.commit()
+            session.remove()
+
+    threads = [threading.Thread(target=submit_in_thread) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, False, False, True]
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt_id).status == "submitted"
+
+
+@pytest.mark.postgres
+def test_concurrent_starts_open_one_attempt(app, course, learner):
+    import threading
+
+    quiz_id = _quiz().id
+    barrier = threading.Barrier(3)
+    ids = []
+
+    def start_in_thread():
+        with app.app_context():
+            from app.models import User
+
+            user = db.session.get(User, learner.id)
+            quiz = db.session.get(Quiz, quiz_id)
+            barrier.wait()
+            ids.append(services.start_attempt(db.session, user, quiz).id)
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=start_in_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 1
+    assert db.session.scalar(select(func.count(Attempt.id))) == 1
