@@ -46,7 +46,8 @@ def render_lesson(lesson: Lesson, source_url, current_contacts: dict[str, str | 
         notes.append(Note(number, citation))
         href = source_url(citation)
         if marker.quote is not None:
-            text = f"> — [Nguồn [{number}]: {citation.source.issuer}, {citation.location}]({href})"
+            # A blank quoted line first: the attribution becomes its own paragraph in the quote.
+            text = f">\n> — [Nguồn [{number}]: {citation.source.issuer}, {citation.location}]({href})"
         else:
             text = f"[[{number}]]({href})"
         markers_line = lines[marker.body_index]
