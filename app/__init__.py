@@ -42,15 +42,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .agencies.views import bp as agencies_bp
     from .auth.views import bp as auth_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
+    from .tracking.views import bp as tracking_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(auth_bp)
-    app.register_blueprint(agencies_bp)
+    app.register_blueprint(tracking_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -138,6 +138,8 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     email: Mapped[str] = mapped_column(String(255), unique=True)
     full_name: Mapped[str] = mapped_column(String(255))
+    #: full name without diacritics, lower case ("nguyen van a"), kept in step by the services
+    search_name: Mapped[str] = mapped_column(String(255), default="", server_default="", index=True)
     #: the agency's own staff number; unique when given
     employee_code: Mapped[str | None] = mapped_column(String(50), unique=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
@@ -616,5 +618,42 @@ class CourseCompletion(db.Model):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+    agency: Mapped[Agency] = relationship()
+
+
+# -- tracking: assignments (migration 0003) -------------------------------------------------------
+
+class Assignment(db.Model):
+    """A course assigned to an agency subtree, with a due date and an optional yearly-style refresh.
+
+    Who is assigned is not stored per person: everyone active in the subtree at the moment of a
+    query is, so staff who join or move in later are assigned automatically. The current cycle is
+    kept on the row (`cycle_*`) and advanced by `roll_assignment_cycles`, which archives the
+    completions of the previous cycle instead of deleting them.
+    """
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        CheckConstraint("due_at > starts_at", name="due_after_start"),
+        CheckConstraint("recurrence_months IS NULL OR recurrence_months > 0", name="recurrence_positive"),
+        CheckConstraint("cycle_number >= 1", name="cycle_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: None for a one-off assignment; 12 for a yearly refresh
+    recurrence_months: Mapped[int | None] = mapped_column(Integer)
+    cycle_number: Mapped[int] = mapped_column(Integer, default=1)
+    #: start and due date of the current cycle; completions before the start no longer count
+    cycle_start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cycle_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()

@@ -10,7 +10,8 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, text
+from flask import g
+from sqlalchemy import event, select, text
 
 from app import create_app
 from app.agencies.services import create_agency
@@ -44,6 +45,13 @@ def _empty_all_tables() -> None:
 def app():
     global _schema_ready
     app = create_app("testing")
+
+    @app.before_request
+    def load_the_user_afresh():
+        # The test keeps one app context open, which requests reuse; in production every request
+        # has its own, so Flask-Login loads the user again each time. Do the same here.
+        g.pop("_login_user", None)
+
     with app.app_context():
         if ON_POSTGRES:
             if not _schema_ready:
@@ -149,6 +157,10 @@ def count_queries(app):
 
     @contextmanager
     def counting():
+        # Tests share the request's session: start from an empty identity map, as a new request
+        # in production does, so nothing cached by earlier requests hides a query.
+        db.session.commit()
+        db.session.expunge_all()
         counter = Counter()
 
         def before(*args, **kwargs):
@@ -176,3 +188,17 @@ def fixture_content(tmp_path):
     # The real letters and their metadata: the fixtures quote them like the curriculum does.
     shutil.copytree(ROOT / "content" / "sources", content / "sources")
     return content, quizzes
+
+
+@pytest.fixture
+def fixture_course(app, fixture_content):
+    """The small fixture curriculum, loaded: returns its course."""
+    from app.content.checks import check_content
+    from app.content.services import load_bundle
+    from app.models import Course
+
+    result = check_content(*fixture_content)
+    assert result.ok, [str(e) for e in result.errors]
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    return db.session.scalar(select(Course))

@@ -8,8 +8,6 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from app.content.checks import check_content
-from app.content.services import load_bundle
 from app.extensions import db
 from app.learn import services
 from app.learn.grading import score_answer
@@ -19,12 +17,8 @@ from support import csrf_token
 
 
 @pytest.fixture
-def course(app, fixture_content):
-    result = check_content(*fixture_content)
-    assert result.ok, [str(e) for e in result.errors]
-    load_bundle(db.session, result.bundle)
-    db.session.commit()
-    return db.session.scalar(select(Course))
+def course(fixture_course):
+    return fixture_course
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from app.extensions import db
 
 PUBLIC = ["/healthz"]
 SIGNED_IN = ["/", "/auth/password"]
-MANAGER = ["/agencies/", "/agencies/{own}"]
+MANAGER = ["/manage/", "/manage/agencies/{own}", "/manage/agencies/{own}/people",
+           "/manage/agencies/{own}/wrong", "/manage/agencies/{own}/assignments", "/manage/people/{person}"]
 ROLES = ["anonymous", "learner", "manager", "trainer", "admin"]
 #: role → the URL groups it may open
 ALLOWED = {
@@ -19,7 +20,7 @@ ALLOWED = {
 
 
 @pytest.fixture
-def world(make_agency_tree, make_user):
+def world(make_agency_tree, make_user, fixture_course):
     root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
     users = {
         "learner": make_user(agency=a1),
@@ -41,9 +42,10 @@ def _urls():
 def test_every_url_for_every_role(client, auth, world, role, group, url):
     if role != "anonymous":
         auth.login(world["users"][role])
-    response = client.get(url.format(own=world["a1"].id))
+    url = url.format(own=world["a1"].id, person=world["users"]["learner"].id)
+    response = client.get(url)
     if group in ALLOWED[role]:
-        assert response.status_code == 200, (role, url)
+        assert client.get(url, follow_redirects=True).status_code == 200, (role, url)
     elif role == "anonymous":
         assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
     else:
@@ -60,29 +62,38 @@ def test_login_page_sends_signed_in_users_home(client, auth, world, role):
         assert client.get("/auth/login").status_code == 200
 
 
-def test_manager_sees_own_subtree_only(client, auth, world):
+def test_manager_sees_own_subtree_only(client, auth, world, make_user):
     auth.login(world["users"]["manager"])
-    assert client.get(f"/agencies/{world['a'].id}").status_code == 200
-    assert client.get(f"/agencies/{world['a1'].id}").status_code == 200
+    for inside in ("a", "a1"):
+        assert client.get(f"/manage/agencies/{world[inside].id}").status_code == 200
+    outsider = make_user(agency=world["b1"])
     for outside in ("root", "b", "b1"):
-        response = client.get(f"/agencies/{world[outside].id}")
-        assert response.status_code == 404, outside
-    assert client.get("/agencies/999999").status_code == 404
+        for suffix in ("", "/people", "/wrong", "/assignments"):
+            response = client.get(f"/manage/agencies/{world[outside].id}{suffix}")
+            assert response.status_code == 404, (outside, suffix)
+    assert client.get(f"/manage/people/{outsider.id}").status_code == 404
+    assert client.get("/manage/agencies/999999").status_code == 404
 
 
-def test_manager_index_lists_only_their_scopes(client, auth, world):
+def test_manager_filters_cannot_reach_outside_the_subtree(client, auth, world, make_user):
+    outsider = make_user(agency=world["b1"], full_name="Người Ngoài Phạm Vi")
     auth.login(world["users"]["manager"])
-    html = client.get("/agencies/").get_data(as_text=True)
-    assert world["a"].name in html
-    assert world["b"].name not in html and world["root"].name not in html
+    html = client.get(f"/manage/agencies/{world['a'].id}/people?agency={world['b1'].id}&q=ngoai").get_data(as_text=True)
+    assert outsider.full_name not in html
+
+
+def test_manager_lands_on_their_dashboard(client, auth, world):
+    auth.login(world["users"]["manager"])
+    response = client.get("/manage/")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/manage/agencies/{world['a'].id}")
 
 
 def test_breadcrumb_does_not_link_above_the_scope(client, auth, world):
     auth.login(world["users"]["manager"])
-    html = client.get(f"/agencies/{world['a'].id}").get_data(as_text=True)
-    assert f"/agencies/{world['root'].id}\"" not in html
-    html = client.get(f"/agencies/{world['a1'].id}").get_data(as_text=True)
-    assert f"/agencies/{world['a'].id}\"" in html
+    html = client.get(f"/manage/agencies/{world['a'].id}").get_data(as_text=True)
+    assert f"/manage/agencies/{world['root'].id}?" not in html
+    html = client.get(f"/manage/agencies/{world['a1'].id}").get_data(as_text=True)
+    assert f"/manage/agencies/{world['a'].id}?" in html
 
 
 def test_admin_manages_everything(world):
@@ -104,7 +115,7 @@ def test_managed_agency_filter_matches_can_manage(world):
 
 def test_navigation_follows_the_role(client, auth, world):
     auth.login(world["users"]["learner"])
-    assert "Đơn vị quản lý" not in client.get("/").get_data(as_text=True)
+    assert "Theo dõi hoàn thành" not in client.get("/").get_data(as_text=True)
     auth.logout()
     auth.login(world["users"]["manager"])
-    assert "Đơn vị quản lý" in client.get("/").get_data(as_text=True)
+    assert "Theo dõi hoàn thành" in client.get("/").get_data(as_text=True)

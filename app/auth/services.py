@@ -6,6 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from ..content.text import strip_diacritics
 from ..models import Agency, AuditLog, ManagerScope, User, utcnow
 
 
@@ -63,7 +64,8 @@ def create_user(session: Session, *, username: str, email: str, full_name: str, 
         raise AccountError(f"Tên đăng nhập «{username}» đã được dùng.", field="username")
     if session.scalar(select(User.id).where(func.lower(User.email) == email)):
         raise AccountError(f"Email «{email}» đã được dùng.", field="email")
-    user = User(username=username, email=email, full_name=full_name.strip(), agency=agency,
+    user = User(username=username, email=email, full_name=full_name.strip(),
+                search_name=strip_diacritics(full_name.strip()), agency=agency,
                 employee_code=employee_code, password_hash=hash_password(password),
                 is_trainer=is_trainer, is_admin=is_admin)
     user.manager_scopes = [ManagerScope(agency=scope) for scope in manages or []]

@@ -8,13 +8,15 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..models import (
+    Agency,
+    Assignment,
     Attempt,
     AttemptQuestion,
     Course,
@@ -57,25 +59,39 @@ def published_lessons(session: Session, course: Course) -> list[Lesson]:
         .order_by(Lesson.position)))
 
 
-def record_lesson_visit(session: Session, user: User, lesson: Lesson) -> LessonProgress:
+def record_lesson_visit(session: Session, user: User, lesson: Lesson,
+                        now: datetime | None = None) -> LessonProgress:
+    now = now or utcnow()
     progress = session.scalar(select(LessonProgress).where(
         LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
     if progress is None:
-        progress = LessonProgress(user_id=user.id, lesson_id=lesson.id)
+        progress = LessonProgress(user_id=user.id, lesson_id=lesson.id, started_at=now, last_seen_at=now)
         session.add(progress)
     else:
-        progress.last_seen_at = utcnow()
+        progress.last_seen_at = now
     session.flush()
     return progress
 
 
-def complete_lesson(session: Session, user: User, lesson: Lesson) -> LessonProgress:
-    """The learner reached the end and confirmed: the lesson counts as done (once)."""
-    progress = record_lesson_visit(session, user, lesson)
-    if progress.completed_at is None:
-        progress.completed_at = utcnow()
+def complete_lesson(session: Session, user: User, lesson: Lesson,
+                    now: datetime | None = None) -> LessonProgress:
+    """The learner reached the end and confirmed: the lesson counts as done (once per cycle)."""
+    now = now or utcnow()
+    progress = record_lesson_visit(session, user, lesson, now)
+    if progress.completed_at is None or progress.completed_at < _cycle_start(session, user, lesson.course_id):
+        progress.completed_at = now
     session.flush()
     return progress
+
+
+def _cycle_start(session: Session, user: User, course_id: int) -> datetime:
+    """Start of the current cycle of the learner's assignments for a course (the epoch if none)."""
+    scope = aliased(Agency)
+    start = session.scalar(
+        select(func.max(Assignment.cycle_start_at)).join(scope, scope.id == Assignment.agency_id)
+        .where(Assignment.course_id == course_id, Assignment.is_active,
+               literal(user.agency.path).startswith(scope.path)))
+    return start or datetime.min.replace(tzinfo=timezone.utc)
 
 
 # -- course state --------------------------------------------------------------------------------
@@ -93,6 +109,10 @@ class CourseState:
     open_attempt_ids: dict[int, int] = field(default_factory=dict)
     completion: CourseCompletion | None = None
     started: bool = False
+    #: from the assignments covering the learner; None when the course is not assigned
+    due_at: datetime | None = None
+    cycle_start_at: datetime | None = None
+    now: datetime | None = None
 
     @property
     def lessons_done(self) -> int:
@@ -122,6 +142,8 @@ class CourseState:
     def status(self) -> str:
         if self.completion:
             return "completed"
+        if self.due_at is not None and self.now is not None and self.now > self.due_at:
+            return "overdue"
         return "in_progress" if self.started else "not_started"
 
     @property
@@ -133,44 +155,66 @@ STATUS_LABELS = {"not_started": "Chưa bắt đầu", "in_progress": "Đang họ
                  "overdue": "Quá hạn"}
 
 
-def course_states(session: Session, user: User, courses: list[Course]) -> dict[int, CourseState]:
-    """The state of several courses for one learner, in five queries whatever their size."""
+def course_states(session: Session, user: User, courses: list[Course],
+                  now: datetime | None = None) -> dict[int, CourseState]:
+    """The state of several courses for one learner, in six queries whatever their size.
+
+    Only what happened since the current cycle of the learner's assignment started counts, so a
+    yearly refresh starts the course afresh.
+    """
+    now = now or utcnow()
     course_ids = [course.id for course in courses]
     if not course_ids:
         return {}
+    scope = aliased(Agency)
+    cycles = {row.course_id: row for row in session.execute(
+        select(Assignment.course_id, func.max(Assignment.cycle_start_at).label("start"),
+               func.min(Assignment.cycle_due_at).label("due"))
+        .join(scope, scope.id == Assignment.agency_id)
+        .where(Assignment.course_id.in_(course_ids), Assignment.is_active,
+               literal(user.agency.path).startswith(scope.path))
+        .group_by(Assignment.course_id))}
     lessons = session.scalars(
         select(Lesson).where(Lesson.course_id.in_(course_ids), Lesson.status == "published")
         .order_by(Lesson.course_id, Lesson.position)).all()
     progress = session.execute(
-        select(LessonProgress.lesson_id, LessonProgress.completed_at)
+        select(Lesson.course_id, LessonProgress.lesson_id, LessonProgress.completed_at,
+               LessonProgress.last_seen_at)
         .join(Lesson).where(LessonProgress.user_id == user.id, Lesson.course_id.in_(course_ids))).all()
     finals = session.scalars(select(Quiz).where(
         Quiz.course_id.in_(course_ids), Quiz.counts_for_completion, Quiz.status == "published")).all()
     attempts = session.execute(
-        select(Attempt.id, Attempt.course_id, Attempt.quiz_id, Attempt.status, Attempt.passed)
+        select(Attempt.id, Attempt.course_id, Attempt.quiz_id, Attempt.status, Attempt.passed,
+               Attempt.started_at)
         .where(Attempt.user_id == user.id, Attempt.course_id.in_(course_ids),
                Attempt.quiz_id.is_not(None))).all()
     completions = session.scalars(select(CourseCompletion).where(
         CourseCompletion.user_id == user.id, CourseCompletion.course_id.in_(course_ids),
         CourseCompletion.archived_at.is_(None))).all()
 
-    done = {lesson_id for lesson_id, completed_at in progress if completed_at}
-    seen = {lesson_id for lesson_id, _ in progress}
     states = {}
     for course in courses:
+        cycle = cycles.get(course.id)
+        since = cycle.start if cycle else None
+
+        def current(moment, since=since):
+            return moment is not None and (since is None or moment >= since)
+
         course_lessons = [lesson for lesson in lessons if lesson.course_id == course.id]
+        course_progress = [row for row in progress if row.course_id == course.id]
         final = next((quiz for quiz in finals if quiz.course_id == course.id), None)
-        course_attempts = [row for row in attempts if row.course_id == course.id]
+        course_attempts = [row for row in attempts if row.course_id == course.id and current(row.started_at)]
         final_rows = [row for row in course_attempts if final and row.quiz_id == final.id]
-        lesson_ids = {lesson.id for lesson in course_lessons}
         states[course.id] = CourseState(
-            course=course, lessons=course_lessons, done_lesson_ids=done & lesson_ids,
+            course=course, lessons=course_lessons,
+            done_lesson_ids={row.lesson_id for row in course_progress if current(row.completed_at)},
             final_quiz=final,
             final_passed=any(row.passed for row in final_rows),
             final_attempts_used=len(final_rows),
             open_attempt_ids={row.quiz_id: row.id for row in course_attempts if row.status == "in_progress"},
-            completion=next((c for c in completions if c.course_id == course.id), None),
-            started=bool(seen & lesson_ids) or bool(course_attempts),
+            completion=next((c for c in completions if c.course_id == course.id and current(c.completed_at)), None),
+            started=any(current(row.last_seen_at) for row in course_progress) or bool(course_attempts),
+            due_at=cycle.due if cycle else None, cycle_start_at=since, now=now,
         )
     return states
 
@@ -182,8 +226,15 @@ def course_state(session: Session, user: User, course: Course) -> CourseState:
 # -- attempts ------------------------------------------------------------------------------------
 
 def attempts_used(session: Session, user: User, quiz: Quiz) -> int:
+    """Attempts at this quiz in the current cycle of the learner's assignment."""
     return session.scalar(select(func.count(Attempt.id)).where(
-        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)) or 0
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id,
+        Attempt.started_at >= _cycle_start(session, user, quiz.course_id))) or 0
+
+
+def _attempt_number(session: Session, user: User, quiz: Quiz) -> int:
+    return (session.scalar(select(func.max(Attempt.number)).where(
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)) or 0) + 1
 
 
 def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
@@ -263,7 +314,8 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
         raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
     if quiz.counts_for_completion and any_passed(session, user, quiz):
         raise LearnError("Anh/chị đã đạt bài kiểm tra này; không cần làm lại.")
-    attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id, number=used + 1,
+    attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id,
+                      number=_attempt_number(session, user, quiz),
                       started_at=now, pass_percent=quiz.pass_percent,
                       deadline_at=now + timedelta(minutes=quiz.time_limit_minutes)
                       if quiz.time_limit_minutes else None)
@@ -285,8 +337,10 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
 
 
 def any_passed(session: Session, user: User, quiz: Quiz) -> bool:
+    """Passed in the current cycle of the learner's assignment."""
     return session.scalar(select(func.count(Attempt.id)).where(
-        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.passed.is_(True))) > 0
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.passed.is_(True),
+        Attempt.started_at >= _cycle_start(session, user, quiz.course_id))) > 0
 
 
 def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:
@@ -418,6 +472,10 @@ def record_commitment(session: Session, user: User, course: Course, *, ip: str, 
         final_attempt = session.scalar(select(Attempt.id).where(
             Attempt.user_id == user.id, Attempt.quiz_id == state.final_quiz.id,
             Attempt.passed.is_(True)).order_by(Attempt.submitted_at.desc()).limit(1))
+    # A completion of an earlier cycle is archived, never deleted, before the new one is recorded.
+    session.execute(update(CourseCompletion).where(
+        CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id,
+        CourseCompletion.archived_at.is_(None)).values(archived_at=now or utcnow()))
     completion = CourseCompletion(
         user_id=user.id, course_id=course.id, agency_id=user.agency_id, completed_at=now or utcnow(),
         commitment_text=COMMITMENT_TEXT, commitment_ip=ip[:64], commitment_user_agent=user_agent[:500],

@@ -1,0 +1,1 @@
+"""Completion tracking and reports for agency heads: assignments, dashboards, exports, reminders."""

@@ -1,0 +1,309 @@
+"""Completion tracking over an agency subtree: assignments, statuses, figures, wrong answers.
+
+Every figure is computed in SQL over the whole subtree in a fixed number of statements, whatever
+the number of agencies or staff. A person's status for a course is derived, not stored:
+completed (a completion since the current cycle started), overdue (past the due date), in
+progress (any activity this cycle), or not started.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, literal, or_, select, union_all, update
+from sqlalchemy.orm import Session, aliased
+
+from ..content.text import strip_diacritics
+from ..models import (
+    Agency,
+    Assignment,
+    Attempt,
+    AttemptQuestion,
+    AuditLog,
+    Course,
+    CourseCompletion,
+    Lesson,
+    LessonProgress,
+    QuestionVersion,
+    Topic,
+    User,
+    question_topic,
+    utcnow,
+)
+
+STATUSES = ("completed", "in_progress", "not_started", "overdue")
+STATUS_LABELS = {"not_started": "Chưa bắt đầu", "in_progress": "Đang học", "completed": "Hoàn thành",
+                 "overdue": "Quá hạn"}
+
+
+class TrackingError(ValueError):
+    """A rule about assignments was broken; the message is for the user, in Vietnamese."""
+
+
+# -- assignments -------------------------------------------------------------------------------
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month = moment.month - 1 + months
+    year = moment.year + month // 12
+    month = month % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def create_assignment(session: Session, *, course: Course, agency: Agency, starts_at: datetime,
+                      due_at: datetime, recurrence_months: int | None = None,
+                      actor: User | None = None) -> Assignment:
+    if due_at <= starts_at:
+        raise TrackingError("Hạn hoàn thành phải sau ngày bắt đầu.")
+    assignment = Assignment(course=course, agency=agency, starts_at=starts_at, due_at=due_at,
+                            recurrence_months=recurrence_months, cycle_start_at=starts_at,
+                            cycle_due_at=due_at, created_by_id=actor.id if actor else None)
+    session.add(assignment)
+    session.flush()
+    session.add(AuditLog(actor_id=actor.id if actor else None, action="assignment.created",
+                         object_type="assignment", object_id=str(assignment.id),
+                         summary=f"Giao khóa «{course.title}» cho {agency.name}",
+                         after={"course": course.slug, "agency": agency.code,
+                                "due_at": due_at.isoformat(), "recurrence_months": recurrence_months}))
+    session.flush()
+    return assignment
+
+
+def roll_assignment_cycles(session: Session, now: datetime | None = None) -> int:
+    """Start the next cycle of every recurring assignment whose period has elapsed.
+
+    Completions of the previous cycle are archived (kept, no longer counted). Returns the number of
+    assignments advanced.
+    """
+    now = now or utcnow()
+    advanced = 0
+    for assignment in session.scalars(select(Assignment).where(
+            Assignment.is_active, Assignment.recurrence_months.is_not(None))):
+        moved = False
+        while now >= add_months(assignment.cycle_start_at, assignment.recurrence_months):
+            assignment.cycle_start_at = add_months(assignment.cycle_start_at, assignment.recurrence_months)
+            assignment.cycle_due_at = add_months(assignment.cycle_due_at, assignment.recurrence_months)
+            assignment.cycle_number += 1
+            moved = True
+        if moved:
+            advanced += 1
+            members = (select(User.id).join(Agency, Agency.id == User.agency_id)
+                       .where(Agency.path.startswith(assignment.agency.path, autoescape=True)))
+            session.execute(
+                update(CourseCompletion)
+                .where(CourseCompletion.course_id == assignment.course_id,
+                       CourseCompletion.archived_at.is_(None),
+                       CourseCompletion.completed_at < assignment.cycle_start_at,
+                       CourseCompletion.user_id.in_(members))
+                .values(archived_at=now).execution_options(synchronize_session=False))
+            session.add(AuditLog(action="assignment.new_cycle", object_type="assignment",
+                                 object_id=str(assignment.id),
+                                 summary=f"Bắt đầu chu kỳ {assignment.cycle_number}",
+                                 after={"cycle_start_at": assignment.cycle_start_at.isoformat()}))
+    session.flush()
+    return advanced
+
+
+# -- the status of each person --------------------------------------------------------------------
+
+def person_statuses(course: Course, root: Agency, now: datetime):
+    """A subquery: one row per active person in `root`'s subtree to whom `course` is assigned.
+
+    Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status.
+    """
+    member_agency = aliased(Agency)
+    scope = aliased(Agency)
+    assigned = (
+        select(User.id.label("user_id"), User.agency_id.label("agency_id"),
+               member_agency.path.label("path"),
+               func.min(Assignment.cycle_due_at).label("due_at"),
+               func.max(Assignment.cycle_start_at).label("cycle_start_at"))
+        .join(member_agency, member_agency.id == User.agency_id)
+        .join(Assignment, and_(Assignment.course_id == course.id, Assignment.is_active))
+        .join(scope, scope.id == Assignment.agency_id)
+        .where(User.is_active, member_agency.path.startswith(root.path, autoescape=True),
+               member_agency.path.startswith(scope.path))
+        .group_by(User.id, User.agency_id, member_agency.path)
+    ).subquery("assigned")
+
+    activity_rows = union_all(
+        select(LessonProgress.user_id.label("user_id"), LessonProgress.last_seen_at.label("at"))
+        .join(Lesson, Lesson.id == LessonProgress.lesson_id).where(Lesson.course_id == course.id),
+        select(Attempt.user_id.label("user_id"), Attempt.started_at.label("at"))
+        .where(Attempt.course_id == course.id),
+    ).subquery("activity_rows")
+    activity = (select(activity_rows.c.user_id, func.max(activity_rows.c.at).label("last_activity_at"))
+                .group_by(activity_rows.c.user_id)).subquery("activity")
+    completion = (select(CourseCompletion.user_id, func.max(CourseCompletion.completed_at).label("completed_at"))
+                  .where(CourseCompletion.course_id == course.id, CourseCompletion.archived_at.is_(None))
+                  .group_by(CourseCompletion.user_id)).subquery("completion")
+
+    completed = and_(completion.c.completed_at.is_not(None),
+                     completion.c.completed_at >= assigned.c.cycle_start_at)
+    status = case(
+        (completed, literal("completed")),
+        (assigned.c.due_at < now, literal("overdue")),
+        (activity.c.last_activity_at >= assigned.c.cycle_start_at, literal("in_progress")),
+        else_=literal("not_started"),
+    )
+    return (
+        select(assigned.c.user_id, assigned.c.agency_id, assigned.c.path, assigned.c.due_at,
+               assigned.c.cycle_start_at,
+               case((completed, completion.c.completed_at), else_=None).label("completed_at"),
+               activity.c.last_activity_at, status.label("status"))
+        .outerjoin(completion, completion.c.user_id == assigned.c.user_id)
+        .outerjoin(activity, activity.c.user_id == assigned.c.user_id)
+    ).subquery("person_status")
+
+
+@dataclass
+class Figures:
+    staff: int = 0
+    completed: int = 0
+    in_progress: int = 0
+    not_started: int = 0
+    overdue: int = 0
+
+    @property
+    def completion_rate(self) -> float:
+        return round(self.completed * 100 / self.staff, 1) if self.staff else 0.0
+
+    def share(self, status: str) -> float:
+        return getattr(self, status) * 100 / self.staff if self.staff else 0.0
+
+
+def _figure_columns(people):
+    return [func.count().label("staff")] + [
+        func.coalesce(func.sum(case((people.c.status == status, 1), else_=0)), 0).label(status)
+        for status in STATUSES]
+
+
+def _figures(row) -> Figures:
+    return Figures(staff=row.staff, completed=row.completed, in_progress=row.in_progress,
+                   not_started=row.not_started, overdue=row.overdue)
+
+
+@dataclass
+class AgencyReport:
+    agency: Agency
+    course: Course
+    total: Figures
+    children: list[tuple[Agency, Figures]]
+    #: people placed directly in the agency, not in any child
+    direct: Figures
+
+
+def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
+    """Figures for the agency's subtree and for each child's subtree: two queries."""
+    now = now or utcnow()
+    people = person_statuses(course, agency, now)
+    total = _figures(session.execute(select(*_figure_columns(people))).one())
+    child = aliased(Agency)
+    rows = session.execute(
+        select(child.id, *_figure_columns(people))
+        .select_from(child)
+        .join(people, people.c.path.startswith(child.path))
+        .where(child.parent_id == agency.id)
+        .group_by(child.id)).all()
+    by_child = {row.id: _figures(row) for row in rows}
+    children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
+                               .order_by(Agency.name)).all()
+    listed = [(item, by_child.get(item.id, Figures())) for item in children]
+    direct = Figures(**{name: getattr(total, name) - sum(getattr(f, name) for _, f in listed)
+                        for name in ("staff", *STATUSES)})
+    return AgencyReport(agency, course, total, listed, direct)
+
+
+# -- people ------------------------------------------------------------------------------------
+
+def people_query(course: Course, root: Agency, now: datetime, *, status: str | None = None,
+                 within: Agency | None = None, search: str | None = None):
+    """People of the subtree with their status, filtered, ordered by name (a select to paginate)."""
+    people = person_statuses(course, root, now)
+    query = (select(User, Agency, people.c.status, people.c.due_at, people.c.completed_at,
+                    people.c.last_activity_at)
+             .join(people, people.c.user_id == User.id)
+             .join(Agency, Agency.id == people.c.agency_id)
+             .order_by(User.search_name, User.id))
+    if status in STATUSES:
+        query = query.where(people.c.status == status)
+    if within is not None:
+        query = query.where(people.c.path.startswith(within.path, autoescape=True))
+    if search:
+        words = strip_diacritics(search).split()
+        for word in words[:6]:
+            query = query.where(or_(User.search_name.contains(word, autoescape=True),
+                                    func.lower(User.employee_code) == word))
+    return query
+
+
+# -- what staff get wrong ---------------------------------------------------------------------
+
+@dataclass
+class WrongRow:
+    total: int
+    wrong: int
+    version: QuestionVersion | None = None
+    topic: Topic | None = None
+
+    @property
+    def share(self) -> float:
+        return round(self.wrong * 100 / self.total, 1) if self.total else 0.0
+
+
+def _graded_answers(course: Course, root: Agency):
+    """Graded answers of final and lesson-check attempts by people of the subtree (practice excluded)."""
+    return (select(AttemptQuestion.question_version_id, AttemptQuestion.score)
+            .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
+            .join(User, User.id == Attempt.user_id)
+            .join(Agency, Agency.id == User.agency_id)
+            .where(Attempt.course_id == course.id, Attempt.status == "submitted",
+                   Attempt.quiz_id.is_not(None),
+                   Agency.path.startswith(root.path, autoescape=True))).subquery("answers")
+
+
+def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20) -> list[WrongRow]:
+    answers = _graded_answers(course, root)
+    wrong = func.sum(case((answers.c.score < 1, 1), else_=0))
+    rows = session.execute(
+        select(answers.c.question_version_id, func.count().label("total"), wrong.label("wrong"))
+        .group_by(answers.c.question_version_id)
+        .order_by((wrong * 1.0 / func.count()).desc(), func.count().desc())
+        .limit(limit)).all()
+    versions = {v.id: v for v in session.scalars(select(QuestionVersion).where(
+        QuestionVersion.id.in_([row.question_version_id for row in rows])))}
+    return [WrongRow(row.total, row.wrong, version=versions[row.question_version_id]) for row in rows]
+
+
+def wrong_by_topic(session: Session, course: Course, root: Agency) -> list[WrongRow]:
+    answers = _graded_answers(course, root)
+    wrong = func.sum(case((answers.c.score < 1, 1), else_=0))
+    rows = session.execute(
+        select(Topic, func.count().label("total"), wrong.label("wrong"))
+        .select_from(answers)
+        .join(QuestionVersion, QuestionVersion.id == answers.c.question_version_id)
+        .join(question_topic, question_topic.c.question_id == QuestionVersion.question_id)
+        .join(Topic, Topic.id == question_topic.c.topic_id)
+        .group_by(Topic.id)
+        .order_by((wrong * 1.0 / func.count()).desc())).all()
+    return [WrongRow(row.total, row.wrong, topic=row.Topic) for row in rows]
+
+
+# -- completions over time ----------------------------------------------------------------------
+
+def weekly_completions(session: Session, course: Course, root: Agency, weeks: int = 12,
+                       now: datetime | None = None) -> list[tuple[datetime, int]]:
+    """Completions per week (Monday to Sunday), counted by the agency at the time of completion."""
+    now = now or utcnow()
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = monday - timedelta(weeks=weeks - 1)
+    completed = session.scalars(
+        select(CourseCompletion.completed_at)
+        .join(Agency, Agency.id == CourseCompletion.agency_id)
+        .where(CourseCompletion.course_id == course.id, CourseCompletion.completed_at >= first,
+               Agency.path.startswith(root.path, autoescape=True))).all()
+    counts = [0] * weeks
+    for moment in completed:
+        counts[min(weeks - 1, (moment - first).days // 7)] += 1
+    return [(first + timedelta(weeks=index), count) for index, count in enumerate(counts)]

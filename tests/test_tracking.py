@@ -1,0 +1,217 @@
+"""Completion tracking: assignments, derived statuses, subtree figures, people, wrong answers, cycles."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.agencies.services import move_agency
+from app.extensions import db
+from app.learn import services as learn
+from app.models import Assignment, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
+from app.tracking import services
+from support import csrf_token
+
+
+@pytest.fixture
+def tree(make_agency_tree):
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    return {"root": root, "a": a, "b": b, "a1": a1, "a2": a2, "b1": b1, "b2": b2}
+
+
+def _assign(course, agency, *, due_in_days=30, started_days_ago=10, recurrence=None):
+    now = utcnow()
+    assignment = services.create_assignment(
+        db.session, course=course, agency=agency, starts_at=now - timedelta(days=started_days_ago),
+        due_at=now + timedelta(days=due_in_days), recurrence_months=recurrence)
+    db.session.commit()
+    return assignment
+
+
+def _complete(user, course, when=None):
+    """Everything a learner does to complete the fixture course, through the services."""
+    for lesson in db.session.scalars(select(Lesson)):
+        learn.complete_lesson(db.session, user, lesson, now=when)
+    final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
+    attempt = learn.start_attempt(db.session, user, final, now=when)
+    for item in attempt.questions:
+        learn.save_answer(db.session, attempt, item.position, item.version.correct_keys, now=when)
+    learn.submit_attempt(db.session, attempt, now=when)
+    completion = learn.record_commitment(db.session, user, course, ip="127.0.0.1", user_agent="test", now=when)
+    db.session.commit()
+    return completion
+
+
+def _start_something(user):
+    learn.record_lesson_visit(db.session, user, db.session.scalar(select(Lesson)))
+    db.session.commit()
+
+
+def test_statuses_and_figures_over_the_subtree(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    done, busy, idle = make_user(agency=tree["a1"]), make_user(agency=tree["a2"]), make_user(agency=tree["b1"])
+    make_user(agency=tree["b2"]).is_active = False
+    db.session.commit()
+    _complete(done, fixture_course)
+    _start_something(busy)
+    report = services.agency_report(db.session, fixture_course, tree["root"])
+    assert (report.total.staff, report.total.completed, report.total.in_progress, report.total.not_started) == (3, 1, 1, 1)
+    assert report.total.completion_rate == pytest.approx(33.3)
+    by_child = {agency.id: figures for agency, figures in report.children}
+    assert (by_child[tree["a"].id].staff, by_child[tree["a"].id].completed) == (2, 1)
+    assert (by_child[tree["b"].id].staff, by_child[tree["b"].id].not_started) == (1, 1)
+
+
+def test_overdue_after_the_due_date(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["a"], due_in_days=-1, started_days_ago=40)
+    late, busy_late = make_user(agency=tree["a1"]), make_user(agency=tree["a2"])
+    _start_something(busy_late)
+    report = services.agency_report(db.session, fixture_course, tree["a"])
+    assert report.total.overdue == 2 and report.total.staff == 2
+    html_state = learn.course_state(db.session, late, fixture_course)
+    assert html_state.status == "overdue"
+
+
+def test_only_assigned_staff_count_and_newcomers_are_assigned_automatically(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["a"])
+    make_user(agency=tree["b1"])  # outside the assigned subtree
+    assert services.agency_report(db.session, fixture_course, tree["root"]).total.staff == 0
+    newcomer = make_user(agency=tree["a1"])
+    assert services.agency_report(db.session, fixture_course, tree["root"]).total.staff == 1
+    mover = make_user(agency=tree["b1"])
+    mover.agency_id = tree["a2"].id
+    db.session.commit()
+    report = services.agency_report(db.session, fixture_course, tree["root"])
+    assert report.total.staff == 2 and newcomer.is_active
+
+
+def test_a_completion_keeps_the_agency_it_was_made_in(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    person = make_user(agency=tree["a1"])
+    completion = _complete(person, fixture_course)
+    person.agency_id = tree["b1"].id
+    db.session.commit()
+    assert db.session.get(CourseCompletion, completion.id).agency_id == tree["a1"].id
+    weeks_a = services.weekly_completions(db.session, fixture_course, tree["a"])
+    weeks_b = services.weekly_completions(db.session, fixture_course, tree["b"])
+    assert sum(count for _, count in weeks_a) == 1 and sum(count for _, count in weeks_b) == 0
+
+
+def test_moving_a_subtree_keeps_its_figures(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    _complete(make_user(agency=tree["a1"]), fixture_course)
+    move_agency(db.session, tree["a1"], tree["b"])
+    db.session.commit()
+    report = services.agency_report(db.session, fixture_course, tree["root"])
+    by_child = {agency.id: figures for agency, figures in report.children}
+    assert by_child[tree["b"].id].completed == 1 and report.total.completed == 1
+
+
+def test_a_new_cycle_archives_the_previous_completion(tree, make_user, fixture_course):
+    assignment = _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, recurrence=12)
+    assignment.cycle_start_at = assignment.starts_at
+    db.session.commit()
+    person = make_user(agency=tree["a1"])
+    old = _complete(person, fixture_course, when=assignment.starts_at + timedelta(days=5))
+    assert services.roll_assignment_cycles(db.session) == 1
+    db.session.commit()
+    db.session.refresh(assignment)
+    assert assignment.cycle_number == 2 and assignment.cycle_start_at > old.completed_at
+    archived = db.session.get(CourseCompletion, old.id)
+    assert archived.archived_at is not None  # kept, not deleted
+    state = learn.course_state(db.session, person, fixture_course)
+    assert state.completion is None and state.lessons_done == 0 and state.status in ("not_started", "in_progress")
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "assignment.new_cycle"))
+    new = _complete(person, fixture_course)
+    assert new.id != old.id and db.session.get(CourseCompletion, old.id).archived_at is not None
+
+
+def test_people_search_ignores_diacritics_and_filters(client, auth, tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    manager = make_user(role="manager", agency=tree["root"])
+    target = make_user(agency=tree["a1"], full_name="Nguyễn Văn Ánh")
+    other = make_user(agency=tree["b1"], full_name="Trần Thị Bích")
+    _start_something(other)
+    auth.login(manager)
+    url = f"/manage/agencies/{tree['root'].id}/people"
+    html = client.get(url, query_string={"q": "nguyen van anh"}).get_data(as_text=True)
+    assert target.full_name in html and other.full_name not in html
+    html = client.get(url, query_string={"status": "in_progress"}).get_data(as_text=True)
+    assert other.full_name in html and target.full_name not in html
+    html = client.get(url, query_string={"agency": tree["a"].id}).get_data(as_text=True)
+    assert target.full_name in html and other.full_name not in html
+
+
+def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    manager = make_user(role="manager", agency=tree["root"])
+    person = make_user(agency=tree["a1"], full_name="Lý Thị Cúc")
+    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
+    attempt = learn.start_attempt(db.session, person, quiz)
+    for item in attempt.questions:  # everything wrong but the true/false question
+        keys = item.version.correct_keys if item.version.type == "true_false" else item.choice_order[:1]
+        if item.version.type != "true_false" and keys == item.version.correct_keys:
+            keys = [k for k in item.choice_order if k not in item.version.correct_keys][:1]
+        learn.save_answer(db.session, attempt, item.position, keys)
+    learn.submit_attempt(db.session, attempt)
+    db.session.commit()
+    auth.login(manager)
+    html = client.get(f"/manage/people/{person.id}").get_data(as_text=True)
+    assert "Lý Thị Cúc" in html and "Kiểm tra nhanh" in html and "Chưa đạt" in html
+    rows = services.wrong_by_question(db.session, fixture_course, tree["root"])
+    assert [row.share for row in rows] == [100.0, 100.0, 0.0]
+    html = client.get(f"/manage/agencies/{tree['root'].id}/wrong").get_data(as_text=True)
+    assert "Thông tin người bệnh" in html and "100.0% sai" in html
+    assert "Bài đăng nêu tên, tuổi và nơi ở" in html  # the explanation is shown to the manager
+
+
+def test_assignment_form(client, auth, tree, make_user, fixture_course):
+    manager = make_user(role="manager", agency=tree["a"])
+    auth.login(manager)
+    url = f"/manage/agencies/{tree['a'].id}/assignments"
+    token = csrf_token(client, url)
+    bad = client.post(url, data={"course_id": fixture_course.id, "starts_on": "2026-12-01",
+                                 "due_on": "2026-11-01", "csrf_token": token})
+    assert "Hạn hoàn thành phải sau ngày bắt đầu." in bad.get_data(as_text=True)
+    assert db.session.scalar(select(Assignment)) is None
+    good = client.post(url, data={"course_id": fixture_course.id, "starts_on": "2026-12-01",
+                                  "due_on": "2026-12-31", "recurrence_months": "12", "csrf_token": token})
+    assert good.status_code == 302
+    assignment = db.session.scalar(select(Assignment))
+    assert assignment.agency_id == tree["a"].id and assignment.recurrence_months == 12
+    assert "31/12/2026" in client.get(url).get_data(as_text=True)
+    # A manager cannot assign to an agency outside their subtree.
+    assert client.post(f"/manage/agencies/{tree['b'].id}/assignments",
+                       data={"csrf_token": token}).status_code == 404
+
+
+def _grow(make_agency, make_user, parent, children, per_child, course):
+    for _ in range(children):
+        child = make_agency(parent=parent)
+        for number in range(per_child):
+            person = make_user(agency=child)
+            if number % 2:
+                _start_something(person)
+
+
+@pytest.mark.parametrize("page", ["", "/people", "/wrong", "/people?q=nguoi&status=in_progress"])
+def test_manager_pages_use_a_fixed_number_of_queries(client, auth, make_agency, make_user, fixture_course,
+                                                     count_queries, page):
+    from app.models import Agency, Course
+
+    root = make_agency(kind="province")
+    root_id, course_id = root.id, fixture_course.id
+    _assign(fixture_course, root)
+    auth.login(make_user(role="manager", agency=root))
+    url = f"/manage/agencies/{root_id}{page}"
+
+    def grow(children, per_child):
+        _grow(make_agency, make_user, db.session.get(Agency, root_id), children, per_child,
+              db.session.get(Course, course_id))
+
+    grow(2, 2)
+    with count_queries() as small:
+        assert client.get(url).status_code == 200
+    grow(6, 5)
+    with count_queries() as large:
+        assert client.get(url).status_code == 200
+    assert large.count == small.count
