@@ -48,7 +48,8 @@ def _start_something(user):
 
 def test_statuses_and_figures_over_the_subtree(tree, make_user, fixture_course):
     _assign(fixture_course, tree["root"])
-    done, busy, idle = make_user(agency=tree["a1"]), make_user(agency=tree["a2"]), make_user(agency=tree["b1"])
+    done, busy = make_user(agency=tree["a1"]), make_user(agency=tree["a2"])
+    make_user(agency=tree["b1"])  # assigned, never started
     make_user(agency=tree["b2"]).is_active = False
     db.session.commit()
     _complete(done, fixture_course)
