@@ -71,13 +71,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import permissions
-    from .formatting import format_datetime_local
+    from .formatting import format_datetime_local, format_percent
 
     app.jinja_env.globals.update(
         can_manage_agency=permissions.can_manage_agency,
         has_role=permissions.has_role,
     )
     app.jinja_env.filters["local_datetime"] = format_datetime_local
+    app.jinja_env.filters["percent"] = format_percent
 
 
 def register_commands(app: Flask) -> None:

@@ -9,3 +9,12 @@ def format_datetime_local(value: datetime | None, pattern: str = "%H:%M %d/%m/%Y
     if value is None:
         return "—"
     return value.astimezone(VIETNAM).strftime(pattern)
+
+
+def format_percent(value: float | None) -> str:
+    """Vietnamese style: a decimal comma, and no ",0" ("15%", "18,2%")."""
+    if value is None:
+        return "—"
+    rounded = round(float(value), 1)
+    text = f"{rounded:.0f}" if rounded.is_integer() else f"{rounded:.1f}".replace(".", ",")
+    return f"{text}%"

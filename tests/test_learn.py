@@ -234,7 +234,7 @@ def test_submit_grades_once_and_review_explains(client, signed_in, course):
     assert attempt.status == "submitted" and attempt.score == 3 and attempt.score_percent == 100 and attempt.passed
     assert db.session.scalar(select(func.count(Attempt.id))) == 1
     review = client.get(f"/attempts/{attempt_id}/review").get_data(as_text=True)
-    assert "100.0% — Đạt" in review and "Giải thích" in review
+    assert "100% — Đạt" in review and "Giải thích" in review
     assert "Bài đăng nêu tên, tuổi và nơi ở của người bệnh" in review
     assert "“chia sẻ thông tin tích cực, những tấm gương người tốt, việc tốt”" in review
     response = _answer(client, attempt_id, 1, ["a"])

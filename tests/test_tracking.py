@@ -1,5 +1,7 @@
 """Completion tracking: assignments, derived statuses, subtree figures, people, wrong answers, cycles."""
-from datetime import timedelta
+import csv
+import io
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -8,7 +10,7 @@ from app.agencies.services import move_agency
 from app.extensions import db
 from app.learn import services as learn
 from app.models import Assignment, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
-from app.tracking import services
+from app.tracking import exports, services
 from support import csrf_token
 
 
@@ -161,7 +163,7 @@ def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_co
     rows = services.wrong_by_question(db.session, fixture_course, tree["root"])
     assert [row.share for row in rows] == [100.0, 100.0, 0.0]
     html = client.get(f"/manage/agencies/{tree['root'].id}/wrong").get_data(as_text=True)
-    assert "Thông tin người bệnh" in html and "100.0% sai" in html
+    assert "Thông tin người bệnh" in html and "100% sai" in html
     assert "Bài đăng nêu tên, tuổi và nơi ở" in html  # the explanation is shown to the manager
 
 
@@ -194,7 +196,8 @@ def _grow(make_agency, make_user, parent, children, per_child, course):
                 _start_something(person)
 
 
-@pytest.mark.parametrize("page", ["", "/people", "/wrong", "/people?q=nguoi&status=in_progress"])
+@pytest.mark.parametrize("page", ["", "/people", "/wrong", "/people?q=nguoi&status=in_progress",
+                                  "/export.xlsx", "/export.csv?status=in_progress", "/export.pdf"])
 def test_manager_pages_use_a_fixed_number_of_queries(client, auth, make_agency, make_user, fixture_course,
                                                      count_queries, page):
     from app.models import Agency, Course
@@ -209,10 +212,103 @@ def test_manager_pages_use_a_fixed_number_of_queries(client, auth, make_agency, 
         _grow(make_agency, make_user, db.session.get(Agency, root_id), children, per_child,
               db.session.get(Course, course_id))
 
+    def fetch():
+        response = client.get(url)
+        assert response.status_code == 200 and response.get_data()  # a streamed body is read in full
+
     grow(2, 2)
     with count_queries() as small:
-        assert client.get(url).status_code == 200
+        fetch()
     grow(6, 5)
     with count_queries() as large:
-        assert client.get(url).status_code == 200
+        fetch()
     assert large.count == small.count
+
+
+# -- exports ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def exported(client, auth, tree, make_user, fixture_course):
+    """A subtree with one person of each kind, and its manager signed in."""
+    _assign(fixture_course, tree["a"], due_in_days=-2, started_days_ago=40)
+    manager = make_user(role="manager", agency=tree["a"], full_name="Hồ Văn Quản")
+    _complete(make_user(agency=tree["a1"], full_name="Đặng Thị Hoàn", employee_code="HT-001"), fixture_course)
+    make_user(agency=tree["a2"], full_name="Vũ Quốc Trễ", employee_code="VT-002")
+    make_user(agency=tree["b1"], full_name="Người Ngoài Phạm Vi")
+    auth.login(manager)
+    return tree["a"]
+
+
+def test_xlsx_export_has_vietnamese_headers_a_frozen_row_filters_and_only_the_subtree(client, exported):
+    from openpyxl import load_workbook
+
+    response = client.get(f"/manage/agencies/{exported.id}/export.xlsx")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:6] == ("STT", "Mã cán bộ", "Họ và tên", "Email", "Cơ quan, đơn vị", "Trạng thái")
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:J{len(rows)}"
+    by_name = {row[2]: row for row in rows[1:]}
+    assert set(by_name) == {"Hồ Văn Quản", "Đặng Thị Hoàn", "Vũ Quốc Trễ"}
+    assert by_name["Đặng Thị Hoàn"][1] == "HT-001" and by_name["Đặng Thị Hoàn"][5] == "Hoàn thành"
+    assert by_name["Đặng Thị Hoàn"][9] == 100.0
+    assert by_name["Vũ Quốc Trễ"][5] == "Quá hạn" and by_name["Vũ Quốc Trễ"][9] is None
+
+
+def test_csv_export_has_a_bom_and_follows_the_people_filters(client, exported):
+    response = client.get(f"/manage/agencies/{exported.id}/export.csv", query_string={"status": "overdue"})
+    assert response.status_code == 200 and response.data.startswith("\ufeff".encode())
+    lines = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert lines[0][2] == "Họ và tên"
+    assert sorted(line[2] for line in lines[1:]) == ["Hồ Văn Quản", "Vũ Quốc Trễ"]
+    assert {line[5] for line in lines[1:]} == {"Quá hạn"}
+
+
+def test_pdf_report_is_in_the_administrative_form(client, exported, tree):
+    from pypdf import PdfReader
+
+    response = client.get(f"/manage/agencies/{exported.id}/export.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(response.data)).pages)
+    today = exports.document_date(exports.place_name(tree["root"]), utcnow())
+    for expected in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", today, "BÁO CÁO",
+                     exported.name.upper(), tree["a1"].name, "Vũ Quốc Trễ", "Nơi nhận:", "THỦ TRƯỞNG CƠ QUAN"):
+        assert expected in text, expected
+    assert "Người Ngoài Phạm Vi" not in text and "Đặng Thị Hoàn" not in text  # only the overdue are listed
+
+
+@pytest.mark.parametrize("moment, expected", [
+    (datetime(2026, 2, 4, 3, tzinfo=timezone.utc), "Hòa An, ngày 04 tháng 02 năm 2026"),
+    (datetime(2026, 3, 5, 3, tzinfo=timezone.utc), "Hòa An, ngày 05 tháng 3 năm 2026"),
+    (datetime(2026, 11, 24, 3, tzinfo=timezone.utc), "Hòa An, ngày 24 tháng 11 năm 2026"),
+    (datetime(2026, 12, 31, 18, tzinfo=timezone.utc), "Hòa An, ngày 01 tháng 01 năm 2027"),  # already 1/1 in Vietnam
+])
+def test_document_date_pads_days_under_ten_and_january_and_february(moment, expected):
+    assert exports.document_date("Hòa An", moment) == expected
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv", "pdf"])
+def test_exports_refuse_agencies_outside_the_subtree(client, exported, tree, kind):
+    assert client.get(f"/manage/agencies/{tree['b'].id}/export.{kind}").status_code == 404
+    assert client.get(f"/manage/agencies/{tree['root'].id}/export.{kind}").status_code == 404
+    # An outside agency given as a filter is ignored: the export stays inside the subtree.
+    response = client.get(f"/manage/agencies/{exported.id}/export.{kind}", query_string={"agency": tree["b1"].id})
+    assert response.status_code == 200 and "Người Ngoài".encode() not in response.data
+
+
+@pytest.mark.parametrize("value, expected", [(15.0, "15%"), (18.25, "18,2%"), (0, "0%"), (None, "—")])
+def test_percentages_are_written_the_vietnamese_way(value, expected):
+    from app.formatting import format_percent
+
+    assert format_percent(value) == expected
+
+
+def test_the_demo_gives_managers_something_to_look_at(runner, fixture_course):
+    from app.demo.cli import ROOT_CODE
+    from app.models import Agency
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    root = db.session.scalar(select(Agency).where(Agency.code == ROOT_CODE))
+    total = services.agency_report(db.session, fixture_course, root).total
+    assert total.staff == 60
+    assert min(total.completed, total.in_progress, total.not_started, total.overdue) > 0

@@ -109,6 +109,7 @@ def build_demo_progress(session, rng: random.Random) -> int:
     lessons = services.published_lessons(session, course)
     final = session.scalar(select(Quiz).where(Quiz.course_id == course.id, Quiz.counts_for_completion))
     root = session.scalar(select(Agency).where(Agency.code == ROOT_CODE))
+    _assign_demo_course(session, course, root)
     learners = session.scalars(select(User).join(Agency).where(
         root.subtree_filter(), User.username.not_in([name for name, *_ in NAMED]))
         .order_by(User.id)).all()
@@ -116,7 +117,7 @@ def build_demo_progress(session, rng: random.Random) -> int:
     start_day = utcnow() - timedelta(days=40)
     for index, user in enumerate(started):
         when = start_day + timedelta(days=index % 35, hours=index % 9)
-        read = len(lessons) if index % 3 != 2 else rng.randint(1, len(lessons) - 1)
+        read = len(lessons) if index % 3 != 2 or len(lessons) < 2 else rng.randint(1, len(lessons) - 1)
         for lesson in lessons[:read]:
             services.complete_lesson(session, user, lesson)
         if read < len(lessons) or final is None:
@@ -131,6 +132,18 @@ def build_demo_progress(session, rng: random.Random) -> int:
             services.record_commitment(session, user, course, ip="127.0.0.1",
                                        user_agent="Dữ liệu mẫu", now=when + timedelta(minutes=15))
     return len(started)
+
+
+def _assign_demo_course(session, course, root: Agency) -> None:
+    """The province gives three more weeks; the health department's own deadline is already past."""
+    from ..tracking.services import create_assignment
+
+    now = utcnow()
+    create_assignment(session, course=course, agency=root, starts_at=now - timedelta(days=45),
+                      due_at=now + timedelta(days=21), recurrence_months=12)
+    health = session.scalar(select(Agency).where(Agency.code == "HA-YT"))
+    create_assignment(session, course=course, agency=health, starts_at=now - timedelta(days=45),
+                      due_at=now - timedelta(days=5))
 
 
 def demo_accounts(session) -> list[tuple[str, str, str, str]]:

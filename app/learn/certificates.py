@@ -11,6 +11,7 @@ from ..formatting import format_datetime_local
 from ..models import CourseCompletion
 
 FONT_FILE = str(fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf")
+ITALIC_FONT_FILE = str(fontpkg_noto_sans.ROOT / "files" / "NotoSans-Italic[wdth,wght].ttf")
 
 
 def certificate_pdf(completion: CourseCompletion, verify_url: str) -> bytes:

@@ -226,6 +226,12 @@ def people_query(course: Course, root: Agency, now: datetime, *, status: str | N
              .join(people, people.c.user_id == User.id)
              .join(Agency, Agency.id == people.c.agency_id)
              .order_by(User.search_name, User.id))
+    return filter_people(query, people, status=status, within=within, search=search)
+
+
+def filter_people(query, people, *, status: str | None = None, within: Agency | None = None,
+                  search: str | None = None):
+    """The people list's filters, applied to any select joined to `person_statuses` and User."""
     if status in STATUSES:
         query = query.where(people.c.status == status)
     if within is not None:

@@ -1,7 +1,10 @@
 """The manager's pages: subtree dashboard, people, one person, what staff get wrong, assignments."""
 from datetime import datetime, time, timedelta, timezone
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import io
+
+from flask import (Blueprint, Response, abort, flash, redirect, render_template, request, send_file,
+                   stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -13,7 +16,7 @@ from ..pagination import paginate_rows
 from ..models import Agency, Assignment, Attempt, Course, CourseCompletion, Lesson, LessonProgress
 from ..permissions import (can_manage_agency, get_agency_or_404, get_user_or_404, managed_root_agencies,
                            require_role)
-from . import services
+from . import exports, services
 from .charts import weekly_bars_svg
 from .forms import AssignmentForm, PeopleFilterForm
 
@@ -59,23 +62,53 @@ def dashboard(agency_id: int):
                            and can_manage_agency(current_user, agency.parent))
 
 
-@bp.route("/agencies/<int:agency_id>/people")
-@require_role("manager")
-def people(agency_id: int):
-    """People of the subtree, filtered by status, agency and name (diacritics ignored)."""
-    agency = get_agency_or_404(agency_id, need="manage")
-    course = _chosen_course()
+def _people_filters(agency: Agency) -> tuple[PeopleFilterForm, dict]:
+    """The people filter form (its agency choices limited to the subtree) and the filters it gives."""
     form = PeopleFilterForm(request.args)
     subtree = db.session.scalars(select(Agency).where(agency.subtree_filter(), Agency.is_active)
                                  .order_by(Agency.path)).all()
     form.agency.choices = [(0, "Toàn bộ đơn vị")] + [(a.id, "· " * (a.depth - agency.depth) + a.name)
                                                      for a in subtree]
     within = next((a for a in subtree if a.id == form.agency.data), None)
-    query = services.people_query(course, agency, learn.utcnow(), status=form.status.data or None,
-                                  within=within, search=form.q.data)
+    return form, {"status": form.status.data or None, "within": within, "search": form.q.data}
+
+
+@bp.route("/agencies/<int:agency_id>/people")
+@require_role("manager")
+def people(agency_id: int):
+    """People of the subtree, filtered by status, agency and name (diacritics ignored)."""
+    agency = get_agency_or_404(agency_id, need="manage")
+    course = _chosen_course()
+    form, filters = _people_filters(agency)
+    query = services.people_query(course, agency, learn.utcnow(), **filters)
     page = paginate_rows(db.session, query, request.args.get("page", 1, type=int), PER_PAGE)
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            labels=services.STATUS_LABELS, courses=_courses())
+
+
+@bp.route("/agencies/<int:agency_id>/export.<any(xlsx, csv, pdf):kind>")
+@require_role("manager")
+def export(agency_id: int, kind: str):
+    """The subtree's people as XLSX or CSV (the people filters apply), or the PDF report for upward."""
+    agency = get_agency_or_404(agency_id, need="manage")
+    course = _chosen_course()
+    now = learn.utcnow()
+    stem = f"ket-qua-{agency.code}-{now.astimezone(VIETNAM):%Y%m%d}"
+    if kind == "pdf":
+        report = services.agency_report(db.session, course, agency, now)
+        overdue = list(exports.person_rows(db.session, course, agency, now, status="overdue"))
+        root = db.session.get(Agency, agency.ancestor_ids()[0])
+        body = exports.report_pdf(report, overdue, root=root, signer_title="Thủ trưởng cơ quan", now=now)
+        return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
+                         download_name=f"bao-cao-{stem}.pdf")
+    _, filters = _people_filters(agency)
+    rows = exports.person_rows(db.session, course, agency, now, **filters)
+    if kind == "csv":
+        return Response(stream_with_context(exports.csv_chunks(rows)), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+    workbook = exports.xlsx_file(rows, title=f"{agency.name} — {course.title}")
+    return send_file(workbook, as_attachment=True, download_name=f"{stem}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @bp.route("/people/<int:user_id>")

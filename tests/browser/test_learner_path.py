@@ -63,7 +63,7 @@ def test_learner_goes_from_sign_in_to_a_verified_certificate(live_server, phone,
     page.screenshot(path=str(tmp_path / "attempt.png"), full_page=True)
     page.get_by_role("button", name="Nộp bài").click()
     page.wait_for_url(re.compile(r"/review$"))
-    assert page.get_by_text("100.0% — Đạt").is_visible()
+    assert page.get_by_text("100% — Đạt").is_visible()
     assert page.get_by_text("Giải thích").first.is_visible()
     db.session.expire_all()
     assert db.session.get(Attempt, attempt_id).passed

@@ -1,0 +1,273 @@
+"""Exports of a subtree's completion: XLSX and CSV of every person, and a PDF report to send upward.
+
+The people exports read the database in batches (`yield_per`) and write as they go, so memory
+stays flat whatever the size of the subtree: the XLSX through openpyxl's write-only workbook into
+a spooled temporary file, the CSV straight into the response.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from fpdf import FPDF, XPos, YPos
+from fpdf.fonts import FontFace
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..formatting import VIETNAM, format_datetime_local, format_percent
+from ..learn.certificates import FONT_FILE, ITALIC_FONT_FILE
+from ..models import Agency, Attempt, Course, Quiz, User
+from .services import STATUS_LABELS, AgencyReport, filter_people, person_statuses
+
+HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Email", "Cơ quan, đơn vị", "Trạng thái", "Hạn hoàn thành",
+           "Ngày hoàn thành", "Hoạt động gần nhất", "Điểm cao nhất bài kiểm tra cuối (%)")
+COLUMN_WIDTHS = (6, 14, 28, 30, 40, 14, 16, 16, 18, 16)
+BATCH = 2000
+#: the PDF lists at most this many overdue people; the XLSX and CSV always list everyone
+PDF_OVERDUE_LIMIT = 500
+
+
+def person_rows(session: Session, course: Course, agency: Agency, now: datetime, **filters) -> Iterator[tuple]:
+    """One tuple per person of the subtree (the people list's filters apply), in batches."""
+    best_final = (select(Attempt.user_id, func.max(Attempt.score_percent).label("best"))
+                  .join(Quiz, Quiz.id == Attempt.quiz_id)
+                  .where(Attempt.course_id == course.id, Attempt.status == "submitted", Quiz.kind == "final")
+                  .group_by(Attempt.user_id)).subquery("best_final")
+    people = person_statuses(course, agency, now)
+    query = (select(User.employee_code, User.full_name, User.email, Agency.name, people.c.status,
+                    people.c.due_at, people.c.completed_at, people.c.last_activity_at, best_final.c.best)
+             .select_from(people)
+             .join(User, User.id == people.c.user_id)
+             .join(Agency, Agency.id == people.c.agency_id)
+             .outerjoin(best_final, best_final.c.user_id == people.c.user_id)
+             .order_by(User.search_name, User.id))
+    query = filter_people(query, people, **filters)
+    for number, row in enumerate(session.execute(query.execution_options(yield_per=BATCH)), start=1):
+        yield (number, row.employee_code or "", row.full_name, row.email, row.name, STATUS_LABELS[row.status],
+               _day(row.due_at), _day(row.completed_at), _day(row.last_activity_at),
+               round(row.best, 1) if row.best is not None else None)
+
+
+def _day(moment: datetime | None) -> str:
+    return format_datetime_local(moment, "%d/%m/%Y") if moment else ""
+
+
+def xlsx_file(rows: Iterable[tuple], title: str) -> tempfile.SpooledTemporaryFile:
+    """A workbook with a bold frozen header row and filters, written row by row."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Kết quả")
+    sheet.freeze_panes = "A2"
+    for index, width in enumerate(COLUMN_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    bold = Font(bold=True)
+    header = []
+    for text in HEADERS:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    for row in rows:
+        sheet.append(row)
+        count += 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{count + 1}"
+    workbook.properties.title = title
+    target = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(target)
+    target.seek(0)
+    return target
+
+
+def csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
+    """UTF-8 CSV with a byte-order mark, so Excel shows the diacritics; yielded in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(HEADERS)
+    for index, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if index % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+# -- the report sent upward (Nghị định 30/2020/NĐ-CP on administrative documents) --------------
+
+def document_date(place: str, moment: datetime) -> str:
+    """"Hòa An, ngày 05 tháng 02 năm 2026": days under 10 and months 1 and 2 take a leading zero.
+
+    Nghị định 30/2020, Phụ lục I: the zero keeps anyone from turning "1" into "11" or "12".
+    """
+    local = moment.astimezone(VIETNAM)
+    month = f"{local.month:02d}" if local.month < 3 else str(local.month)
+    return f"{place}, ngày {local.day:02d} tháng {month} năm {local.year}"
+
+
+def place_name(root: Agency) -> str:
+    """The place in the date line: the province or ministry at the top of the tree, without its kind."""
+    name = root.name.split(" (")[0]  # "Tỉnh Hòa An (dữ liệu mẫu)" → "Tỉnh Hòa An"
+    for prefix in ("UBND ", "Ủy ban nhân dân ", "Tỉnh ", "tỉnh ", "Thành phố ", "thành phố "):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
+def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, signer_title: str,
+               now: datetime) -> bytes:
+    """The completion report of an agency for its superior, in the administrative document form."""
+    pdf = _ReportPdf(orientation="portrait", format="A4")
+    pdf.set_title(f"Báo cáo kết quả học tập — {report.agency.name}")
+    pdf.set_margins(left=30, top=20, right=15)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.add_font("Noto", "", FONT_FILE)
+    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
+    pdf.add_font("Noto", "I", ITALIC_FONT_FILE)
+    pdf.add_font("Noto", "BI", ITALIC_FONT_FILE, variations={"wght": 700})
+    pdf.add_page()
+    _headings(pdf, report.agency, root, now)
+    _title(pdf, report)
+    _summary(pdf, report, now)
+    _children_table(pdf, report)
+    _overdue_list(pdf, overdue)
+    _closing(pdf, signer_title)
+    return bytes(pdf.output())
+
+
+class _ReportPdf(FPDF):
+    def footer(self) -> None:
+        if self.page_no() > 1:
+            self.set_y(-15)
+            self.set_font("Noto", "", 9)
+            self.cell(0, 6, str(self.page_no()), align="C")
+
+
+def _headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
+    """Left: the superior and the agency, with a number; right: the national heading and the date."""
+    top = pdf.get_y()
+    left_width, right_x, right_width = 75, 92, 106
+    pdf.set_xy(15, top)
+    if agency.parent is not None:
+        pdf.set_font("Noto", "", 12)
+        _text(pdf, left_width, 6, agency.parent.name.upper(), align="C")
+        pdf.set_x(15)
+    pdf.set_font("Noto", "B", 12)
+    _text(pdf, left_width, 6, agency.name.upper(), align="C")
+    _rule_under(pdf, 15 + left_width / 2, 25)
+    pdf.set_xy(15, pdf.get_y() + 3)
+    pdf.set_font("Noto", "", 12)
+    _text(pdf, left_width, 6, "Số:        /BC-", align="C")
+    left_bottom = pdf.get_y()
+
+    pdf.set_xy(right_x, top)
+    pdf.set_font("Noto", "B", 12)
+    _text(pdf, right_width, 6, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C")
+    pdf.set_x(right_x)
+    pdf.set_font("Noto", "B", 13)
+    _text(pdf, right_width, 6.5, "Độc lập - Tự do - Hạnh phúc", align="C")
+    _rule_under(pdf, right_x + right_width / 2, pdf.get_string_width("Độc lập - Tự do - Hạnh phúc"))
+    pdf.set_xy(right_x, pdf.get_y() + 4)
+    pdf.set_font("Noto", "I", 13)
+    _text(pdf, right_width, 6.5, document_date(place_name(root), now), align="C")
+    pdf.set_y(max(left_bottom, pdf.get_y()) + 8)
+
+
+def _text(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> None:
+    """A wrapped block of text; the next one starts on a new line at the left margin."""
+    pdf.multi_cell(width, height, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _rule_under(pdf: FPDF, centre_x: float, width: float) -> None:
+    y = pdf.get_y() + 0.5
+    pdf.set_line_width(0.3)
+    pdf.line(centre_x - width / 2, y, centre_x + width / 2, y)
+
+
+def _title(pdf: FPDF, report: AgencyReport) -> None:
+    pdf.set_font("Noto", "B", 14)
+    _text(pdf, 0, 7, "BÁO CÁO", align="C")
+    _text(pdf, 0, 7, f"Kết quả học tập khóa «{report.course.title}»", align="C")
+    pdf.ln(5)
+
+
+def _paragraph(pdf: FPDF, text: str, style: str = "") -> None:
+    pdf.set_font("Noto", style, 13)
+    _text(pdf, 0, 7, text, align="J")
+    pdf.ln(1)
+
+
+def _summary(pdf: FPDF, report: AgencyReport, now: datetime) -> None:
+    total = report.total
+    _paragraph(pdf, "1. Kết quả chung", "B")
+    _paragraph(pdf, f"Tính đến {format_datetime_local(now)}, {report.agency.name} và các đơn vị trực thuộc "
+               f"có {total.staff} cán bộ, công chức, viên chức, người lao động được giao khóa học; "
+               f"{total.completed} người đã hoàn thành (đạt {format_percent(total.completion_rate)}), {total.in_progress} "
+               f"người đang học, {total.not_started} người chưa bắt đầu và {total.overdue} người quá hạn.")
+
+
+def _children_table(pdf: FPDF, report: AgencyReport) -> None:
+    _paragraph(pdf, "2. Kết quả theo đơn vị trực thuộc", "B")
+    rows = list(report.children)
+    if report.direct.staff:
+        rows.append((None, report.direct))
+    if not rows:
+        _paragraph(pdf, "Đơn vị không có đơn vị trực thuộc.")
+        return
+    pdf.set_font("Noto", "", 10)
+    with pdf.table(col_widths=(8, 52, 14, 16, 14, 16, 14, 14), text_align=("CENTER", "LEFT") + ("RIGHT",) * 6,
+                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5) as table:
+        table.row(("STT", "Đơn vị", "Cán bộ", "Hoàn thành", "Đang học", "Chưa bắt đầu", "Quá hạn", "Tỷ lệ"))
+        for number, (child, figures) in enumerate(rows, start=1):
+            name = child.name if child is not None else f"Trực tiếp tại {report.agency.name}"
+            table.row((str(number), name, str(figures.staff), str(figures.completed), str(figures.in_progress),
+                       str(figures.not_started), str(figures.overdue), format_percent(figures.completion_rate)))
+        total = report.total
+        table.row(("", "Tổng cộng", str(total.staff), str(total.completed), str(total.in_progress),
+                   str(total.not_started), str(total.overdue), format_percent(total.completion_rate)))
+    pdf.ln(4)
+
+
+def _overdue_list(pdf: FPDF, overdue: list[tuple]) -> None:
+    _paragraph(pdf, "3. Danh sách quá hạn", "B")
+    if not overdue:
+        _paragraph(pdf, "Không có người quá hạn.")
+        return
+    shown = overdue[:PDF_OVERDUE_LIMIT]
+    pdf.set_font("Noto", "", 10)
+    with pdf.table(col_widths=(8, 50, 18, 62, 20), text_align=("CENTER", "LEFT", "LEFT", "LEFT", "CENTER"),
+                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5) as table:
+        table.row(("STT", "Họ và tên", "Mã cán bộ", "Đơn vị", "Hạn"))
+        for row in shown:
+            table.row((str(row[0]), row[2], row[1], row[4], row[6]))
+    if len(overdue) > len(shown):
+        pdf.ln(2)
+        _paragraph(pdf, f"(Danh sách trên có {len(shown)} trong tổng số {len(overdue)} người quá hạn; "
+                   "danh sách đầy đủ ở tệp Excel kèm theo.)", "I")
+    pdf.ln(4)
+
+
+def _closing(pdf: FPDF, signer_title: str) -> None:
+    """"Nơi nhận" on the left, the signature block on the right; kept together on one page."""
+    if pdf.get_y() > pdf.h - 55:
+        pdf.add_page()
+    top = pdf.get_y() + 4
+    pdf.set_xy(15, top)
+    pdf.set_font("Noto", "BI", 12)
+    pdf.cell(80, 6, "Nơi nhận:")
+    pdf.set_xy(15, top + 6)
+    pdf.set_font("Noto", "", 11)
+    _text(pdf, 80, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
+    pdf.set_xy(100, top)
+    pdf.set_font("Noto", "B", 13)
+    _text(pdf, 95, 6.5, signer_title.upper(), align="C")
+    pdf.set_x(100)
+    pdf.set_font("Noto", "I", 12)
+    _text(pdf, 95, 6, "(Ký, ghi rõ họ tên, đóng dấu)", align="C")
