@@ -40,6 +40,21 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    # Outgoing mail for `flask reminders send` (run from cron).
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") == "1"  # STARTTLS
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "") == "1"  # SMTPS
+    MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "30"))
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Học ứng xử trên MXH <no-reply@localhost>")
+    #: the address people open from an email, e.g. https://hocmxh.example.gov.vn
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    #: learners are reminded this many days before their due date, and every day once overdue
+    REMINDER_DAYS_BEFORE_DUE = int(os.environ.get("REMINDER_DAYS_BEFORE_DUE", "3"))
+    #: a learner this many days overdue also appears in the digest of the next head up the tree
+    ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
 
 
 class DevelopmentConfig(Config):

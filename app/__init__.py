@@ -45,12 +45,14 @@ def register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
+    from .reminders.views import bp as reminders_bp
     from .tracking.views import bp as tracking_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(reminders_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -85,7 +87,9 @@ def register_commands(app: Flask) -> None:
     from .content.cli import content_cli
     from .demo.cli import demo_command
     from .auth.cli import users_cli
+    from .reminders.cli import reminders_cli
 
     app.cli.add_command(content_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(reminders_cli)

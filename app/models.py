@@ -5,7 +5,7 @@ with the features that use them, each in its own migration.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from flask_login import UserMixin
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -657,3 +658,49 @@ class Assignment(db.Model):
 
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()
+
+
+# -- reminders (migration 0004) -------------------------------------------------------------------
+
+class ReminderRun(db.Model):
+    """One run of `flask reminders send`: when, what it sent, what went wrong."""
+
+    __tablename__ = "reminder_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    learner_emails: Mapped[int] = mapped_column(Integer, default=0)
+    digests: Mapped[int] = mapped_column(Integer, default=0)
+    #: reminders already sent earlier the same day, so not sent again
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    messages: Mapped[list[ReminderMessage]] = relationship(back_populates="run", order_by="ReminderMessage.id")
+
+
+class ReminderMessage(db.Model):
+    """A reminder sent to one person about one course on one day; never twice the same day."""
+
+    __tablename__ = "reminder_message"
+    __table_args__ = (
+        UniqueConstraint("kind", "user_id", "course_id", "sent_on"),
+        CheckConstraint(_in_list("kind", ("learner", "digest")), name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reminder_run.id"), index=True)
+    #: "learner": due soon or overdue; "digest": a manager's summary of their subtree
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    #: the day in Vietnam's time zone, which the once-a-day rule is about
+    sent_on: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+
+    run: Mapped[ReminderRun] = relationship(back_populates="messages")
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()

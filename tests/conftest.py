@@ -202,3 +202,41 @@ def fixture_course(app, fixture_content):
     load_bundle(db.session, result.bundle)
     db.session.commit()
     return db.session.scalar(select(Course))
+
+
+class _MailBox:
+    """What the loopback SMTP server received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        message.recipients = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [message for message in self.messages if address in message.recipients]
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server (aiosmtpd) on loopback; the app's mail settings point at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = _MailBox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USE_SSL=False,
+                      MAIL_USERNAME=None, PUBLIC_BASE_URL="https://hoc.example.vn")
+    yield mailbox
+    controller.stop()

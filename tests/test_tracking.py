@@ -11,7 +11,7 @@ from app.extensions import db
 from app.learn import services as learn
 from app.models import Assignment, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
 from app.tracking import exports, services
-from support import csrf_token
+from support import complete_fixture_course, csrf_token
 
 
 @pytest.fixture
@@ -30,17 +30,7 @@ def _assign(course, agency, *, due_in_days=30, started_days_ago=10, recurrence=N
 
 
 def _complete(user, course, when=None):
-    """Everything a learner does to complete the fixture course, through the services."""
-    for lesson in db.session.scalars(select(Lesson)):
-        learn.complete_lesson(db.session, user, lesson, now=when)
-    final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
-    attempt = learn.start_attempt(db.session, user, final, now=when)
-    for item in attempt.questions:
-        learn.save_answer(db.session, attempt, item.position, item.version.correct_keys, now=when)
-    learn.submit_attempt(db.session, attempt, now=when)
-    completion = learn.record_commitment(db.session, user, course, ip="127.0.0.1", user_agent="test", now=when)
-    db.session.commit()
-    return completion
+    return complete_fixture_course(user, course, when)
 
 
 def _start_something(user):

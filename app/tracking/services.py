@@ -107,8 +107,9 @@ def roll_assignment_cycles(session: Session, now: datetime | None = None) -> int
 
 # -- the status of each person --------------------------------------------------------------------
 
-def person_statuses(course: Course, root: Agency, now: datetime):
-    """A subquery: one row per active person in `root`'s subtree to whom `course` is assigned.
+def person_statuses(course: Course, root: Agency | None, now: datetime):
+    """A subquery: one row per active person in `root`'s subtree (everywhere when None) to whom
+    `course` is assigned.
 
     Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status.
     """
@@ -122,10 +123,12 @@ def person_statuses(course: Course, root: Agency, now: datetime):
         .join(member_agency, member_agency.id == User.agency_id)
         .join(Assignment, and_(Assignment.course_id == course.id, Assignment.is_active))
         .join(scope, scope.id == Assignment.agency_id)
-        .where(User.is_active, member_agency.path.startswith(root.path, autoescape=True),
-               member_agency.path.startswith(scope.path))
+        .where(User.is_active, member_agency.path.startswith(scope.path))
         .group_by(User.id, User.agency_id, member_agency.path)
-    ).subquery("assigned")
+    )
+    if root is not None:
+        assigned = assigned.where(member_agency.path.startswith(root.path, autoescape=True))
+    assigned = assigned.subquery("assigned")
 
     activity_rows = union_all(
         select(LessonProgress.user_id.label("user_id"), LessonProgress.last_seen_at.label("at"))

@@ -1,0 +1,132 @@
+"""`flask reminders send`: learners near or past their due date, digests with escalation, once a day,
+through a real SMTP server on loopback."""
+import socket
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import ReminderMessage, ReminderRun, utcnow
+from app.reminders.mail import SmtpMailer
+from app.reminders.services import Settings, plan_reminders, send_reminders
+from app.tracking.services import create_assignment
+from support import complete_fixture_course
+
+
+@pytest.fixture
+def world(make_agency_tree, make_user, fixture_course):
+    """root ⊃ a ⊃ a1, a2 and root ⊃ b ⊃ b1, b2; heads of root, b and b1; five learners."""
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    now = utcnow()
+
+    def assign(agency, due_in_days):
+        create_assignment(db.session, course=fixture_course, agency=agency, starts_at=now - timedelta(days=30),
+                          due_at=now + timedelta(days=due_in_days))
+
+    assign(root, 20)
+    assign(a1, 2)    # due soon
+    assign(a2, -3)   # overdue three days: not escalated yet
+    assign(b, -10)   # overdue ten days: escalated to the next head up
+    people = {
+        "far": make_user(agency=root, full_name="Cao Văn Xa"),
+        "soon": make_user(agency=a1, full_name="Lê Thị Sắp"),
+        "recent": make_user(agency=a2, full_name="Phan Văn Mới"),
+        "late": make_user(agency=b1, full_name="Trương Thị Trễ"),
+        "done": make_user(agency=b2, full_name="Đỗ Văn Xong"),
+        "head_root": make_user(role="manager", agency=root, full_name="Giám Đốc Tỉnh"),
+        "head_b": make_user(role="manager", agency=b, full_name="Trưởng Sở B"),
+        "head_b1": make_user(role="manager", agency=b1, full_name="Trưởng Phòng B1"),
+    }
+    complete_fixture_course(people["done"], fixture_course)
+    for head in ("head_root", "head_b", "head_b1"):  # heads have learnt the course themselves
+        complete_fixture_course(people[head], fixture_course)
+    db.session.commit()
+    return people
+
+
+def _send(app, now=None):
+    now = now or utcnow()
+    settings = Settings.from_config(app.config)
+    plan = plan_reminders(db.session, settings, now)
+    return send_reminders(db.session, SmtpMailer(app.config), plan, now=now)
+
+
+def _body(message) -> str:
+    return message.get_content()
+
+
+def test_learners_near_or_past_their_due_date_are_emailed(app, smtp_server, world):
+    run = _send(app)
+    assert run.error == "" and run.failures == 0
+    learners = {message["To"] for message in smtp_server.messages if "Tổng hợp" not in message["Subject"]}
+    assert learners == {world[name].email for name in ("soon", "recent", "late")}
+    soon = smtp_server.to(world["soon"].email)[0]
+    assert "Sắp đến hạn" in soon["Subject"] and "Lê Thị Sắp" in _body(soon)
+    assert "https://hoc.example.vn/" in _body(soon)
+    assert "Quá hạn" in smtp_server.to(world["late"].email)[0]["Subject"]
+    assert run.learner_emails == 3
+
+
+def test_digests_escalate_a_week_overdue_to_the_next_head_up(app, smtp_server, world):
+    _send(app)
+    digest_b1 = _body(smtp_server.to(world["head_b1"].email)[0])
+    digest_b = _body(smtp_server.to(world["head_b"].email)[0])
+    digest_root = _body(smtp_server.to(world["head_root"].email)[0])
+    # The person's own head sees them as directly theirs.
+    assert "Trương Thị Trễ" in digest_b1.split("trực tiếp quản lý")[1]
+    # Ten days overdue: the next head up sees them too, in the escalation section.
+    assert "Trương Thị Trễ" in digest_b.split("Quá hạn hơn 7 ngày")[1]
+    # Two levels up is not "the next head"; three days overdue is not escalated at all.
+    assert "Trương Thị Trễ" not in digest_root
+    assert "Phan Văn Mới" in digest_root and "Quá hạn hơn 7 ngày" not in digest_root
+    # Figures of the subtree, and a link to the dashboard.
+    assert "Được giao: 2 · hoàn thành: 1 (50%)" in digest_b1
+    assert "https://hoc.example.vn/manage/agencies/" in digest_root
+
+
+def test_the_same_reminder_never_goes_twice_in_a_day(app, smtp_server, world):
+    first = _send(app)
+    sent = len(smtp_server.messages)
+    assert sent == first.learner_emails + first.digests == 6
+    second = _send(app)
+    assert len(smtp_server.messages) == sent
+    assert (second.learner_emails, second.digests, second.skipped) == (0, 0, 6)
+    tomorrow = _send(app, utcnow() + timedelta(days=1))
+    assert tomorrow.learner_emails + tomorrow.digests == 6 and len(smtp_server.messages) == 12
+
+
+def test_an_unreachable_mail_server_is_recorded_and_retried(app, smtp_server, world):
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    working_port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = closed_port
+    failed = _send(app)
+    assert "Không gửi được" in failed.error and failed.failures == 6
+    assert db.session.scalar(select(func.count()).select_from(ReminderMessage)) == 0
+    app.config["MAIL_PORT"] = working_port
+    retried = _send(app)
+    assert retried.learner_emails + retried.digests == 6 and len(smtp_server.messages) == 6
+
+
+def test_the_command_sends_and_a_dry_run_sends_nothing(app, runner, smtp_server, world):
+    dry = runner.invoke(args=["reminders", "send", "--dry-run"])
+    assert dry.exit_code == 0 and "Sẽ gửi 6 thư" in dry.output
+    assert smtp_server.messages == [] and db.session.scalar(select(func.count()).select_from(ReminderRun)) == 0
+    result = runner.invoke(args=["reminders", "send", "--no-digests"])
+    assert result.exit_code == 0, result.output
+    assert "Đã gửi 3 thư nhắc học viên và 0 bản tổng hợp" in result.output
+    assert len(smtp_server.messages) == 3
+    assert runner.invoke(args=["reminders", "send", "--help"]).exit_code == 0
+
+
+def test_administrators_see_the_last_run(app, client, auth, make_user, smtp_server, world):
+    _send(app)
+    auth.login(world["head_root"])
+    assert client.get("/reminders/").status_code == 403
+    auth.logout()
+    auth.login(make_user(role="admin"))
+    html = client.get("/reminders/").get_data(as_text=True)
+    assert "Lần chạy gần nhất" in html and "3 thư nhắc học viên, 3 bản tổng hợp" in html
+    assert world["late"].email in html and "Trương Thị Trễ" in html
