@@ -119,7 +119,7 @@ def build_demo_progress(session, rng: random.Random) -> int:
         when = start_day + timedelta(days=index % 35, hours=index % 9)
         read = len(lessons) if index % 3 != 2 or len(lessons) < 2 else rng.randint(1, len(lessons) - 1)
         for lesson in lessons[:read]:
-            services.complete_lesson(session, user, lesson)
+            services.complete_lesson(session, user, lesson, now=when)
         if read < len(lessons) or final is None:
             continue
         attempt = services.start_attempt(session, user, final, now=when, rng=rng)
