@@ -42,6 +42,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
@@ -52,6 +53,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(learn_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
 
 

@@ -8,6 +8,9 @@ PUBLIC = ["/healthz"]
 SIGNED_IN = ["/", "/auth/password"]
 MANAGER = ["/manage/", "/manage/agencies/{own}", "/manage/agencies/{own}/people",
            "/manage/agencies/{own}/wrong", "/manage/agencies/{own}/assignments", "/manage/people/{person}"]
+#: the administration's main pages (tests/test_admin.py covers every admin URL and every POST)
+ADMIN = ["/admin/", "/admin/agencies", "/admin/agencies/{own}", "/admin/users", "/admin/users/{person}",
+         "/admin/import", "/admin/sources", "/admin/audit"]
 ROLES = ["anonymous", "learner", "manager", "trainer", "admin"]
 #: role → the URL groups it may open
 ALLOWED = {
@@ -15,7 +18,7 @@ ALLOWED = {
     "learner": {"public", "signed_in"},
     "trainer": {"public", "signed_in"},
     "manager": {"public", "signed_in", "manager"},
-    "admin": {"public", "signed_in", "manager"},
+    "admin": {"public", "signed_in", "manager", "admin"},
 }
 
 
@@ -32,7 +35,7 @@ def world(make_agency_tree, make_user, fixture_course):
 
 
 def _urls():
-    for group, urls in (("public", PUBLIC), ("signed_in", SIGNED_IN), ("manager", MANAGER)):
+    for group, urls in (("public", PUBLIC), ("signed_in", SIGNED_IN), ("manager", MANAGER), ("admin", ADMIN)):
         for url in urls:
             yield group, url
 

@@ -1,10 +1,13 @@
 """Agency tree services. Paths are kept in step with parent links; nothing is ever deleted."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
-from ..models import AGENCY_KINDS, Agency, AuditLog, ManagerScope, User
+from ..audit import record
+from ..models import AGENCY_KINDS, Agency, Assignment, CourseCompletion, ManagerScope, User
 
 
 class AgencyError(ValueError):
@@ -13,10 +16,15 @@ class AgencyError(ValueError):
 
 def create_agency(session: Session, *, code: str, name: str, kind: str,
                   parent: Agency | None = None, actor: User | None = None) -> Agency:
+    code, name = code.strip(), " ".join(name.split())
     if kind not in AGENCY_KINDS:
         raise AgencyError(f"Loại cơ quan «{kind}» không hợp lệ.")
+    if not code or not name:
+        raise AgencyError("Mã và tên cơ quan không được để trống.")
     if session.scalar(select(Agency.id).where(Agency.code == code)):
         raise AgencyError(f"Mã cơ quan «{code}» đã được dùng.")
+    if parent is not None and not parent.is_active:
+        raise AgencyError(f"Cơ quan cấp trên «{parent.name}» đã ngừng hoạt động (đã hợp nhất).")
     agency = Agency(code=code, name=name, kind=kind, parent=parent)
     session.add(agency)
     session.flush()  # the id is part of the path
@@ -32,6 +40,8 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
     """Move a whole subtree under `new_parent` in one UPDATE; a cycle is refused."""
     if new_parent is not None and new_parent.path.startswith(agency.path):
         raise AgencyError("Không thể chuyển một cơ quan vào chính nó hoặc cơ quan cấp dưới của nó.")
+    if new_parent is not None and not new_parent.is_active:
+        raise AgencyError(f"Cơ quan «{new_parent.name}» đã ngừng hoạt động (đã hợp nhất); hãy chọn cơ quan khác.")
     old_path, old_depth = agency.path, agency.depth
     new_path = f"{new_parent.path if new_parent else '/'}{agency.id}/"
     depth_change = (new_parent.depth + 1 if new_parent else 0) - old_depth
@@ -50,22 +60,102 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
            after={"parent": new_parent.code if new_parent else None})
 
 
-def merge_agency(session: Session, source: Agency, target: Agency, actor: User | None = None) -> None:
-    """Merge `source` into `target`: its people, children and manager scopes move to the target.
+def rename_agency(session: Session, agency: Agency, *, name: str, code: str | None = None,
+                  actor: User | None = None) -> dict:
+    """Change an agency's name (and code); returns the changed fields, {} when nothing changed."""
+    name = " ".join(name.split())
+    code = agency.code if code is None else code.strip()
+    if not name or not code:
+        raise AgencyError("Mã và tên cơ quan không được để trống.")
+    if code != agency.code and session.scalar(select(Agency.id).where(Agency.code == code, Agency.id != agency.id)):
+        raise AgencyError(f"Mã cơ quan «{code}» đã được dùng.")
+    wanted = {"code": code, "name": name}
+    before = {key: getattr(agency, key) for key, value in wanted.items() if getattr(agency, key) != value}
+    if not before:
+        return {}
+    after = {key: wanted[key] for key in before}
+    summary = f"{agency.code}: {agency.name}"
+    agency.code, agency.name = code, name
+    session.flush()
+    record(session, actor, "agency.renamed", agency, before=before, after=after, summary=summary)
+    session.flush()
+    return after
 
-    The source stays, inactive, with `merged_into_id` set, so history that names it survives.
-    """
+
+@dataclass
+class MergePlan:
+    """What merging `source` into `target` will move, shown to the administrator before confirming."""
+
+    source: Agency
+    target: Agency
+    #: people placed directly in the source (they move to the target)
+    staff: int = 0
+    children: list[Agency] = field(default_factory=list)
+    managers: int = 0
+    #: active assignments given to the source: moved to the target, or closed when the target has one
+    assignments_moved: list[Assignment] = field(default_factory=list)
+    assignments_closed: list[Assignment] = field(default_factory=list)
+    #: completions recorded at the source; they keep naming it and are counted under the target
+    completions: int = 0
+
+
+def plan_merge(session: Session, source: Agency, target: Agency) -> MergePlan:
+    """Check a merge is allowed and count what it will move (a handful of queries)."""
     if source.id == target.id or target.path.startswith(source.path):
         raise AgencyError("Không thể hợp nhất một cơ quan vào chính nó hoặc cơ quan cấp dưới của nó.")
-    for child in list(source.children):
+    if not source.is_active or not target.is_active:
+        raise AgencyError("Chỉ hợp nhất được hai cơ quan đang hoạt động.")
+    plan = MergePlan(source, target)
+    plan.staff = session.scalar(select(func.count(User.id)).where(User.agency_id == source.id)) or 0
+    plan.children = list(session.scalars(select(Agency).where(Agency.parent_id == source.id)
+                                         .order_by(Agency.name)))
+    plan.managers = session.scalar(select(func.count(ManagerScope.id))
+                                   .where(ManagerScope.agency_id == source.id)) or 0
+    target_courses = set(session.scalars(select(Assignment.course_id).where(
+        Assignment.agency_id == target.id, Assignment.is_active)))
+    for assignment in session.scalars(select(Assignment).where(
+            Assignment.agency_id == source.id, Assignment.is_active).order_by(Assignment.id)):
+        closing = assignment.course_id in target_courses
+        (plan.assignments_closed if closing else plan.assignments_moved).append(assignment)
+    plan.completions = session.scalar(select(func.count(CourseCompletion.id))
+                                      .where(CourseCompletion.agency_id == source.id)) or 0
+    return plan
+
+
+def merge_agency(session: Session, source: Agency, target: Agency, actor: User | None = None) -> MergePlan:
+    """Merge `source` into `target`: its people, children, managers and assignments follow.
+
+    The source stays, inactive, with `merged_into_id` set, and is moved under the target: the
+    completions recorded there keep naming it (the agency at the time of completion) and are now
+    counted in the target's subtree, so no completion is lost from any report.
+    """
+    plan = plan_merge(session, source, target)
+    before = {"parent": source.parent.code if source.parent else None, "staff": plan.staff,
+              "children": [child.code for child in plan.children], "managers": plan.managers}
+    after = {"merged_into": target.code, "staff_moved": plan.staff,
+             "assignments_moved": [a.id for a in plan.assignments_moved],
+             "assignments_closed": [a.id for a in plan.assignments_closed],
+             "completions_kept": plan.completions}
+    summary = f"Hợp nhất {source.code} vào {target.code}: {target.name}"
+    for child in plan.children:
         move_agency(session, child, target, actor)
-    session.execute(update(User).where(User.agency_id == source.id).values(agency_id=target.id))
+    session.execute(update(User).where(User.agency_id == source.id).values(agency_id=target.id)
+                    .execution_options(synchronize_session=False))
     _merge_scopes(session, source, target)
+    for assignment in plan.assignments_moved:
+        assignment.agency_id = target.id
+    for assignment in plan.assignments_closed:
+        assignment.is_active = False
+    session.flush()
+    if source.parent_id != target.id:
+        move_agency(session, source, target, actor)
     source.is_active = False
     source.merged_into_id = target.id
     session.flush()
     session.expire_all()  # the bulk UPDATE of users bypassed the identity map
-    _audit(session, actor, "agency.merged", source, after={"merged_into": target.code})
+    record(session, actor, "agency.merged", source, before=before, after=after, summary=summary)
+    session.flush()
+    return plan
 
 
 def _merge_scopes(session: Session, source: Agency, target: Agency) -> None:
@@ -97,9 +187,20 @@ def subtree_staff_counts(session: Session, agency_ids: list[int]) -> dict[int, i
     return counts
 
 
+def direct_staff_counts(session: Session, agency_ids: list[int]) -> dict[int, int]:
+    """Active staff placed directly in each given agency (not below it), in one query."""
+    if not agency_ids:
+        return {}
+    counts = dict.fromkeys(agency_ids, 0)
+    counts.update(session.execute(
+        select(User.agency_id, func.count(User.id))
+        .where(User.agency_id.in_(agency_ids), User.is_active)
+        .group_by(User.agency_id)).all())
+    return counts
+
+
 def _audit(session: Session, actor: User | None, action: str, agency: Agency, *,
            before: dict | None = None, after: dict | None = None) -> None:
-    session.add(AuditLog(actor_id=actor.id if actor else None, action=action, object_type="agency",
-                         object_id=str(agency.id), summary=f"{agency.code}: {agency.name}",
-                         before=before, after=after))
+    record(session, actor, action, agency, before=before, after=after,
+           summary=f"{agency.code}: {agency.name}")
     session.flush()

@@ -1,4 +1,4 @@
-"""`flask users …`: create accounts and reset passwords from the command line."""
+"""`flask users …`: create accounts, reset passwords and import staff files from the command line."""
 import sys
 
 import click
@@ -54,3 +54,60 @@ def set_password_command(login, password):
     reset_password(db.session, user, password)
     db.session.commit()
     click.echo(f"Đã đặt lại mật khẩu cho «{user.username}».")
+
+
+@users_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Chỉ kiểm tra và xem trước, không ghi gì.")
+@click.option("--yes", is_flag=True, help="Không hỏi lại trước khi vô hiệu hóa tài khoản.")
+def import_command(file, dry_run, yes):
+    """Nhập danh sách cán bộ từ tệp FILE (.xlsx hoặc .csv): xem trước, rồi áp dụng tất cả hoặc không gì cả."""
+    from pathlib import Path
+
+    from ..admin import imports
+
+    data = Path(file).read_bytes()
+    try:
+        rows = imports.read_rows(data, Path(file).name)
+    except imports.ImportFileError as error:
+        click.echo(f"Lỗi: {error}", err=True)
+        sys.exit(1)
+    with click.progressbar(length=len(rows), label="Kiểm tra từng dòng") as bar:
+        plan = imports.plan_import(db.session, rows, file_name=Path(file).name,
+                                   file_hash=imports.file_hash(data), on_progress=bar.update)
+    _echo_plan(plan)
+    if plan.errors:
+        click.echo(f"Tệp có {len(plan.errors)} lỗi; không thay đổi gì.", err=True)
+        sys.exit(1)
+    if dry_run or not plan.has_changes:
+        click.echo("Chạy thử: không ghi gì." if dry_run else "Không có gì thay đổi.")
+        return
+    deactivated = plan.counts["deactivated"]
+    if deactivated and not yes:
+        click.confirm(f"Vô hiệu hóa {deactivated} tài khoản. Tiếp tục?", abort=True)
+    imports.apply_import(db.session, plan)
+    db.session.commit()
+    click.echo("Đã áp dụng. Tài khoản mới chưa có mật khẩu: đặt bằng `flask users set-password LOGIN` "
+               "hoặc trên trang Quản trị.")
+
+
+def _echo_plan(plan) -> None:
+    """The same summary as the preview page, in Vietnamese."""
+    from ..admin.imports import KIND_LABELS, KINDS
+
+    counts = plan.counts
+    click.echo(f"{plan.file_name}: {plan.rows_read} dòng dữ liệu.")
+    for kind in KINDS:
+        click.echo(f"  {KIND_LABELS[kind]}: {counts[kind]}")
+    click.echo(f"  Lỗi: {len(plan.errors)}")
+    for change in plan.changes:
+        if change.kind == "unchanged":
+            continue
+        details = [f"{change.agency_from} → {change.agency_code}"] if change.agency_from else []
+        details += [f"{label}: {old or '—'} → {new}" for label, (old, new) in change.fields.items()]
+        if change.kind == "created":
+            details.append(f"tên đăng nhập {change.username}, {change.agency_code}")
+        click.echo(f"  dòng {change.row} [{KIND_LABELS[change.kind].lower()}] {change.employee_code} "
+                   f"{change.full_name}" + (f": {'; '.join(details)}" if details else ""))
+    for error in plan.errors:
+        click.echo(f"  {error}", err=True)

@@ -1,13 +1,27 @@
-"""Account services: hashing, authenticating, creating users and changing passwords."""
+"""Account services: hashing, authenticating, creating, editing and deactivating users, roles.
+
+Every change made by an administrator writes an audit record (who, what, before and after);
+users are never deleted, only deactivated, so their history stays.
+"""
 from __future__ import annotations
+
+import secrets
+import unicodedata
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from ..audit import record
 from ..content.text import strip_diacritics
-from ..models import Agency, AuditLog, ManagerScope, User, utcnow
+from ..models import Agency, ManagerScope, User, utcnow
+
+#: a stored hash that no password matches (werkzeug needs "method$salt$hash"): imported accounts
+#: get one until an administrator sets a password
+UNUSABLE_PASSWORD_PREFIX = "!"
+#: letters and digits that cannot be mistaken for one another when read aloud or copied by hand
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 class AccountError(ValueError):
@@ -20,6 +34,34 @@ class AccountError(ValueError):
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+def unusable_password_hash() -> str:
+    """A value for `password_hash` that no password can match; cheap, so bulk imports stay fast."""
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(16)
+
+
+def has_usable_password(user: User) -> bool:
+    return not user.password_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
+
+
+def temporary_password(length: int = 12) -> str:
+    """A random password for an administrator to hand over once."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+
+
+def normalise_name(text: str) -> str:
+    """A person's name as stored: composed Unicode, single spaces."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def normalise_email(text: str) -> str:
+    return text.strip().lower()
+
+
+def normalise_employee_code(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
 
 
 def find_user_by_login(session: Session, login: str) -> User | None:
@@ -49,8 +91,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
         raise AccountError("Mật khẩu mới phải khác mật khẩu hiện tại.", field="new_password")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    session.add(AuditLog(actor_id=user.id, action="user.password_changed", object_type="user",
-                         object_id=str(user.id), summary="Đổi mật khẩu"))
+    record(session, user, "user.password_changed", user, summary="Đổi mật khẩu")
     session.flush()
 
 
@@ -59,31 +100,135 @@ def create_user(session: Session, *, username: str, email: str, full_name: str, 
                 is_admin: bool = False, manages: list[Agency] | None = None,
                 actor: User | None = None) -> User:
     username = username.strip().lower()
-    email = email.strip().lower()
-    if session.scalar(select(User.id).where(func.lower(User.username) == username)):
-        raise AccountError(f"Tên đăng nhập «{username}» đã được dùng.", field="username")
-    if session.scalar(select(User.id).where(func.lower(User.email) == email)):
-        raise AccountError(f"Email «{email}» đã được dùng.", field="email")
-    user = User(username=username, email=email, full_name=full_name.strip(),
-                search_name=strip_diacritics(full_name.strip()), agency=agency,
+    email = normalise_email(email)
+    employee_code = normalise_employee_code(employee_code)
+    _check_unique(session, None, username=username, email=email, employee_code=employee_code)
+    user = User(username=username, email=email, full_name=normalise_name(full_name),
+                search_name=strip_diacritics(normalise_name(full_name)), agency=agency,
                 employee_code=employee_code, password_hash=hash_password(password),
                 is_trainer=is_trainer, is_admin=is_admin)
     user.manager_scopes = [ManagerScope(agency=scope) for scope in manages or []]
     session.add(user)
     session.flush()
-    session.add(AuditLog(actor_id=actor.id if actor else None, action="user.created",
-                         object_type="user", object_id=str(user.id), summary=f"Tạo tài khoản {username}",
-                         after={"username": username, "email": email, "agency": agency.code,
-                                "roles": user.role_labels}))
+    record(session, actor, "user.created", user, summary=f"Tạo tài khoản {username}",
+           after={"username": username, "email": email, "full_name": user.full_name,
+                  "employee_code": employee_code, "agency": agency.code, "roles": user.role_labels,
+                  "manages": [scope.code for scope in manages or []]})
     session.flush()
     return user
+
+
+def _check_unique(session: Session, user: User | None, *, username: str | None = None,
+                  email: str | None = None, employee_code: str | None = None) -> None:
+    """Refuse a username, email or employee code already held by another account."""
+    others = [User.id != user.id] if user is not None else []
+    if username is not None and session.scalar(
+            select(User.id).where(func.lower(User.username) == username, *others)):
+        raise AccountError(f"Tên đăng nhập «{username}» đã được dùng.", field="username")
+    if email is not None and session.scalar(select(User.id).where(func.lower(User.email) == email, *others)):
+        raise AccountError(f"Email «{email}» đã được dùng.", field="email")
+    if employee_code is not None and session.scalar(
+            select(User.id).where(User.employee_code == employee_code, *others)):
+        raise AccountError(f"Mã cán bộ «{employee_code}» đã được dùng.", field="employee_code")
+
+
+#: fields an administrator edits on the user page, with their Vietnamese labels
+USER_FIELDS = {"username": "Tên đăng nhập", "email": "Email", "full_name": "Họ và tên",
+               "employee_code": "Mã cán bộ", "agency": "Cơ quan"}
+
+
+def update_user(session: Session, user: User, *, actor: User | None, username: str, email: str,
+                full_name: str, employee_code: str | None, agency: Agency) -> dict:
+    """Change an account's details; returns {field: (before, after)} of what changed."""
+    wanted = {"username": username.strip().lower(), "email": normalise_email(email),
+              "full_name": normalise_name(full_name),
+              "employee_code": normalise_employee_code(employee_code)}
+    if not wanted["full_name"]:
+        raise AccountError("Vui lòng nhập họ và tên.", field="full_name")
+    if not agency.is_active:
+        raise AccountError(f"Cơ quan «{agency.name}» đã ngừng hoạt động (đã hợp nhất).", field="agency")
+    changed = {key: (getattr(user, key), value) for key, value in wanted.items() if getattr(user, key) != value}
+    _check_unique(session, user, **{key: wanted[key] for key in changed
+                                    if key in ("username", "email", "employee_code")})
+    for key, (_, value) in changed.items():
+        setattr(user, key, value)
+    if "full_name" in changed:
+        user.search_name = strip_diacritics(wanted["full_name"])
+    if agency.id != user.agency_id:
+        changed["agency"] = (user.agency.code, agency.code)
+        user.agency = agency
+    if changed:
+        session.flush()
+        record(session, actor, "user.updated", user, summary=f"Sửa thông tin {user.username}",
+               before={key: old for key, (old, _) in changed.items()},
+               after={key: new for key, (_, new) in changed.items()})
+        session.flush()
+    return changed
+
+
+def set_active(session: Session, user: User, active: bool, actor: User | None = None) -> bool:
+    """Deactivate (never delete) or reactivate an account; returns True when it changed."""
+    if not active and actor is not None and actor.id == user.id:
+        raise AccountError("Bạn không thể tự vô hiệu hóa tài khoản của mình.")
+    if user.is_active == active:
+        return False
+    user.is_active = active
+    session.flush()
+    record(session, actor, "user.reactivated" if active else "user.deactivated", user,
+           before={"is_active": not active}, after={"is_active": active},
+           summary=f"{'Kích hoạt lại' if active else 'Vô hiệu hóa'} tài khoản {user.username}")
+    session.flush()
+    return True
+
+
+def set_roles(session: Session, user: User, *, is_trainer: bool, is_admin: bool,
+              actor: User | None = None) -> dict:
+    """Grant or revoke the trainer and administrator roles; an admin cannot drop their own."""
+    if actor is not None and actor.id == user.id and user.is_admin and not is_admin:
+        raise AccountError("Bạn không thể tự bỏ quyền quản trị của mình.", field="is_admin")
+    changed = {key: (getattr(user, key), value)
+               for key, value in (("is_trainer", is_trainer), ("is_admin", is_admin))
+               if getattr(user, key) != value}
+    if changed:
+        for key, (_, value) in changed.items():
+            setattr(user, key, value)
+        session.flush()
+        record(session, actor, "user.roles_changed", user, summary=f"Đổi vai trò của {user.username}",
+               before={key: old for key, (old, _) in changed.items()},
+               after={key: new for key, (_, new) in changed.items()})
+        session.flush()
+    return changed
+
+
+def grant_scope(session: Session, user: User, agency: Agency, actor: User | None = None) -> ManagerScope:
+    """Make `user` a manager of `agency` and everything below it."""
+    if not agency.is_active:
+        raise AccountError(f"Cơ quan «{agency.name}» đã ngừng hoạt động (đã hợp nhất).", field="agency")
+    if any(scope.agency_id == agency.id for scope in user.manager_scopes):
+        raise AccountError(f"{user.full_name} đã quản lý {agency.name}.", field="agency")
+    scope = ManagerScope(agency=agency)
+    user.manager_scopes.append(scope)
+    session.flush()
+    record(session, actor, "user.scope_granted", user, after={"manages": agency.code},
+           summary=f"Giao cho {user.username} quản lý {agency.code}: {agency.name}")
+    session.flush()
+    return scope
+
+
+def revoke_scope(session: Session, user: User, scope: ManagerScope, actor: User | None = None) -> None:
+    if scope.user_id != user.id:
+        raise AccountError("Phạm vi quản lý không thuộc tài khoản này.")
+    agency = scope.agency
+    user.manager_scopes.remove(scope)  # delete-orphan: the row goes
+    session.flush()
+    record(session, actor, "user.scope_revoked", user, before={"manages": agency.code},
+           summary=f"Thu hồi quyền quản lý {agency.code}: {agency.name} của {user.username}")
+    session.flush()
 
 
 def reset_password(session: Session, user: User, password: str, actor: User | None = None) -> None:
     """Set a new password chosen by an administrator (or the command line)."""
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
-    session.add(AuditLog(actor_id=actor.id if actor else None, action="user.password_reset",
-                         object_type="user", object_id=str(user.id),
-                         summary=f"Đặt lại mật khẩu cho {user.username}"))
+    record(session, actor, "user.password_reset", user, summary=f"Đặt lại mật khẩu cho {user.username}")
     session.flush()

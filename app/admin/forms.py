@@ -1,0 +1,186 @@
+"""Forms of the administration pages: agencies, users, sources, the staff import, audit filters."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField,
+                     SubmitField, TextAreaField)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+
+from ..auth.forms import MIN_PASSWORD_LENGTH
+from ..models import AGENCY_KIND_LABELS
+from .services import ROLE_FILTERS
+
+NO_PARENT = 0
+
+
+class _VietnameseMessages:
+    """WTForms ships no Vietnamese translation: the built-in messages these forms can show."""
+
+    MESSAGES = {
+        "Not a valid choice.": "Lựa chọn không hợp lệ.",
+        "Invalid Choice: could not coerce.": "Lựa chọn không hợp lệ.",
+        "Not a valid date value.": "Ngày không hợp lệ.",
+        "Not a valid integer value.": "Số không hợp lệ.",
+        "This field is required.": "Trường này là bắt buộc.",
+    }
+
+    def gettext(self, string: str) -> str:
+        return self.MESSAGES.get(string, string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.gettext(singular if n == 1 else plural)
+
+
+class Form(FlaskForm):
+    """The base of every form here: CSRF from Flask-WTF, messages in Vietnamese."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _VietnameseMessages()
+
+
+class GetForm(Form):
+    """A filter read from the query string: nothing changes, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+
+# -- agencies -------------------------------------------------------------------------------------
+
+class AgencyFilterForm(GetForm):
+    q = StringField("Tìm theo tên hoặc mã")
+    merged = BooleanField("Hiện cả cơ quan đã hợp nhất")
+
+
+class AgencyForm(Form):
+    code = StringField("Mã cơ quan", validators=[
+        DataRequired("Vui lòng nhập mã cơ quan."), Length(max=40, message="Mã cơ quan tối đa 40 ký tự."),
+        Regexp(r"^[A-Za-z0-9._-]+$", message="Mã cơ quan chỉ gồm chữ không dấu, số và . _ -")])
+    name = StringField("Tên cơ quan", validators=[
+        DataRequired("Vui lòng nhập tên cơ quan."), Length(max=255, message="Tên cơ quan tối đa 255 ký tự.")])
+    submit = SubmitField("Lưu")
+
+
+class AgencyCreateForm(AgencyForm):
+    kind = SelectField("Loại", choices=list(AGENCY_KIND_LABELS.items()), default="unit")
+    parent_id = SelectField("Trực thuộc", coerce=int, default=NO_PARENT)
+    submit = SubmitField("Tạo cơ quan")
+
+
+class AgencyMoveForm(Form):
+    parent_id = SelectField("Chuyển về trực thuộc", coerce=int)
+    submit = SubmitField("Chuyển")
+
+
+class MergeTargetForm(GetForm):
+    target = SelectField("Hợp nhất vào", coerce=int, validators=[DataRequired("Vui lòng chọn cơ quan.")])
+    submit = SubmitField("Xem trước")
+
+
+class MergeConfirmForm(Form):
+    target = HiddenField(validators=[DataRequired()])
+    confirm = BooleanField("Tôi đã xem những gì sẽ được chuyển và muốn hợp nhất",
+                           validators=[DataRequired("Vui lòng đánh dấu xác nhận.")])
+    submit = SubmitField("Hợp nhất")
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+class UserFilterForm(GetForm):
+    q = StringField("Tìm theo tên, tên đăng nhập, email hoặc mã cán bộ")
+    agency = SelectField("Cơ quan (cả cấp dưới)", coerce=int, default=0)
+    role = SelectField("Vai trò", choices=[("", "Tất cả")] + list(ROLE_FILTERS.items()), default="")
+    status = SelectField("Trạng thái", choices=[("active", "Đang hoạt động"), ("inactive", "Đã vô hiệu hóa"),
+                                               ("all", "Tất cả")], default="active")
+
+
+class UserForm(Form):
+    full_name = StringField("Họ và tên", validators=[
+        DataRequired("Vui lòng nhập họ và tên."), Length(max=255, message="Họ và tên tối đa 255 ký tự.")])
+    username = StringField("Tên đăng nhập", validators=[
+        DataRequired("Vui lòng nhập tên đăng nhập."),
+        Length(min=3, max=80, message="Tên đăng nhập có từ 3 đến 80 ký tự."),
+        Regexp(r"^[A-Za-z0-9._-]+$", message="Tên đăng nhập chỉ gồm chữ không dấu, số và . _ -")])
+    email = StringField("Email", validators=[
+        DataRequired("Vui lòng nhập email."), Length(max=255, message="Email tối đa 255 ký tự."),
+        Email("Email không hợp lệ.")])
+    employee_code = StringField("Mã cán bộ", validators=[
+        Optional(), Length(max=50, message="Mã cán bộ tối đa 50 ký tự.")])
+    agency_id = SelectField("Cơ quan", coerce=int, validators=[DataRequired("Vui lòng chọn cơ quan.")])
+    submit = SubmitField("Lưu")
+
+
+class UserCreateForm(UserForm):
+    password = PasswordField("Mật khẩu ban đầu", validators=[
+        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=128,
+                           message=f"Mật khẩu có từ {MIN_PASSWORD_LENGTH} đến 128 ký tự.")],
+        description="Để trống để hệ thống tạo mật khẩu tạm, chỉ hiện một lần.")
+    is_trainer = BooleanField("Giảng viên")
+    is_admin = BooleanField("Quản trị")
+    submit = SubmitField("Tạo tài khoản")
+
+
+class RolesForm(Form):
+    is_trainer = BooleanField("Giảng viên (soạn bài, câu hỏi)")
+    is_admin = BooleanField("Quản trị (toàn hệ thống)")
+    submit = SubmitField("Lưu vai trò")
+
+
+class ScopeForm(Form):
+    agency_id = SelectField("Quản lý cơ quan (cả cấp dưới)", coerce=int,
+                            validators=[DataRequired("Vui lòng chọn cơ quan.")])
+    submit = SubmitField("Giao quyền quản lý")
+
+
+class ResetPasswordForm(Form):
+    password = PasswordField("Mật khẩu mới", validators=[
+        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=128,
+                           message=f"Mật khẩu có từ {MIN_PASSWORD_LENGTH} đến 128 ký tự.")],
+        description="Để trống để hệ thống tạo mật khẩu tạm, chỉ hiện một lần.")
+    confirm = PasswordField("Nhập lại mật khẩu mới", validators=[
+        EqualTo("password", message="Hai lần nhập mật khẩu không khớp.")])
+    submit = SubmitField("Đặt lại mật khẩu")
+
+
+class EmptyForm(Form):
+    """Only the CSRF token, for buttons that POST."""
+
+    submit = SubmitField("Xác nhận")
+
+
+# -- sources --------------------------------------------------------------------------------------
+
+class SourceContactForm(Form):
+    current_contact = TextAreaField("Đầu mối tiếp nhận phản ánh hiện nay", validators=[
+        Length(max=2000, message="Tối đa 2000 ký tự.")],
+        description="Để trống nếu chưa có. Hiện trong trang văn bản và trong bài học có nhắc đến đầu mối.")
+    submit = SubmitField("Lưu")
+
+
+# -- the staff import -----------------------------------------------------------------------------
+
+class ImportUploadForm(Form):
+    file = FileField("Tệp danh sách cán bộ (.xlsx hoặc .csv)", validators=[
+        FileRequired("Vui lòng chọn tệp."),
+        FileAllowed(["xlsx", "csv"], "Chỉ nhận tệp Excel (.xlsx) hoặc CSV (.csv).")])
+    submit = SubmitField("Xem trước")
+
+
+class ImportApplyForm(ImportUploadForm):
+    #: the SHA-256 of the previewed file: the file chosen again must be the same
+    file_hash = HiddenField(validators=[DataRequired()])
+    submit = SubmitField("Áp dụng")
+
+
+# -- audit log ------------------------------------------------------------------------------------
+
+class AuditFilterForm(GetForm):
+    actor = StringField("Người thực hiện", description="Tên đăng nhập hoặc họ tên; «-» là dòng lệnh.")
+    action = SelectField("Hành động", default="")
+    object_type = SelectField("Loại đối tượng", default="")
+    date_from = DateField("Từ ngày", validators=[Optional()])
+    date_to = DateField("Đến ngày", validators=[Optional()])
+
+    def validate_date_to(self, field):
+        if self.date_from.data and field.data and field.data < self.date_from.data:
+            raise ValidationError("«Đến ngày» phải sau «Từ ngày».")

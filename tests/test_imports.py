@@ -1,0 +1,336 @@
+"""Bulk import of staff: reading XLSX and CSV, the preview, errors by row, all or nothing, the CLI."""
+import csv
+import io
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from app.admin import imports
+from app.extensions import db
+from app.models import AuditLog, ManagerScope, User
+from support import csrf_token
+
+HEADER = ["Mã cán bộ", "Họ và tên", "Email", "Mã cơ quan", "Vai trò", "Trạng thái"]
+
+
+def csv_bytes(rows, header=HEADER, delimiter=",", bom=False) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(rows, header=HEADER) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def plan_for(data: bytes, name="ds.csv", actor=None):
+    rows = imports.read_rows(data, name)
+    return imports.plan_import(db.session, rows, file_name=name, file_hash=imports.file_hash(data), actor=actor)
+
+
+def state():
+    """Everything an import may change, to compare before and after."""
+    users = db.session.execute(select(User.employee_code, User.username, User.email, User.full_name,
+                                      User.agency_id, User.is_active, User.is_trainer, User.is_admin)
+                               .order_by(User.id)).all()
+    scopes = db.session.execute(select(ManagerScope.user_id, ManagerScope.agency_id)
+                                .order_by(ManagerScope.id)).all()
+    return users, scopes, db.session.scalar(select(func.count(AuditLog.id)))
+
+
+@pytest.fixture
+def world(make_agency, make_user):
+    root = make_agency(code="T", name="Tỉnh Thử", kind="province")
+    a = make_agency(code="T-A", name="Sở A", parent=root)
+    b = make_agency(code="T-B", name="Sở B", parent=root)
+    admin = make_user(role="admin", agency=root, username="quantri")
+    staying = make_user(agency=a, full_name="Trần Văn Bình", employee_code="CB1")
+    staying.email = "binh@example.org"
+    mover = make_user(agency=a, full_name="Lê Thị Hoa", employee_code="CB2")
+    mover.email = "hoa@example.org"
+    leaver = make_user(agency=b, full_name="Phạm Văn Nghỉ", employee_code="CB3")
+    leaver.email = "nghi@example.org"
+    db.session.commit()
+    return {"root": root, "a": a, "b": b, "admin": admin, "staying": staying, "mover": mover, "leaver": leaver}
+
+
+def good_rows():
+    return [
+        ["CB1", "Trần Văn Bình", "binh@example.org", "T-A", "học viên", ""],          # unchanged
+        ["CB2", "Lê Thị Hoa", "hoa@example.org", "T-B", "", "đang làm việc"],         # moved A → B
+        ["CB3", "Phạm Văn Nghỉ", "nghi@example.org", "T-B", "", "nghỉ việc"],         # deactivated
+        ["CB4", "Nguyễn Thị Mới", "moi@example.org", "T-A", "quản lý", ""],           # created, manager of A
+        ["cb 5", "Đỗ  Văn   Năm", "NAM@Example.org", "T-B", "giảng viên, quản lý", ""],  # created
+    ]
+
+
+def test_preview_says_what_will_be_created_updated_moved_deactivated(world):
+    rows = good_rows() + [["CB1-X", "Người Đã Nghỉ", "x@example.org", "T-A", "", "nghỉ việc"]]
+    rows[0][1] = "Trần Văn Bính"  # a corrected name: an update
+    plan = plan_for(csv_bytes(rows))
+    assert plan.ok, [str(e) for e in plan.errors]
+    assert plan.counts == {"created": 2, "updated": 1, "moved": 1, "deactivated": 1, "unchanged": 1}
+    updated, = plan.of_kind("updated")
+    assert updated.row == 2 and updated.fields == {"Họ và tên": ("Trần Văn Bình", "Trần Văn Bính")}
+    moved, = plan.of_kind("moved")
+    assert (moved.row, moved.agency_from, moved.agency_code) == (3, "T-A", "T-B")
+    created = {c.employee_code: c for c in plan.of_kind("created")}
+    assert created["CB4"].username == "cb4" and created["CB4"].grant_scope
+    assert created["cb 5"].username == "cb-5" and created["cb 5"].email == "nam@example.org"
+    assert created["cb 5"].full_name == "Đỗ Văn Năm" and created["cb 5"].is_trainer
+    skipped, = [c for c in plan.of_kind("unchanged") if c.employee_code == "CB1-X"]
+    assert "không tạo" in skipped.note
+
+
+BAD_ROWS = [
+    # (the bad row, the column named, words of the reason)
+    (["CB9", "Người Chín", "chin@example.org", "KHONG-CO", "", ""], "Mã cơ quan", "Không có cơ quan mã «KHONG-CO»"),
+    (["CB1", "Trần Văn Bình", "binh2@example.org", "T-A", "", ""], "Mã cán bộ", "xuất hiện hai lần trong tệp (đã có ở dòng 2)"),
+    (["CB9", "Người Chín", "chin@@example", "T-A", "", ""], "Email", "Email «chin@@example» không hợp lệ"),
+    (["CB9", "", "chin@example.org", "T-A", "", ""], "Họ và tên", "Thiếu họ và tên"),
+    (["", "Người Chín", "chin@example.org", "T-A", "", ""], "Mã cán bộ", "Thiếu mã cán bộ"),
+    (["CB9", "Người Chín", "chin@example.org", "T-A", "trưởng phòng", ""], "Vai trò", "Vai trò «trưởng phòng» không hợp lệ"),
+    (["CB9", "Người Chín", "hoa@example.org", "T-A", "", ""], "Email", "đã thuộc tài khoản khác"),
+    (["CB9", "Người Chín", "binh@example.org", "T-A", "", ""], "Email", "đã dùng cho người khác ở dòng 2"),
+    (["CB9", "Người Chín", "chin@example.org", "T-A", "", "về hưu"], "Trạng thái", "Trạng thái «về hưu» không hợp lệ"),
+]
+
+
+@pytest.mark.parametrize("bad,column,reason", BAD_ROWS, ids=[
+    "unknown_agency", "duplicate_code_in_file", "invalid_email", "missing_name", "missing_code", "unknown_role",
+    "email_of_another_user", "duplicate_email_in_file", "unknown_status"])
+def test_a_bad_row_changes_nothing_and_is_named(client, auth, world, bad, column, reason):
+    rows = [["CB1", "Trần Văn Bình", "binh@example.org", "T-A", "", ""],
+            ["CB7", "Người Bảy", "bay@example.org", "T-A", "", ""], bad]
+    data = csv_bytes(rows)
+    plan = plan_for(data)
+    assert not plan.ok
+    error, = plan.errors
+    assert (error.row, error.column) == (4, column) and reason in error.message, str(error)
+    before = state()
+    auth.login(world["admin"])
+    token = csrf_token(client, "/admin/import")
+    response = client.post("/admin/import/apply", data={"file": (io.BytesIO(data), "ds.csv"), "csrf_token": token,
+                                                        "file_hash": imports.file_hash(data)})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "không thể áp dụng" in html
+    assert f'<td>4</td><td class="text-nowrap">{column}</td>' in html
+    assert state() == before
+
+
+def test_a_row_lists_all_its_errors_in_column_order(world):
+    plan = plan_for(csv_bytes([["CB1", "Trần Văn Bình", "binh@example.org", "T-A", "", ""],
+                               ["CB1", "", "sai", "T-KHONG", "", ""]]))
+    assert [(e.row, e.column) for e in plan.errors] == [(3, "Mã cán bộ"), (3, "Họ và tên"), (3, "Email"),
+                                                         (3, "Mã cơ quan")]
+
+
+def test_merged_agency_code_is_refused(world, make_agency):
+    from app.agencies.services import merge_agency
+
+    merge_agency(db.session, world["b"], world["a"])
+    db.session.commit()
+    plan = plan_for(csv_bytes([["CB9", "Người Chín", "chin@example.org", "T-B", "", ""]]))
+    assert [str(e) for e in plan.errors] == [
+        "Dòng 2, cột «Mã cơ quan»: Cơ quan «T-B» đã ngừng hoạt động (đã hợp nhất vào «T-A»)."]
+
+
+def test_missing_required_column_names_the_header_row(world):
+    with pytest.raises(imports.ImportFileError, match="Dòng 1: thiếu cột «Email»"):
+        imports.read_rows(csv_bytes([["CB1", "A", "T-A"]], header=["Mã cán bộ", "Họ và tên", "Mã cơ quan"]), "a.csv")
+    with pytest.raises(imports.ImportFileError, match="UTF-8"):
+        imports.read_rows("Mã cán bộ;Họ và tên".encode("utf-16"), "a.csv")  # as Excel saves "Unicode text"
+    with pytest.raises(imports.ImportFileError, match=".xlsx"):
+        imports.read_rows(b"whatever", "a.pdf")
+
+
+def _upload(client, url, data, name="ds.csv", **extra):
+    token = csrf_token(client, "/admin/import")
+    return client.post(url, data={"file": (io.BytesIO(data), name), "csrf_token": token, **extra})
+
+
+def test_preview_then_apply_then_reimport_changes_nothing(client, auth, world):
+    data = csv_bytes(good_rows())
+    auth.login(world["admin"])
+    preview = _upload(client, "/admin/import", data)
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Xem trước: ds.csv" in html and imports.file_hash(data) in html
+    assert db.session.scalar(select(User).where(User.employee_code == "CB4")) is None  # nothing written yet
+    applied = _upload(client, "/admin/import/apply", data, file_hash=imports.file_hash(data))
+    assert applied.status_code == 302
+    new = db.session.scalar(select(User).where(User.employee_code == "CB4"))
+    assert new.username == "cb4" and [s.agency_id for s in new.manager_scopes] == [world["a"].id]
+    assert not new.check_password("") and new.password_hash.startswith("!")
+    assert db.session.get(User, world["mover"].id).agency_id == world["b"].id
+    assert not db.session.get(User, world["leaver"].id).is_active
+    five = db.session.scalar(select(User).where(User.employee_code == "cb 5"))
+    assert five.is_trainer and five.search_name == "do van nam"
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "users.imported"))
+    assert audit.actor_id == world["admin"].id and audit.after["created"] == 2
+    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "user.created",
+                                                                  AuditLog.actor_id == world["admin"].id)) == 2
+    # The same file again: everything unchanged, nothing written.
+    before = state()
+    plan = plan_for(data)
+    assert plan.ok and plan.counts["unchanged"] == 5 and not plan.has_changes
+    html = _upload(client, "/admin/import", data).get_data(as_text=True)
+    assert "Không có gì thay đổi" in html
+    assert _upload(client, "/admin/import/apply", data, file_hash=imports.file_hash(data)).status_code == 302
+    after = state()
+    assert after[:2] == before[:2] and after[2] == before[2] + 1  # only the import's own record
+
+
+def test_apply_refuses_a_different_file_than_previewed(client, auth, world):
+    data = csv_bytes(good_rows())
+    other = csv_bytes(good_rows()[:2])
+    auth.login(world["admin"])
+    before = state()
+    html = _upload(client, "/admin/import/apply", other, file_hash=imports.file_hash(data)).get_data(as_text=True)
+    assert "khác tệp đã xem trước" in html and state() == before
+
+
+def test_apply_is_all_or_nothing_when_writing_fails(world, monkeypatch):
+    plan = plan_for(csv_bytes(good_rows()))
+    before = state()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("mất kết nối")
+
+    monkeypatch.setattr(imports, "_update_accounts", broken)
+    with pytest.raises(RuntimeError):
+        imports.apply_import(db.session, plan, world["admin"])
+    db.session.rollback()
+    assert state() == before
+
+
+def test_csv_with_bom_and_semicolons_and_english_headers(world):
+    rows = [["CB8", "Vũ Thị Tám", "tam@example.org", "T-A", "quản trị", ""]]
+    for data in (csv_bytes(rows, delimiter=";", bom=True), csv_bytes(rows, delimiter=",", bom=False),
+                 csv_bytes(rows, header=["Employee code", "Full name", "E-mail", "Agency code", "Role", "Status"])):
+        plan = plan_for(data)
+        assert plan.ok, [str(e) for e in plan.errors]
+        created, = plan.of_kind("created")
+        assert (created.employee_code, created.full_name, created.is_admin) == ("CB8", "Vũ Thị Tám", True)
+
+
+def test_xlsx_with_numeric_codes(client, auth, world):
+    data = xlsx_bytes([[1234, "Hồ Văn Số", "so@example.org", "T-A", "Học viên", None],
+                       [None, None, None, None, None, None],  # a blank line is skipped, numbering kept
+                       ["CB1", "Trần Văn Bình", "binh@example.org", "T-X", None, None]])
+    plan = plan_for(data, "ds.xlsx")
+    assert [str(e) for e in plan.errors] == ["Dòng 4, cột «Mã cơ quan»: Không có cơ quan mã «T-X»."]
+    plan = plan_for(xlsx_bytes([[1234, "Hồ Văn Số", "so@example.org", "T-A", "Học viên", None]]), "ds.xlsx")
+    assert plan.ok and plan.of_kind("created")[0].employee_code == "1234"
+    auth.login(world["admin"])
+    data = xlsx_bytes([[1234, "Hồ Văn Số", "so@example.org", "T-A", "Học viên", None]])
+    assert _upload(client, "/admin/import/apply", data, "ds.xlsx", file_hash=imports.file_hash(data)).status_code == 302
+    assert db.session.scalar(select(User.username).where(User.employee_code == "1234")) == "1234"
+
+
+def test_import_only_grants_roles_and_adopts_accounts_without_a_code(world, make_user):
+    trainer = make_user(role="trainer", agency=world["a"], employee_code="GV1")
+    by_hand = make_user(agency=world["a"], full_name="Người Tạo Tay")
+    plan = plan_for(csv_bytes([["GV1", trainer.full_name, trainer.email, "T-A", "học viên", ""],
+                               ["CB20", "Người Tạo Tay", by_hand.email, "T-A", "", ""]]))
+    assert plan.ok
+    kept, adopted = plan.changes
+    assert kept.kind == "unchanged"  # "học viên" does not take the trainer role away
+    assert adopted.kind == "updated" and adopted.user_id == by_hand.id
+    assert adopted.fields == {"Mã cán bộ": ("", "CB20")}
+    imports.apply_import(db.session, plan, world["admin"])
+    db.session.commit()
+    assert db.session.get(User, by_hand.id).employee_code == "CB20" and db.session.get(User, trainer.id).is_trainer
+
+
+def test_an_administrator_cannot_deactivate_themselves_by_import(world):
+    admin = world["admin"]
+    admin.employee_code = "QT1"
+    db.session.commit()
+    plan = plan_for(csv_bytes([["QT1", admin.full_name, admin.email, "T", "", "nghỉ việc"]]), actor=admin)
+    assert [e.column for e in plan.errors] == ["Trạng thái"]
+
+
+def test_usernames_in_the_way_get_a_suffix(world, make_user):
+    make_user(username="cb30")
+    plan = plan_for(csv_bytes([["CB30", "Người Ba Mươi", "bamuoi@example.org", "T-A", "", ""]]))
+    assert plan.of_kind("created")[0].username == "cb30-2"
+
+
+def test_reactivation_with_the_working_status(world):
+    leaver = world["leaver"]
+    leaver.is_active = False
+    db.session.commit()
+    row = ["CB3", leaver.full_name, leaver.email, "T-B", "", ""]
+    assert plan_for(csv_bytes([row])).counts["unchanged"] == 1  # empty status leaves it alone
+    plan = plan_for(csv_bytes([row[:5] + ["Đang làm việc"]]))
+    change, = plan.of_kind("updated")
+    assert change.fields == {"Trạng thái": ("nghỉ việc", "đang làm việc")}
+
+
+def test_template_downloads_read_back(client, auth, world):
+    auth.login(world["admin"])
+    xlsx = client.get("/admin/import/template.xlsx")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(xlsx.data), read_only=True).worksheets[0]
+    assert [cell.value for cell in next(sheet.iter_rows())] == HEADER
+    assert len(imports.read_rows(xlsx.data, "mau.xlsx")) == 4
+    text = client.get("/admin/import/template.csv").data
+    assert text.startswith(b"\xef\xbb\xbf") and len(imports.read_rows(text, "mau.csv")) == 4
+
+
+def test_a_file_over_the_size_limit_is_refused_in_vietnamese(app, client, auth, world):
+    auth.login(world["admin"])
+    token = csrf_token(client, "/admin/import")
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    response = client.post("/admin/import", data={"file": (io.BytesIO(b"x" * 5000), "big.csv"), "csrf_token": token})
+    assert response.status_code == 413 and "Tệp quá lớn" in response.get_data(as_text=True)
+
+
+def test_preview_queries_do_not_grow_with_the_rows(world, count_queries):
+    def rows(count):
+        return [[f"N{i}", f"Người Số {i}", f"n{i}@example.org", "T-A" if i % 2 else "T-B", "", ""]
+                for i in range(count)] + good_rows()
+
+    small_data, large_data = csv_bytes(rows(5)), csv_bytes(rows(300))
+    with count_queries() as small:
+        plan_for(small_data)
+    with count_queries() as large:
+        plan_for(large_data)
+    assert large.count == small.count
+
+
+def test_cli_dry_run_errors_and_apply(runner, world, tmp_path):
+    bad = tmp_path / "loi.csv"
+    bad.write_bytes(csv_bytes(good_rows() + [["CB9", "Người Chín", "sai-email", "T-A", "", ""]]))
+    before = state()
+    result = runner.invoke(args=["users", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "Dòng 7, cột «Email»: Email «sai-email» không hợp lệ." in result.output
+    assert "Tạo mới: 2" in result.output and state() == before
+
+    good = tmp_path / "dung.csv"
+    good.write_bytes(csv_bytes(good_rows(), delimiter=";", bom=True))
+    result = runner.invoke(args=["users", "import", str(good), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Kiểm tra từng dòng" in result.output and "Chạy thử: không ghi gì." in result.output
+    assert "dòng 3 [chuyển cơ quan] CB2 Lê Thị Hoa: T-A → T-B" in result.output
+    assert state() == before
+
+    result = runner.invoke(args=["users", "import", str(good)], input="n\n")
+    assert result.exit_code == 1 and state() == before  # deactivating asks first
+    result = runner.invoke(args=["users", "import", str(good), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User.username).where(User.employee_code == "CB4")) == "cb4"
+    assert db.session.scalar(select(AuditLog.actor_id).where(AuditLog.action == "users.imported")) is None
+    result = runner.invoke(args=["users", "import", str(good)])
+    assert result.exit_code == 0 and "Không có gì thay đổi." in result.output
