@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-dev system-deps check clean
+.PHONY: run serve test setup setup-dev system-deps check clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -30,6 +30,12 @@ run: setup
 	$(FLASK) demo
 	@echo "Mở http://$(HOST):$(PORT) và đăng nhập bằng một tài khoản ở trên."
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Production (docs/deploy.md): SECRET_KEY and DATABASE_URL (PostgreSQL) come from the environment;
+# migrations are applied, then gunicorn serves with gunicorn.conf.py.
+serve: setup
+	APP_CONFIG=production $(FLASK) db upgrade
+	HOST=$(HOST) PORT=$(PORT) APP_CONFIG=production exec $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app('production')"
 
 system-deps:
 	scripts/ensure-system-deps.sh

@@ -21,10 +21,22 @@ def _instance_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def database_url(url: str) -> str:
+    """Point plain PostgreSQL URLs (postgres://, postgresql://) at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
 class Config:
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'app.sqlite3'}"
-    )
+    ))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     CONTENT_DIR = os.environ.get("CONTENT_DIR", str(BASE_DIR / "content"))
     QUIZZES_DIR = os.environ.get("QUIZZES_DIR", str(BASE_DIR / "quizzes"))
@@ -40,6 +52,18 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    #: this many failed sign-ins in a row lock an account for LOGIN_LOCKOUT_MINUTES
+    LOGIN_LOCKOUT_THRESHOLD = _env_int("LOGIN_LOCKOUT_THRESHOLD", 10)
+    LOGIN_LOCKOUT_MINUTES = _env_int("LOGIN_LOCKOUT_MINUTES", 15)
+    #: rules for passwords people choose (app/auth/passwords.py)
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
+    #: how many reverse proxies (nginx, a load balancer) sit in front and set X-Forwarded-*; 0: none
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+    #: Strict-Transport-Security is sent only when this is above 0 (production: one year)
+    HSTS_MAX_AGE = 0
+    #: "text" for people reading a terminal, "json" (one object a line) for a log collector
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Outgoing mail for `flask reminders send` (run from cron).
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -68,23 +92,38 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret-key"
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite://")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL", "sqlite://"))
     WTF_CSRF_ENABLED = True
     RATELIMIT_ENABLED = True
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick; never in production
 
 
 class ProductionConfig(Config):
+    """Everything an app server needs comes from the environment: no state on its disk."""
+
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    PROXY_COUNT = _env_int("PROXY_COUNT", 1)  # nginx in front, by default
+    HSTS_MAX_AGE = _env_int("HSTS_MAX_AGE", 365 * 24 * 3600)
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
     @property
     def SECRET_KEY(self) -> str:  # noqa: N802
         key = os.environ.get("SECRET_KEY")
         if not key:
-            raise RuntimeError("SECRET_KEY must be set in the environment in production")
+            raise RuntimeError("SECRET_KEY must be set in the environment in production "
+                               "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
         return key
+
+    @property
+    def SQLALCHEMY_DATABASE_URI(self) -> str:  # noqa: N802
+        # Never fall back to SQLite in instance/: a server's disk holds no data in production.
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            raise RuntimeError("DATABASE_URL must be set in the environment in production "
+                               "(postgresql+psycopg://user:password@host/dbname)")
+        return database_url(url)
 
 
 CONFIGS = {

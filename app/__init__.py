@@ -5,6 +5,8 @@ from flask import Flask, render_template
 
 from config import CONFIGS
 from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+from .observability import register_observability
+from .security import register_security
 
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
@@ -13,6 +15,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(CONFIGS[config_name]())
     app.config.update(overrides or {})
+    register_observability(app)
+    register_security(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -64,7 +68,7 @@ def register_errorhandlers(app: Flask) -> None:
         code = getattr(error, "code", 500) or 500
         return render_template(f"errors/{code}.html"), code
 
-    for code in (400, 403, 404, 405, 429, 500):
+    for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, render_error)
 
     @app.errorhandler(CSRFError)

@@ -151,6 +151,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: failed sign-ins in a row; reset by a successful one (see auth.services.authenticate)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: no sign-in is accepted before this moment, even with the right password
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     agency: Mapped[Agency] = relationship(back_populates="users")
     #: loaded with the user (scopes and their agencies in one extra query): every page checks them
@@ -621,6 +625,22 @@ class CourseCompletion(db.Model):
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()
+
+
+# -- tracking: last activity per learner and course (migration 0005) ----------------------------
+
+class CourseActivity(db.Model):
+    """The last time a learner did anything in a course (opened a lesson, started an attempt).
+
+    Kept current by the learning services, so a dashboard reads one row per person instead of
+    aggregating every lesson-progress and attempt row of a province on each request.
+    """
+
+    __tablename__ = "course_activity"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # -- tracking: assignments (migration 0003) -------------------------------------------------------

@@ -107,19 +107,19 @@ def test_change_password(client, auth, make_user):
     auth.login(user)
     token = csrf_token(client, "/auth/password")
     response = client.post("/auth/password", data={
-        "current_password": PASSWORD, "new_password": "mat-khau-moi-2026",
-        "confirm": "mat-khau-moi-2026", "csrf_token": token})
+        "current_password": PASSWORD, "new_password": "song-hong-chay-2026",
+        "confirm": "song-hong-chay-2026", "csrf_token": token})
     assert response.status_code == 302
-    assert db.session.get(User, user.id).check_password("mat-khau-moi-2026")
+    assert db.session.get(User, user.id).check_password("song-hong-chay-2026")
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "user.password_changed"))
 
 
 @pytest.mark.parametrize("data,message", [
-    ({"current_password": "sai", "new_password": "mat-khau-moi-2026", "confirm": "mat-khau-moi-2026"},
+    ({"current_password": "sai", "new_password": "song-hong-chay-2026", "confirm": "song-hong-chay-2026"},
      "Mật khẩu hiện tại không đúng."),
     ({"current_password": PASSWORD, "new_password": "ngan", "confirm": "ngan"},
-     "Mật khẩu mới phải có từ 8 đến 128 ký tự."),
-    ({"current_password": PASSWORD, "new_password": "mat-khau-moi-2026", "confirm": "khac-han-2026"},
+     "Mật khẩu phải có từ 10 đến 128 ký tự."),
+    ({"current_password": PASSWORD, "new_password": "song-hong-chay-2026", "confirm": "khac-han-2026"},
      "Hai lần nhập mật khẩu mới không khớp."),
     ({"current_password": PASSWORD, "new_password": PASSWORD, "confirm": PASSWORD},
      "Mật khẩu mới phải khác mật khẩu hiện tại."),

@@ -302,3 +302,19 @@ def test_the_demo_gives_managers_something_to_look_at(runner, fixture_course):
     total = services.agency_report(db.session, fixture_course, root).total
     assert total.staff == 60
     assert min(total.completed, total.in_progress, total.not_started, total.overdue) > 0
+
+
+def test_last_activity_only_moves_forward(make_user, fixture_course):
+    from app.models import CourseActivity
+
+    person = make_user()
+    now = utcnow()
+    learn.touch_activity(db.session, person.id, fixture_course.id, now)
+    learn.touch_activity(db.session, person.id, fixture_course.id, now - timedelta(days=3))  # a late, older event
+    db.session.commit()
+    row = db.session.get(CourseActivity, (person.id, fixture_course.id))
+    assert row.last_activity_at == now
+    learn.touch_activity(db.session, person.id, fixture_course.id, now + timedelta(minutes=5))
+    db.session.commit()
+    db.session.refresh(row)
+    assert row.last_activity_at == now + timedelta(minutes=5)

@@ -5,7 +5,7 @@ from wtforms import (BooleanField, DateField, HiddenField, PasswordField, Select
                      SubmitField, TextAreaField)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
-from ..auth.forms import MIN_PASSWORD_LENGTH
+from ..auth.passwords import PasswordRules
 from ..models import AGENCY_KIND_LABELS
 from .services import ROLE_FILTERS
 
@@ -112,8 +112,7 @@ class UserForm(Form):
 
 class UserCreateForm(UserForm):
     password = PasswordField("Mật khẩu ban đầu", validators=[
-        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=128,
-                           message=f"Mật khẩu có từ {MIN_PASSWORD_LENGTH} đến 128 ký tự.")],
+        Optional(), PasswordRules()],
         description="Để trống để hệ thống tạo mật khẩu tạm, chỉ hiện một lần.")
     is_trainer = BooleanField("Giảng viên")
     is_admin = BooleanField("Quản trị")
@@ -134,8 +133,7 @@ class ScopeForm(Form):
 
 class ResetPasswordForm(Form):
     password = PasswordField("Mật khẩu mới", validators=[
-        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=128,
-                           message=f"Mật khẩu có từ {MIN_PASSWORD_LENGTH} đến 128 ký tự.")],
+        Optional(), PasswordRules()],
         description="Để trống để hệ thống tạo mật khẩu tạm, chỉ hiện một lần.")
     confirm = PasswordField("Nhập lại mật khẩu mới", validators=[
         EqualTo("password", message="Hai lần nhập mật khẩu không khớp.")])

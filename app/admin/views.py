@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..agencies.services import AgencyError, create_agency, merge_agency, move_agency, plan_merge, rename_agency
 from ..auth import services as accounts
+from ..auth.passwords import validate_password
 from ..extensions import db
 from ..formatting import VIETNAM
 from ..models import Agency, AuditLog, ManagerScope, Source, User
@@ -328,6 +329,12 @@ def user_password(user_id: int):
     form = forms.ResetPasswordForm()
     if not form.validate_on_submit():
         return _user_page(user, password_form=form)
+    if form.password.data:
+        try:  # the form cannot see whose password it is: compare with the person's names here
+            validate_password(form.password.data, user)
+        except accounts.AccountError as error:
+            form.password.errors.append(str(error))
+            return _user_page(user, password_form=form)
     password = form.password.data or accounts.temporary_password()
     accounts.reset_password(db.session, user, password, actor=current_user)
     db.session.commit()

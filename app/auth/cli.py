@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Agency
+from .passwords import validate_password
 from .services import AccountError, create_user, find_user_by_login, reset_password
 
 users_cli = AppGroup("users", help="Quản lý tài khoản người dùng.")
@@ -32,6 +33,7 @@ def _agency(code: str) -> Agency:
 def create_command(username, email, full_name, agency_code, password, trainer, admin, manages):
     """Tạo một tài khoản."""
     try:
+        validate_password(password, username=username, email=email, full_name=full_name)
         user = create_user(db.session, username=username, email=email, full_name=full_name,
                            agency=_agency(agency_code), password=password, is_trainer=trainer,
                            is_admin=admin, manages=[_agency(code) for code in manages])
@@ -50,6 +52,11 @@ def set_password_command(login, password):
     user = find_user_by_login(db.session, login)
     if user is None:
         click.echo(f"Không có tài khoản «{login}».", err=True)
+        sys.exit(1)
+    try:
+        validate_password(password, user)
+    except AccountError as error:
+        click.echo(str(error), err=True)
         sys.exit(1)
     reset_password(db.session, user, password)
     db.session.commit()

@@ -1,9 +1,13 @@
 """Forms for signing in and changing a password."""
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-MIN_PASSWORD_LENGTH = 8
+from .passwords import DEFAULT_MIN_LENGTH, PasswordRules
+
+#: the default of PASSWORD_MIN_LENGTH, for forms built before the app is (admin forms import it)
+MIN_PASSWORD_LENGTH = DEFAULT_MIN_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -18,10 +22,8 @@ class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Mật khẩu hiện tại",
                                      validators=[DataRequired("Vui lòng nhập mật khẩu hiện tại.")])
     new_password = PasswordField("Mật khẩu mới", validators=[
-        DataRequired("Vui lòng nhập mật khẩu mới."),
-        Length(min=MIN_PASSWORD_LENGTH, max=128,
-               message=f"Mật khẩu mới phải có từ {MIN_PASSWORD_LENGTH} đến 128 ký tự."),
-    ])
+        DataRequired("Vui lòng nhập mật khẩu mới."), PasswordRules(user=lambda: current_user),
+    ], description=f"Ít nhất {MIN_PASSWORD_LENGTH} ký tự; không dùng mật khẩu phổ biến hay tên đăng nhập của mình.")
     confirm = PasswordField("Nhập lại mật khẩu mới", validators=[
         DataRequired("Vui lòng nhập lại mật khẩu mới."),
         EqualTo("new_password", message="Hai lần nhập mật khẩu mới không khớp."),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -71,17 +72,47 @@ def find_user_by_login(session: Session, login: str) -> User | None:
     )
 
 
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
 def authenticate(session: Session, login: str, password: str) -> User | None:
-    """The active user with this username or email and password, or None (never says which failed)."""
+    """The active user with this username or email and password, or None (never says which failed).
+
+    LOGIN_LOCKOUT_THRESHOLD failures in a row lock the account for LOGIN_LOCKOUT_MINUTES; while
+    it is locked even the right password is refused. Every path hashes once, so neither the answer
+    nor its time tells whether the account exists, is locked, or is inactive. The caller commits
+    either way, so failures are counted.
+    """
     user = find_user_by_login(session, login)
     if user is None:
-        # Hash anyway so the response time does not reveal whether the account exists.
         hash_password(password)
         return None
-    if not user.check_password(password) or not user.is_active:
+    now = utcnow()
+    matches = user.check_password(password)
+    if is_locked(user, now):
         return None
-    user.last_login_at = utcnow()
+    if user.locked_until is not None:  # the lock has run out: start counting afresh
+        user.locked_until = None
+        user.failed_logins = 0
+    if not matches or not user.is_active:
+        _count_failed_login(session, user, now)
+        return None
+    user.failed_logins = 0
+    user.last_login_at = now
     return user
+
+
+def _count_failed_login(session: Session, user: User, now: datetime) -> None:
+    config = current_app.config
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= config["LOGIN_LOCKOUT_THRESHOLD"]:
+        user.locked_until = now + timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
+        user.failed_logins = 0
+        record(session, None, "user.locked", user, after={"locked_until": user.locked_until.isoformat()},
+               summary=f"Khóa tạm tài khoản {user.username} sau {config['LOGIN_LOCKOUT_THRESHOLD']} "
+                       "lần đăng nhập sai liên tiếp")
+    session.flush()
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
@@ -89,6 +120,9 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
         raise AccountError("Mật khẩu hiện tại không đúng.", field="current_password")
     if current == new:
         raise AccountError("Mật khẩu mới phải khác mật khẩu hiện tại.", field="new_password")
+    from .passwords import validate_password  # passwords.py imports AccountError from here
+
+    validate_password(new, user, field="new_password")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     record(session, user, "user.password_changed", user, summary="Đổi mật khẩu")
@@ -230,5 +264,6 @@ def reset_password(session: Session, user: User, password: str, actor: User | No
     """Set a new password chosen by an administrator (or the command line)."""
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    user.failed_logins, user.locked_until = 0, None  # a new password also lifts a lockout
     record(session, actor, "user.password_reset", user, summary=f"Đặt lại mật khẩu cho {user.username}")
     session.flush()

@@ -33,10 +33,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session, form.username.data, form.password.data)
+        db.session.commit()  # failures too: they count towards a lockout
         if user is None:
+            # One message for a wrong name, a wrong password, a locked or an inactive account.
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
         else:
-            db.session.commit()
             login_user(user, remember=form.remember.data)
             flash(f"Xin chào, {user.full_name}!", "success")
             return redirect(_safe_next(request.args.get("next")))

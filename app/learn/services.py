@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from ..models import (
+    CourseActivity,
     Agency,
     Assignment,
     Attempt,
@@ -70,7 +73,18 @@ def record_lesson_visit(session: Session, user: User, lesson: Lesson,
     else:
         progress.last_seen_at = now
     session.flush()
+    touch_activity(session, user.id, lesson.course_id, now)
     return progress
+
+
+def touch_activity(session: Session, user_id: int, course_id: int, now: datetime) -> None:
+    """Move the learner's last activity in the course forward (one upsert, never backwards)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(CourseActivity).values(user_id=user_id, course_id=course_id, last_activity_at=now)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["user_id", "course_id"],
+        set_={"last_activity_at": statement.excluded.last_activity_at},
+        where=CourseActivity.last_activity_at < statement.excluded.last_activity_at))
 
 
 def complete_lesson(session: Session, user: User, lesson: Lesson,
@@ -323,6 +337,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     try:
         session.add(attempt)
         session.flush()
+        touch_activity(session, user.id, quiz.course_id, now)
     except IntegrityError:
         # Another tab started the same attempt at the same moment (the one-open-attempt index
         # refused this one): roll back and use that one.
@@ -380,6 +395,7 @@ def start_practice(session: Session, user: User, course: Course, *, now: datetim
                       started_at=now, pass_percent=PRACTICE_PASS_PERCENT)
     session.add(attempt)
     session.flush()
+    touch_activity(session, user.id, course.id, now)
     _add_questions(session, attempt, [version_id for _, version_id in chosen], rng)
     session.flush()
     return attempt

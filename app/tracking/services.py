@@ -11,7 +11,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..content.text import strip_diacritics
@@ -22,9 +22,8 @@ from ..models import (
     AttemptQuestion,
     AuditLog,
     Course,
+    CourseActivity,
     CourseCompletion,
-    Lesson,
-    LessonProgress,
     QuestionVersion,
     Topic,
     User,
@@ -130,33 +129,27 @@ def person_statuses(course: Course, root: Agency | None, now: datetime):
         assigned = assigned.where(member_agency.path.startswith(root.path, autoescape=True))
     assigned = assigned.subquery("assigned")
 
-    activity_rows = union_all(
-        select(LessonProgress.user_id.label("user_id"), LessonProgress.last_seen_at.label("at"))
-        .join(Lesson, Lesson.id == LessonProgress.lesson_id).where(Lesson.course_id == course.id),
-        select(Attempt.user_id.label("user_id"), Attempt.started_at.label("at"))
-        .where(Attempt.course_id == course.id),
-    ).subquery("activity_rows")
-    activity = (select(activity_rows.c.user_id, func.max(activity_rows.c.at).label("last_activity_at"))
-                .group_by(activity_rows.c.user_id)).subquery("activity")
-    completion = (select(CourseCompletion.user_id, func.max(CourseCompletion.completed_at).label("completed_at"))
-                  .where(CourseCompletion.course_id == course.id, CourseCompletion.archived_at.is_(None))
-                  .group_by(CourseCompletion.user_id)).subquery("completion")
-
-    completed = and_(completion.c.completed_at.is_not(None),
-                     completion.c.completed_at >= assigned.c.cycle_start_at)
+    # One row per person: the summary kept by the learning services, and the current completion
+    # (at most one per person and course: a partial unique index).
+    activity = aliased(CourseActivity)
+    completion = aliased(CourseCompletion)
+    completed = and_(completion.completed_at.is_not(None),
+                     completion.completed_at >= assigned.c.cycle_start_at)
     status = case(
         (completed, literal("completed")),
         (assigned.c.due_at < now, literal("overdue")),
-        (activity.c.last_activity_at >= assigned.c.cycle_start_at, literal("in_progress")),
+        (activity.last_activity_at >= assigned.c.cycle_start_at, literal("in_progress")),
         else_=literal("not_started"),
     )
     return (
         select(assigned.c.user_id, assigned.c.agency_id, assigned.c.path, assigned.c.due_at,
                assigned.c.cycle_start_at,
-               case((completed, completion.c.completed_at), else_=None).label("completed_at"),
-               activity.c.last_activity_at, status.label("status"))
-        .outerjoin(completion, completion.c.user_id == assigned.c.user_id)
-        .outerjoin(activity, activity.c.user_id == assigned.c.user_id)
+               case((completed, completion.completed_at), else_=None).label("completed_at"),
+               activity.last_activity_at.label("last_activity_at"), status.label("status"))
+        .select_from(assigned)
+        .outerjoin(activity, and_(activity.user_id == assigned.c.user_id, activity.course_id == course.id))
+        .outerjoin(completion, and_(completion.user_id == assigned.c.user_id, completion.course_id == course.id,
+                                    completion.archived_at.is_(None)))
     ).subquery("person_status")
 
 
