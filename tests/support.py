@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +47,24 @@ def complete_fixture_course(user, course, when=None):
     completion = learn.record_commitment(db.session, user, course, ip="127.0.0.1", user_agent="test", now=when)
     db.session.commit()
     return completion
+
+
+@contextmanager
+def blank_database(tmp_path, name: str = "blank"):
+    """A brand-new empty database on the same server as the test database (a file on SQLite)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+        return
+    database = f"{name}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield make_url(DATABASE_URL).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,34 +1,12 @@
 """Migrations build the same schema as the models on a blank database, and undo it again."""
-import uuid
-from contextlib import contextmanager
-
 import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from app import create_app
 from app.extensions import db
-from support import DATABASE_URL, ON_POSTGRES
-
-
-@contextmanager
-def blank_database(tmp_path):
-    """A brand-new empty database on the same server as the test database."""
-    if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
-        return
-    name = f"blank_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+from support import blank_database
 
 
 def test_upgrade_matches_the_models_and_downgrade_removes_everything(tmp_path):

@@ -1,0 +1,1 @@
+"""Backups of the database: pg_dump/pg_restore on PostgreSQL, the SQLite backup API on SQLite."""
