@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test setup setup-dev system-deps check clean
+.PHONY: run serve test setup setup-dev system-deps check clean bench
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -42,6 +42,11 @@ system-deps:
 
 test: setup-dev system-deps
 	scripts/run-tests.sh
+
+SCALE ?= 1
+# Province-scale dataset on PostgreSQL and SQLite, page timings, bench/results.json (docs/benchmarks.md).
+bench: setup-dev system-deps
+	$(VENV)/bin/python -m bench --scale $(SCALE)
 
 check: setup
 	$(FLASK) content check

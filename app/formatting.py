@@ -18,3 +18,11 @@ def format_percent(value: float | None) -> str:
     rounded = round(float(value), 1)
     text = f"{rounded:.0f}" if rounded.is_integer() else f"{rounded:.1f}".replace(".", ",")
     return f"{text}%"
+
+
+def spreadsheet_safe(value):
+    """Text a spreadsheet will not run: a cell starting with = + - @ (or a tab/CR) is a formula to
+    Excel, so it gets a leading apostrophe. Numbers and empty values pass through."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

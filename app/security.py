@@ -5,7 +5,7 @@ attributes anywhere (page behaviour lives in app/static/js/). See docs/deploy.md
 """
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -61,6 +61,18 @@ def register_security_headers(app: Flask) -> None:
         return response
 
 
+def register_input_guard(app: Flask) -> None:
+    """Refuse a NUL character anywhere in the query or a form: no field of ours can hold one, and
+    PostgreSQL would fail on it deep inside a query (a 500 instead of a clear 400)."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        fields = (*request.args.items(multi=True), *(request.form.items(multi=True) if request.form else ()))
+        if any("\x00" in key or "\x00" in value for key, value in fields) or "\x00" in request.path:
+            abort(400)
+
+
 def register_security(app: Flask) -> None:
     register_proxy_fix(app)
     register_security_headers(app)
+    register_input_guard(app)

@@ -154,7 +154,11 @@ def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_co
     assert [row.share for row in rows] == [100.0, 100.0, 0.0]
     html = client.get(f"/manage/agencies/{tree['root'].id}/wrong").get_data(as_text=True)
     assert "Thông tin người bệnh" in html and "100% sai" in html
-    assert "Bài đăng nêu tên, tuổi và nơi ở" in html  # the explanation is shown to the manager
+    # The manager takes the same final test: no explanation until they have completed the course.
+    assert "Bài đăng nêu tên, tuổi và nơi ở" not in html and "Giải thích hiện khi" in html
+    _complete(manager, fixture_course)
+    html = client.get(f"/manage/agencies/{tree['root'].id}/wrong").get_data(as_text=True)
+    assert "Bài đăng nêu tên, tuổi và nơi ở" in html
 
 
 def test_assignment_form(client, auth, tree, make_user, fixture_course):
@@ -318,3 +322,38 @@ def test_last_activity_only_moves_forward(make_user, fixture_course):
     db.session.commit()
     db.session.refresh(row)
     assert row.last_activity_at == now + timedelta(minutes=5)
+
+
+def test_the_assignment_that_started_last_governs(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"], started_days_ago=100, due_in_days=-10)  # an old one-off, past due
+    _assign(fixture_course, tree["a"], started_days_ago=5, due_in_days=60)        # a new campaign in a
+    in_a, only_root = make_user(agency=tree["a1"]), make_user(agency=tree["b1"])
+    by_user = {row.user_id: row for row in db.session.execute(
+        select(services.person_statuses(fixture_course, tree["root"], utcnow())))}
+    assert by_user[in_a.id].status == "not_started" and by_user[only_root.id].status == "overdue"
+    state = learn.course_state(db.session, in_a, fixture_course)
+    assert state.status == "not_started" and state.due_at == by_user[in_a.id].due_at
+    assert learn.course_state(db.session, only_root, fixture_course).status == "overdue"
+
+
+def test_an_assignment_starting_in_the_future_does_not_count_yet(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"], started_days_ago=-10, due_in_days=40)
+    person = make_user(agency=tree["a1"])
+    assert services.agency_report(db.session, fixture_course, tree["root"]).total.staff == 0
+    lesson = db.session.scalar(select(Lesson))
+    learn.complete_lesson(db.session, person, lesson)
+    db.session.commit()
+    state = learn.course_state(db.session, person, fixture_course)
+    assert state.due_at is None and lesson.id in state.done_lesson_ids
+
+
+def test_people_exports_neutralise_spreadsheet_formulas(client, exported, make_user, tree):
+    from openpyxl import load_workbook
+
+    make_user(agency=tree["a1"], full_name="=HYPERLINK(\"http://x\",\"bấm\")", employee_code="+1-2")
+    sheet = load_workbook(io.BytesIO(client.get(f"/manage/agencies/{exported.id}/export.xlsx").data)).active
+    cells = {cell.value: cell.data_type for row in sheet.iter_rows(min_row=2) for cell in row}
+    assert "'=HYPERLINK(\"http://x\",\"bấm\")" in cells and "'+1-2" in cells
+    assert "f" not in cells.values()  # no formula anywhere
+    text = client.get(f"/manage/agencies/{exported.id}/export.csv").data.decode("utf-8-sig")
+    assert '"\'=HYPERLINK(' in text and ",'+1-2," in text

@@ -1,48 +1,15 @@
 """Forms of the administration pages: agencies, users, sources, the staff import, audit filters."""
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField,
                      SubmitField, TextAreaField)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..auth.passwords import PasswordRules
+from ..forms import Form, GetForm
 from ..models import AGENCY_KIND_LABELS
 from .services import ROLE_FILTERS
 
 NO_PARENT = 0
-
-
-class _VietnameseMessages:
-    """WTForms ships no Vietnamese translation: the built-in messages these forms can show."""
-
-    MESSAGES = {
-        "Not a valid choice.": "Lựa chọn không hợp lệ.",
-        "Invalid Choice: could not coerce.": "Lựa chọn không hợp lệ.",
-        "Not a valid date value.": "Ngày không hợp lệ.",
-        "Not a valid integer value.": "Số không hợp lệ.",
-        "This field is required.": "Trường này là bắt buộc.",
-    }
-
-    def gettext(self, string: str) -> str:
-        return self.MESSAGES.get(string, string)
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self.gettext(singular if n == 1 else plural)
-
-
-class Form(FlaskForm):
-    """The base of every form here: CSRF from Flask-WTF, messages in Vietnamese."""
-
-    class Meta:
-        def get_translations(self, form):
-            return _VietnameseMessages()
-
-
-class GetForm(Form):
-    """A filter read from the query string: nothing changes, so no CSRF token."""
-
-    class Meta:
-        csrf = False
 
 
 # -- agencies -------------------------------------------------------------------------------------

@@ -207,12 +207,18 @@ def _csv_table(data: bytes) -> Iterable[tuple[int, list]]:
     return list(enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1))
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _cell_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a code typed as a number comes back as 1234.0
-    return unicodedata.normalize("NFC", str(value)).strip()
+    # Control characters (a NUL from a damaged file, stray form feeds) are never part of a name,
+    # a code or an address, and PostgreSQL refuses NUL outright: drop them.
+    text = CONTROL_CHARACTERS.sub("", str(value))
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def _header_key(text: str) -> str:

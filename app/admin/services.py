@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..agencies.services import direct_staff_counts, subtree_staff_counts
 from ..audit import record
 from ..content.text import strip_diacritics
-from ..formatting import format_datetime_local
+from ..formatting import format_datetime_local, spreadsheet_safe
 from ..models import Agency, Assignment, AuditLog, CourseCompletion, ManagerScope, Source, User
 
 #: action → what it means, for the audit page and its export
@@ -40,9 +40,12 @@ ACTION_LABELS = {
     "source.contact_changed": "Đổi đầu mối tiếp nhận phản ánh",
     "assignment.created": "Giao khóa học",
     "assignment.new_cycle": "Bắt đầu chu kỳ mới",
+    "user.locked": "Khóa tạm tài khoản",
+    "content.load": "Nạp nội dung",
 }
 OBJECT_TYPE_LABELS = {"agency": "Cơ quan", "user": "Tài khoản", "import": "Tệp nhập",
-                      "source": "Văn bản nguồn", "assignment": "Giao khóa học"}
+                      "source": "Văn bản nguồn", "assignment": "Giao khóa học",
+                      "content": "Nội dung"}
 ROLE_FILTERS = {"learner": "Chỉ học viên", "manager": "Quản lý", "trainer": "Giảng viên", "admin": "Quản trị"}
 
 
@@ -206,11 +209,6 @@ AUDIT_CSV_HEADER = ["Thời điểm (giờ Việt Nam)", "Người thực hiện
                     "Loại đối tượng", "Mã đối tượng", "Tóm tắt", "Trước", "Sau"]
 
 
-def _spreadsheet_safe(value: str) -> str:
-    # A cell starting with = + - @ (or a tab/CR) is a formula to a spreadsheet: make it plain text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _json(value) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -226,7 +224,7 @@ def audit_csv_lines(session: Session, filters: AuditFilters, batch: int = 1000):
         out.seek(0)
         out.truncate()
         for entry, username, full_name in rows:
-            writer.writerow([_spreadsheet_safe(str(cell)) for cell in (
+            writer.writerow([spreadsheet_safe(str(cell)) for cell in (
                 format_datetime_local(entry.created_at, "%Y-%m-%d %H:%M:%S"),
                 full_name or "Dòng lệnh", username or "", ACTION_LABELS.get(entry.action, entry.action),
                 entry.action, OBJECT_TYPE_LABELS.get(entry.object_type, entry.object_type), entry.object_id,

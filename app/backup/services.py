@@ -46,6 +46,7 @@ def dump(database_url: str, target: Path) -> Path:
             source.backup(copy)
     else:
         raise BackupError(f"Không hỗ trợ sao lưu cơ sở dữ liệu loại «{url.get_backend_name()}».")
+    target.chmod(0o600)  # it holds every email address and password hash
     return target
 
 

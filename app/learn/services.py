@@ -92,20 +92,44 @@ def complete_lesson(session: Session, user: User, lesson: Lesson,
     """The learner reached the end and confirmed: the lesson counts as done (once per cycle)."""
     now = now or utcnow()
     progress = record_lesson_visit(session, user, lesson, now)
-    if progress.completed_at is None or progress.completed_at < _cycle_start(session, user, lesson.course_id):
+    if progress.completed_at is None or progress.completed_at < _cycle_start(session, user, lesson.course_id, now):
         progress.completed_at = now
     session.flush()
     return progress
 
 
-def _cycle_start(session: Session, user: User, course_id: int) -> datetime:
-    """Start of the current cycle of the learner's assignments for a course (the epoch if none)."""
+@dataclass(frozen=True)
+class Cycle:
+    start: datetime
+    due: datetime
+
+
+def current_cycles(session: Session, user: User, course_ids: list[int],
+                   now: datetime | None = None) -> dict[int, Cycle]:
+    """The cycle that governs each course for the learner: of the assignments covering their agency
+    whose current cycle has started, the one that started last (the earliest due date on a tie).
+
+    The same rule as `tracking.services.person_statuses`, so a learner and their manager always see
+    the same due date and status. An assignment that starts in the future does not count yet.
+    """
+    now = now or utcnow()
     scope = aliased(Agency)
-    start = session.scalar(
-        select(func.max(Assignment.cycle_start_at)).join(scope, scope.id == Assignment.agency_id)
-        .where(Assignment.course_id == course_id, Assignment.is_active,
-               literal(user.agency.path).startswith(scope.path)))
-    return start or datetime.min.replace(tzinfo=timezone.utc)
+    best: dict[int, Cycle] = {}
+    for course_id, start, due in session.execute(
+            select(Assignment.course_id, Assignment.cycle_start_at, Assignment.cycle_due_at)
+            .join(scope, scope.id == Assignment.agency_id)
+            .where(Assignment.course_id.in_(course_ids), Assignment.is_active, Assignment.cycle_start_at <= now,
+                   literal(user.agency.path).startswith(scope.path))):
+        current = best.get(course_id)
+        if current is None or (start, -due.timestamp()) > (current.start, -current.due.timestamp()):
+            best[course_id] = Cycle(start, due)
+    return best
+
+
+def _cycle_start(session: Session, user: User, course_id: int, now: datetime | None = None) -> datetime:
+    """Start of the learner's current cycle for a course (the epoch if the course is not assigned)."""
+    cycle = current_cycles(session, user, [course_id], now).get(course_id)
+    return cycle.start if cycle else datetime.min.replace(tzinfo=timezone.utc)
 
 
 # -- course state --------------------------------------------------------------------------------
@@ -180,14 +204,7 @@ def course_states(session: Session, user: User, courses: list[Course],
     course_ids = [course.id for course in courses]
     if not course_ids:
         return {}
-    scope = aliased(Agency)
-    cycles = {row.course_id: row for row in session.execute(
-        select(Assignment.course_id, func.max(Assignment.cycle_start_at).label("start"),
-               func.min(Assignment.cycle_due_at).label("due"))
-        .join(scope, scope.id == Assignment.agency_id)
-        .where(Assignment.course_id.in_(course_ids), Assignment.is_active,
-               literal(user.agency.path).startswith(scope.path))
-        .group_by(Assignment.course_id))}
+    cycles = current_cycles(session, user, course_ids, now)
     lessons = session.scalars(
         select(Lesson).where(Lesson.course_id.in_(course_ids), Lesson.status == "published")
         .order_by(Lesson.course_id, Lesson.position)).all()

@@ -18,10 +18,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ..formatting import VIETNAM, format_datetime_local, format_percent
+from ..formatting import VIETNAM, format_datetime_local, format_percent, spreadsheet_safe
 from ..learn.certificates import FONT_FILE, ITALIC_FONT_FILE
 from ..models import Agency, Attempt, Course, Quiz, User
 from .services import STATUS_LABELS, AgencyReport, filter_people, person_statuses
@@ -49,8 +49,13 @@ def person_rows(session: Session, course: Course, agency: Agency, now: datetime,
              .outerjoin(best_final, best_final.c.user_id == people.c.user_id)
              .order_by(User.search_name, User.id))
     query = filter_people(query, people, **filters)
+    if session.get_bind().dialect.name == "postgresql":
+        # A server-side cursor is planned for its first rows only (cursor_tuple_fraction 0.1), which
+        # picks nested loops over the whole province; we read every row, so say so.
+        session.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
     for number, row in enumerate(session.execute(query.execution_options(yield_per=BATCH)), start=1):
-        yield (number, row.employee_code or "", row.full_name, row.email, row.name, STATUS_LABELS[row.status],
+        yield (number, spreadsheet_safe(row.employee_code or ""), spreadsheet_safe(row.full_name),
+               spreadsheet_safe(row.email), spreadsheet_safe(row.name), STATUS_LABELS[row.status],
                _day(row.due_at), _day(row.completed_at), _day(row.last_activity_at),
                round(row.best, 1) if row.best is not None else None)
 
@@ -68,8 +73,8 @@ def xlsx_file(rows: Iterable[tuple], title: str) -> tempfile.SpooledTemporaryFil
         sheet.column_dimensions[get_column_letter(index)].width = width
     bold = Font(bold=True)
     header = []
-    for text in HEADERS:
-        cell = WriteOnlyCell(sheet, value=text)
+    for heading in HEADERS:
+        cell = WriteOnlyCell(sheet, value=heading)
         cell.font = bold
         header.append(cell)
     sheet.append(header)

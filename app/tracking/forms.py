@@ -1,12 +1,13 @@
 """Forms for assigning a course to an agency subtree and filtering people."""
 from datetime import date
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
+from ..forms import Form, GetForm
 
-class AssignmentForm(FlaskForm):
+
+class AssignmentForm(Form):
     course_id = SelectField("Khóa học", coerce=int, validators=[DataRequired("Vui lòng chọn khóa học.")])
     starts_on = DateField("Ngày bắt đầu", default=date.today,
                           validators=[DataRequired("Vui lòng nhập ngày bắt đầu (ngày/tháng/năm).")])
@@ -21,10 +22,7 @@ class AssignmentForm(FlaskForm):
             raise ValidationError("Hạn hoàn thành phải sau ngày bắt đầu.")
 
 
-class PeopleFilterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter: nothing changes
-
+class PeopleFilterForm(GetForm):
     q = StringField("Tìm theo tên hoặc mã cán bộ")
     status = SelectField("Trạng thái", choices=[("", "Tất cả"), ("completed", "Hoàn thành"),
                                                 ("in_progress", "Đang học"), ("not_started", "Chưa bắt đầu"),

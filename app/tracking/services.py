@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..content.text import strip_diacritics
+from ..formatting import VIETNAM
 from ..models import (
     Agency,
     Assignment,
@@ -114,20 +115,24 @@ def person_statuses(course: Course, root: Agency | None, now: datetime):
     """
     member_agency = aliased(Agency)
     scope = aliased(Agency)
-    assigned = (
-        select(User.id.label("user_id"), User.agency_id.label("agency_id"),
-               member_agency.path.label("path"),
-               func.min(Assignment.cycle_due_at).label("due_at"),
-               func.max(Assignment.cycle_start_at).label("cycle_start_at"))
+    # Of the assignments covering a person whose current cycle has started, the one that started
+    # last governs (the earliest due date on a tie): the same rule as learn.services.current_cycles.
+    ranked = (
+        select(User.id.label("user_id"), User.agency_id.label("agency_id"), member_agency.path.label("path"),
+               Assignment.cycle_due_at.label("due_at"), Assignment.cycle_start_at.label("cycle_start_at"),
+               func.row_number().over(partition_by=User.id, order_by=(Assignment.cycle_start_at.desc(),
+                                                                       Assignment.cycle_due_at.asc())).label("rank"))
         .join(member_agency, member_agency.id == User.agency_id)
-        .join(Assignment, and_(Assignment.course_id == course.id, Assignment.is_active))
+        .join(Assignment, and_(Assignment.course_id == course.id, Assignment.is_active,
+                               Assignment.cycle_start_at <= now))
         .join(scope, scope.id == Assignment.agency_id)
         .where(User.is_active, member_agency.path.startswith(scope.path))
-        .group_by(User.id, User.agency_id, member_agency.path)
     )
     if root is not None:
-        assigned = assigned.where(member_agency.path.startswith(root.path, autoescape=True))
-    assigned = assigned.subquery("assigned")
+        ranked = ranked.where(member_agency.path.startswith(root.path, autoescape=True))
+    ranked = ranked.subquery("ranked")
+    assigned = (select(ranked.c.user_id, ranked.c.agency_id, ranked.c.path, ranked.c.due_at, ranked.c.cycle_start_at)
+                .where(ranked.c.rank == 1)).subquery("assigned")
 
     # One row per person: the summary kept by the learning services, and the current completion
     # (at most one per person and course: a partial unique index).
@@ -191,23 +196,27 @@ class AgencyReport:
 
 
 def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
-    """Figures for the agency's subtree and for each child's subtree: two queries."""
+    """Figures for the agency's subtree and for each child's subtree.
+
+    One status query grouped by agency (a few thousand rows at most for a province), added up here
+    per child by the path: far cheaper than joining every person to every child by path prefix.
+    """
     now = now or utcnow()
     people = person_statuses(course, agency, now)
-    total = _figures(session.execute(select(*_figure_columns(people))).one())
-    child = aliased(Agency)
-    rows = session.execute(
-        select(child.id, *_figure_columns(people))
-        .select_from(child)
-        .join(people, people.c.path.startswith(child.path))
-        .where(child.parent_id == agency.id)
-        .group_by(child.id)).all()
-    by_child = {row.id: _figures(row) for row in rows}
+    rows = session.execute(select(people.c.path, *_figure_columns(people)).group_by(people.c.path)).all()
     children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
                                .order_by(Agency.name)).all()
+    names = ("staff", *STATUSES)
+    total = Figures()
+    by_child: dict[int, Figures] = {}
+    for row in rows:
+        below = row.path[len(agency.path):].split("/", 1)[0]  # "" for people placed in the agency itself
+        targets = [total] + ([by_child.setdefault(int(below), Figures())] if below else [])
+        for figures in targets:
+            for name in names:
+                setattr(figures, name, getattr(figures, name) + getattr(row, name))
     listed = [(item, by_child.get(item.id, Figures())) for item in children]
-    direct = Figures(**{name: getattr(total, name) - sum(getattr(f, name) for _, f in listed)
-                        for name in ("staff", *STATUSES)})
+    direct = Figures(**{name: getattr(total, name) - sum(getattr(f, name) for _, f in listed) for name in names})
     return AgencyReport(agency, course, total, listed, direct)
 
 
@@ -265,47 +274,57 @@ def _graded_answers(course: Course, root: Agency):
                    Agency.path.startswith(root.path, autoescape=True))).subquery("answers")
 
 
-def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20) -> list[WrongRow]:
+def wrong_answers(session: Session, course: Course, root: Agency,
+                  limit: int = 20) -> tuple[list[WrongRow], list[WrongRow]]:
+    """Per question (worst first, at most `limit`) and per topic: one pass over the graded answers,
+    tallied per question version; the topics are added up from those few rows."""
     answers = _graded_answers(course, root)
-    wrong = func.sum(case((answers.c.score < 1, 1), else_=0))
-    rows = session.execute(
-        select(answers.c.question_version_id, func.count().label("total"), wrong.label("wrong"))
-        .group_by(answers.c.question_version_id)
-        .order_by((wrong * 1.0 / func.count()).desc(), func.count().desc())
-        .limit(limit)).all()
+    tallies = session.execute(
+        select(answers.c.question_version_id, func.count().label("total"),
+               func.sum(case((answers.c.score < 1, 1), else_=0)).label("wrong"))
+        .group_by(answers.c.question_version_id)).all()
+    if not tallies:
+        return [], []
     versions = {v.id: v for v in session.scalars(select(QuestionVersion).where(
-        QuestionVersion.id.in_([row.question_version_id for row in rows])))}
-    return [WrongRow(row.total, row.wrong, version=versions[row.question_version_id]) for row in rows]
+        QuestionVersion.id.in_([row.question_version_id for row in tallies])))}
+    worst = sorted(tallies, key=lambda row: (-row.wrong / row.total, -row.total, row.question_version_id))[:limit]
+    questions = [WrongRow(row.total, row.wrong, version=versions[row.question_version_id]) for row in worst]
+
+    topics_of = {}
+    for question_id, topic in session.execute(
+            select(question_topic.c.question_id, Topic).join(Topic, Topic.id == question_topic.c.topic_id)
+            .where(question_topic.c.question_id.in_({v.question_id for v in versions.values()}))):
+        topics_of.setdefault(question_id, []).append(topic)
+    by_topic: dict[int, WrongRow] = {}
+    for row in tallies:
+        for topic in topics_of.get(versions[row.question_version_id].question_id, []):
+            tally = by_topic.setdefault(topic.id, WrongRow(0, 0, topic=topic))
+            tally.total += row.total
+            tally.wrong += row.wrong
+    topics = sorted(by_topic.values(), key=lambda row: (-row.wrong / row.total, row.topic.slug))
+    return questions, topics
 
 
-def wrong_by_topic(session: Session, course: Course, root: Agency) -> list[WrongRow]:
-    answers = _graded_answers(course, root)
-    wrong = func.sum(case((answers.c.score < 1, 1), else_=0))
-    rows = session.execute(
-        select(Topic, func.count().label("total"), wrong.label("wrong"))
-        .select_from(answers)
-        .join(QuestionVersion, QuestionVersion.id == answers.c.question_version_id)
-        .join(question_topic, question_topic.c.question_id == QuestionVersion.question_id)
-        .join(Topic, Topic.id == question_topic.c.topic_id)
-        .group_by(Topic.id)
-        .order_by((wrong * 1.0 / func.count()).desc())).all()
-    return [WrongRow(row.total, row.wrong, topic=row.Topic) for row in rows]
+def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20) -> list[WrongRow]:
+    return wrong_answers(session, course, root, limit)[0]
 
 
 # -- completions over time ----------------------------------------------------------------------
 
 def weekly_completions(session: Session, course: Course, root: Agency, weeks: int = 12,
                        now: datetime | None = None) -> list[tuple[datetime, int]]:
-    """Completions per week (Monday to Sunday), counted by the agency at the time of completion."""
+    """Completions per week (Monday to Sunday in Vietnam), counted in SQL by the agency at the time
+    of completion. Returns each week's Monday (Vietnam time) with its count."""
     now = now or utcnow()
-    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    first = monday - timedelta(weeks=weeks - 1)
-    completed = session.scalars(
-        select(CourseCompletion.completed_at)
+    local = now.astimezone(VIETNAM)
+    this_monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    mondays = [this_monday - timedelta(weeks=weeks - 1 - index) for index in range(weeks)]
+    ends = mondays[1:] + [this_monday + timedelta(weeks=1)]
+    completed = CourseCompletion.completed_at
+    counts = session.execute(
+        select(*[func.coalesce(func.sum(case((and_(completed >= start, completed < end), 1), else_=0)), 0)
+                 for start, end in zip(mondays, ends)])
         .join(Agency, Agency.id == CourseCompletion.agency_id)
-        .where(CourseCompletion.course_id == course.id, CourseCompletion.completed_at >= first,
-               Agency.path.startswith(root.path, autoescape=True))).all()
-    counts = [0] * weeks
-    for moment in completed:
-        counts[min(weeks - 1, (moment - first).days // 7)] += 1
-    return [(first + timedelta(weeks=index), count) for index, count in enumerate(counts)]
+        .where(CourseCompletion.course_id == course.id, completed >= mondays[0],
+               Agency.path.startswith(root.path, autoescape=True))).one()
+    return list(zip(mondays, counts))

@@ -52,8 +52,6 @@ def dashboard(agency_id: int):
     """The subtree's figures, its child agencies with completion bars, completions per week."""
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
-    services.roll_assignment_cycles(db.session)
-    db.session.commit()
     report = services.agency_report(db.session, course, agency)
     weeks = services.weekly_completions(db.session, course, agency)
     return render_template("tracking/dashboard.html", report=report, course=course, courses=_courses(),
@@ -135,9 +133,12 @@ def wrong(agency_id: int):
     """Nhân viên hay sai ở đâu: per question and per topic, worst first."""
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
+    # Managers take the same final test: its explanations wait until they have completed the course.
+    show_explanations = db.session.scalar(select(CourseCompletion.id).where(
+        CourseCompletion.user_id == current_user.id, CourseCompletion.course_id == course.id).limit(1)) is not None
     return render_template("tracking/wrong.html", agency=agency, course=course, courses=_courses(),
-                           questions=services.wrong_by_question(db.session, course, agency),
-                           topics=services.wrong_by_topic(db.session, course, agency))
+                           show_explanations=show_explanations,
+                           **dict(zip(("questions", "topics"), services.wrong_answers(db.session, course, agency))))
 
 
 def _start_of_day(day) -> datetime:

@@ -1,0 +1,192 @@
+"""Timing the manager's pages in process with the Flask test client, and the XLSX export in a subprocess.
+
+Every timed response must be a 200 that contains the text the page is expected to show, so an
+error page is never timed. The export runs in a process of its own so that its peak RSS is the
+export's, not the generator's: `python -m bench.measure export '<json>'` prints one JSON line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from urllib.parse import urlencode
+
+from flask.testing import FlaskClient
+
+from app import create_app
+
+WARMUP = 3
+#: after this many timed requests, a page whose timings already add up to the budget stops early
+MIN_REQUESTS = 10
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+SECRET_KEY = "bench-secret-key-not-for-production"
+
+
+def make_app(database_url: str):
+    """The app as it runs in development (no TESTING, no DEBUG) on the given database."""
+    os.environ.setdefault("SECRET_KEY", SECRET_KEY)  # otherwise the config writes instance/secret_key
+    return create_app("development", {"SQLALCHEMY_DATABASE_URI": database_url})
+
+
+def sign_in(client: FlaskClient, username: str, password: str) -> None:
+    html = client.get("/auth/login").get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    if not match:
+        raise RuntimeError("no CSRF token on /auth/login")
+    response = client.post("/auth/login", data={"username": username, "password": password,
+                                                "csrf_token": match.group(1) or match.group(2)})
+    if response.status_code != 302 or "/auth/login" in response.headers.get("Location", ""):
+        raise RuntimeError(f"could not sign in as {username} (HTTP {response.status_code})")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * share
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def time_page(client: FlaskClient, url: str, expected: list[str], requests: int,
+              budget_s: float) -> list[float]:
+    """Milliseconds of `requests` GETs after a warm-up; each response is checked, none is an error page.
+
+    A slow page stops after MIN_REQUESTS once its timings add up to `budget_s`, so a run stays bounded.
+    """
+    timings: list[float] = []
+    for index in range(WARMUP + requests):
+        if len(timings) >= MIN_REQUESTS and sum(timings) >= budget_s * 1000:
+            break
+        started = time.perf_counter()
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200 or not all(text in body for text in expected):
+            missing = [text for text in expected if text not in body]
+            raise RuntimeError(f"GET {url}: HTTP {response.status_code}, missing {missing}")
+        if index >= WARMUP:
+            timings.append(elapsed)
+    return timings
+
+
+def pages(dataset) -> list[tuple[str, str, str, list[str]]]:
+    """(metric, who signs in, url, expected texts) of every timed page."""
+    course = urlencode({"course": dataset.course_slug})
+    root, mid = dataset.root_id, dataset.mid_id
+    return [
+        # The cheapest authenticated GET: loads the user and their scopes, renders a form.
+        ("floor", "root", "/auth/password", ["Đổi mật khẩu"]),
+        ("dashboard_root", "root", f"/manage/agencies/{root}?{course}",
+         ["Cán bộ được giao", f"<div class=\"fs-4 fw-semibold\">{dataset.root_staff}</div>"]),
+        ("dashboard_mid", "mid", f"/manage/agencies/{mid}?{course}",
+         ["Cán bộ được giao", f"<div class=\"fs-4 fw-semibold\">{dataset.mid_staff}</div>"]),
+        ("people", "root", f"/manage/agencies/{root}/people?{course}&status=in_progress",
+         [" người · ", "Đang học"]),
+        ("wrong_answers", "root", f"/manage/agencies/{root}/wrong?{course}",
+         ["Nhân viên hay sai ở đâu", "% sai ("]),
+    ]
+
+
+def measure_pages(app, dataset, requests: int, budget_s: float, log=print) -> dict[str, float]:
+    """p50 and p95 of every page in milliseconds, and how many requests were timed."""
+    clients = {}
+    for who, username in (("root", dataset.root_manager), ("mid", dataset.mid_manager)):
+        clients[who] = app.test_client()
+        sign_in(clients[who], username, dataset.password)
+    results = {}
+    for metric, who, url, expected in pages(dataset):
+        timings = time_page(clients[who], url, expected, requests, budget_s)
+        results[f"{metric}_p50_ms"] = round(percentile(timings, 0.5), 1)
+        results[f"{metric}_p95_ms"] = round(percentile(timings, 0.95), 1)
+        results[f"{metric}_n"] = len(timings)
+        log(f"  {metric:<14} p50 {results[f'{metric}_p50_ms']:>9.1f} ms   "
+            f"p95 {results[f'{metric}_p95_ms']:>9.1f} ms   n={len(timings):<3} {url}")
+    return results
+
+
+# -- the export, in a process of its own ---------------------------------------------------------------
+
+def measure_export(database_url: str, dataset) -> dict:
+    """Seconds and peak RSS of the XLSX export of the whole province, or None values when it is missing."""
+    course = urlencode({"course": dataset.course_slug})
+    probe = {"database_url": database_url, "username": dataset.root_manager, "password": dataset.password,
+             "url": f"/manage/agencies/{dataset.root_id}/export.xlsx?{course}"}
+    finished = subprocess.run([sys.executable, "-m", "bench.measure", "export", json.dumps(probe)],
+                              capture_output=True, text=True, timeout=1800)
+    reason = (finished.stderr.strip().splitlines() or ["no output"])[-1]  # e.g. the app's logged error
+    if finished.returncode != 0:  # reported as n/a with the reason; the other figures still count
+        return {"status": f"probe failed: {reason}", "export_xlsx_s": None, "export_peak_mb": None}
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    if result["status"] not in (200, 404):
+        result["status"] = f"HTTP {result['status']} ({reason})"
+    return result
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> bool:
+    """Make VmHWM start again from the current RSS (Linux ≥ 4.0), so it is the export's peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _sheet_rows(path: str) -> int:
+    with zipfile.ZipFile(path) as book:
+        sheet = next(name for name in book.namelist() if name.startswith("xl/worksheets/sheet"))
+        rows, tail = 0, b""
+        with book.open(sheet) as xml:
+            while chunk := xml.read(1 << 20):
+                data = tail + chunk
+                rows += data.count(b"<row") - tail.count(b"<row")
+                tail = data[-4:]
+        return rows
+
+
+def export_probe(probe: dict) -> dict:
+    app = make_app(probe["database_url"])
+    client = app.test_client()
+    sign_in(client, probe["username"], probe["password"])
+    client.get("/auth/password")  # the first request pays for imports and template compilation
+    baseline_mb = _status_kib("VmRSS") / 1024
+    exact_peak = _reset_peak_rss()
+    size = 0
+    with tempfile.NamedTemporaryFile(suffix=".xlsx") as body:
+        started = time.perf_counter()
+        response = client.get(probe["url"], buffered=False)
+        if response.status_code != 200:
+            response.close()
+            return {"status": response.status_code, "export_xlsx_s": None, "export_peak_mb": None}
+        for chunk in response.iter_encoded():
+            size += len(chunk)
+            body.write(chunk)
+        response.close()
+        seconds = time.perf_counter() - started
+        peak_mb = _status_kib("VmHWM") / 1024
+        body.flush()
+        rows = _sheet_rows(body.name)
+    return {"status": 200, "export_xlsx_s": round(seconds, 2), "export_peak_mb": round(peak_mb, 1),
+            "export_baseline_mb": round(baseline_mb, 1), "export_rows": rows,
+            "export_bytes": size, "content_type": response.headers.get("Content-Type", ""),
+            "peak_is_exact": exact_peak}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "export":
+        sys.exit("usage: python -m bench.measure export '<json>'")
+    print(json.dumps(export_probe(json.loads(sys.argv[2]))))
