@@ -68,3 +68,14 @@ def blank_database(tmp_path, name: str = "blank"):
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
         admin.dispose()
+
+
+def sign_in(page, base_url: str, username: str, password: str | None = None) -> None:
+    """Sign in through the real form in a browser page (the demo password by default)."""
+    from app.demo.cli import DEMO_PASSWORD
+
+    page.goto(f"{base_url}/auth/login")
+    page.get_by_label("Tên đăng nhập hoặc email").fill(username)
+    page.get_by_label("Mật khẩu").fill(password or DEMO_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base_url}/")

@@ -15,6 +15,8 @@ from app.demo.cli import build_demo
 from app.extensions import db
 
 CHROMIUM = "/usr/bin/chromium"
+#: installed by `npm ci --prefix tests/browser` (scripts/run-tests.sh does it); never served by the app
+AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -44,6 +46,24 @@ def phone(browser):
     """A page the size of a 360-px-wide phone."""
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
                                   is_mobile=True, has_touch=True, locale="vi-VN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def axe_phone(browser):
+    """A phone page with axe-core loaded in every document, for accessibility audits.
+
+    The app's Content-Security-Policy (script-src 'self') blocks the inline <script> that
+    page.add_script_tag writes; init scripts are not subject to the page's policy, so axe is
+    injected that way, in this audit context only: the policy the app sends is unchanged.
+    """
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run `npm ci --prefix tests/browser` (make test does)")
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                                  is_mobile=True, has_touch=True, locale="vi-VN")
+    context.add_init_script(path=str(AXE_JS))
     page = context.new_page()
     yield page
     context.close()

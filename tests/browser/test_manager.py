@@ -6,10 +6,10 @@ import pytest
 from openpyxl import load_workbook
 
 from app.content.text import strip_diacritics
-from app.demo.cli import DEMO_PASSWORD, build_demo_progress
+from app.demo.cli import build_demo_progress
 from app.extensions import db
 
-from support import no_sideways_scroll
+from support import no_sideways_scroll, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -20,16 +20,8 @@ def demo_with_progress(demo):
     db.session.commit()
 
 
-def _sign_in(phone, live_server, username):
-    phone.goto(f"{live_server}/auth/login")
-    phone.get_by_label("Tên đăng nhập hoặc email").fill(username)
-    phone.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
-    phone.get_by_role("button", name="Đăng nhập").click()
-    phone.wait_for_url(f"{live_server}/")
-
-
 def test_a_head_drills_down_to_a_person_and_downloads_the_report(live_server, phone, demo_with_progress, tmp_path):
-    _sign_in(phone, live_server, "quanly.soyte")
+    sign_in(phone, live_server, "quanly.soyte")
     phone.get_by_role("button", name="Mở menu").click()
     phone.get_by_role("link", name="Theo dõi hoàn thành").click()
     assert phone.get_by_role("heading", name="Sở Y tế").is_visible()
@@ -69,7 +61,7 @@ def test_a_head_cannot_open_another_subtree(live_server, phone, demo_with_progre
     from app.models import Agency
 
     school = db.session.scalar(select(Agency).where(Agency.code == "HA-GD"))
-    _sign_in(phone, live_server, "quanly.soyte")
+    sign_in(phone, live_server, "quanly.soyte")
     for path in (f"/manage/agencies/{school.id}", f"/manage/agencies/{school.id}/people",
                  f"/manage/agencies/{school.id}/export.xlsx"):
         response = phone.request.get(f"{live_server}{path}")
