@@ -329,7 +329,7 @@ def test_the_assignment_that_started_last_governs(tree, make_user, fixture_cours
     _assign(fixture_course, tree["a"], started_days_ago=5, due_in_days=60)        # a new campaign in a
     in_a, only_root = make_user(agency=tree["a1"]), make_user(agency=tree["b1"])
     by_user = {row.user_id: row for row in db.session.execute(
-        select(services.person_statuses(fixture_course, tree["root"], utcnow())))}
+        select(services.person_statuses(db.session, fixture_course, tree["root"], utcnow())))}
     assert by_user[in_a.id].status == "not_started" and by_user[only_root.id].status == "overdue"
     state = learn.course_state(db.session, in_a, fixture_course)
     assert state.status == "not_started" and state.due_at == by_user[in_a.id].due_at

@@ -109,7 +109,7 @@ def current_cycles(session: Session, user: User, course_ids: list[int],
     """The cycle that governs each course for the learner: of the assignments covering their agency
     whose current cycle has started, the one that started last (the earliest due date on a tie).
 
-    The same rule as `tracking.services.person_statuses`, so a learner and their manager always see
+    The same rule as `tracking.services.governing_cycles`, so a learner and their manager always see
     the same due date and status. An assignment that starts in the future does not count yet.
     """
     now = now or utcnow()
@@ -121,9 +121,15 @@ def current_cycles(session: Session, user: User, course_ids: list[int],
             .where(Assignment.course_id.in_(course_ids), Assignment.is_active, Assignment.cycle_start_at <= now,
                    literal(user.agency.path).startswith(scope.path))):
         current = best.get(course_id)
-        if current is None or (start, -due.timestamp()) > (current.start, -current.due.timestamp()):
+        if current is None or cycle_precedence(start, due) > cycle_precedence(current.start, current.due):
             best[course_id] = Cycle(start, due)
     return best
+
+
+def cycle_precedence(start: datetime, due: datetime) -> tuple[float, float]:
+    """Of the cycles covering a person, the greatest key governs: the one that started last, then the
+    one due first. `tracking.services.governing_cycles` applies the same key in SQL."""
+    return start.timestamp(), -due.timestamp()
 
 
 def _cycle_start(session: Session, user: User, course_id: int, now: datetime | None = None) -> datetime:

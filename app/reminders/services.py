@@ -101,7 +101,7 @@ def plan_reminders(session: Session, settings: Settings, now: datetime, *, learn
 
 
 def _late_people(session: Session, course: Course, now: datetime, days_before_due: int) -> list[_Late]:
-    people = person_statuses(course, None, now)
+    people = person_statuses(session, course, None, now)
     rows = session.execute(
         select(User.id, User.full_name, User.email, Agency.name, people.c.path, people.c.due_at, people.c.status)
         .join(people, people.c.user_id == User.id)

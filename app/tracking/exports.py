@@ -40,7 +40,7 @@ def person_rows(session: Session, course: Course, agency: Agency, now: datetime,
                   .join(Quiz, Quiz.id == Attempt.quiz_id)
                   .where(Attempt.course_id == course.id, Attempt.status == "submitted", Quiz.kind == "final")
                   .group_by(Attempt.user_id)).subquery("best_final")
-    people = person_statuses(course, agency, now)
+    people = person_statuses(session, course, agency, now)
     query = (select(User.employee_code, User.full_name, User.email, Agency.name, people.c.status,
                     people.c.due_at, people.c.completed_at, people.c.last_activity_at, best_final.c.best)
              .select_from(people)

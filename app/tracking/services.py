@@ -11,11 +11,12 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, false, func, literal, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM
+from ..learn.services import cycle_precedence
 from ..models import (
     Agency,
     Assignment,
@@ -107,54 +108,83 @@ def roll_assignment_cycles(session: Session, now: datetime | None = None) -> int
 
 # -- the status of each person --------------------------------------------------------------------
 
-def person_statuses(course: Course, root: Agency | None, now: datetime):
+def governing_cycles(session: Session, course: Course, root: Agency | None, now: datetime):
+    """SQL expressions over `Agency.path` giving the cycle that governs an agency's staff for `course`:
+    (cycle_start_at, due_at, is_assigned).
+
+    Of the assignments covering an agency whose current cycle has started, the one that started last
+    governs (the earliest due date on a tie): `learn.services.cycle_precedence`, the rule the learner's
+    own pages use. The rule depends on the agency alone, and a course has a handful of assignments, so
+    they are read first and written into the statement as a CASE over path prefixes, tried in order of
+    precedence. Joining people to assignments by path prefix instead leaves the planner unable to
+    estimate the rows (nested loops over a whole province).
+    """
+    scopes = session.execute(
+        select(Agency.path, Assignment.cycle_start_at, Assignment.cycle_due_at)
+        .join(Agency, Agency.id == Assignment.agency_id)
+        .where(Assignment.course_id == course.id, Assignment.is_active, Assignment.cycle_start_at <= now)).all()
+    if root is not None:  # only assignments above the subtree (they cover it all) or inside it matter
+        scopes = [row for row in scopes if root.path.startswith(row.path) or row.path.startswith(root.path)]
+    scopes.sort(key=lambda row: cycle_precedence(row.cycle_start_at, row.cycle_due_at), reverse=True)
+    whens, everywhere = [], None
+    for row in scopes:
+        if root is not None and root.path.startswith(row.path):
+            everywhere = row  # covers the whole subtree: no assignment after it can govern
+            break
+        whens.append(row)
+
+    def pick(column: str):
+        value_type = Assignment.cycle_start_at.type
+        fallback = literal(getattr(everywhere, column), value_type) if everywhere else None
+        if not whens:
+            return fallback if fallback is not None else literal(None, value_type)
+        return case(*[(Agency.path.startswith(row.path, autoescape=True), literal(getattr(row, column), value_type))
+                      for row in whens], else_=fallback)
+
+    is_assigned = (true() if everywhere else
+                   or_(*[Agency.path.startswith(row.path, autoescape=True) for row in whens]) if whens else false())
+    return pick("cycle_start_at"), pick("cycle_due_at"), is_assigned
+
+
+def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime, *,
+                    whole_subtree: bool = True):
     """A subquery: one row per active person in `root`'s subtree (everywhere when None) to whom
     `course` is assigned.
 
     Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status.
+    `whole_subtree` says the caller reads every row (figures, exports): each agency's cycle is then
+    worked out once and people are hash-joined to it. A caller reading a page of people in name order
+    passes False, so the planner can walk the name index and work out the few rows it needs.
     """
-    member_agency = aliased(Agency)
-    scope = aliased(Agency)
-    # Of the assignments covering a person whose current cycle has started, the one that started
-    # last governs (the earliest due date on a tie): the same rule as learn.services.current_cycles.
-    ranked = (
-        select(User.id.label("user_id"), User.agency_id.label("agency_id"), member_agency.path.label("path"),
-               Assignment.cycle_due_at.label("due_at"), Assignment.cycle_start_at.label("cycle_start_at"),
-               func.row_number().over(partition_by=User.id, order_by=(Assignment.cycle_start_at.desc(),
-                                                                       Assignment.cycle_due_at.asc())).label("rank"))
-        .join(member_agency, member_agency.id == User.agency_id)
-        .join(Assignment, and_(Assignment.course_id == course.id, Assignment.is_active,
-                               Assignment.cycle_start_at <= now))
-        .join(scope, scope.id == Assignment.agency_id)
-        .where(User.is_active, member_agency.path.startswith(scope.path))
-    )
+    cycle_start_at, due_at, is_assigned = governing_cycles(session, course, root, now)
+    agencies = select(Agency.id.label("agency_id"), Agency.path.label("path"),
+                      cycle_start_at.label("cycle_start_at"), due_at.label("due_at")).where(is_assigned)
     if root is not None:
-        ranked = ranked.where(member_agency.path.startswith(root.path, autoescape=True))
-    ranked = ranked.subquery("ranked")
-    assigned = (select(ranked.c.user_id, ranked.c.agency_id, ranked.c.path, ranked.c.due_at, ranked.c.cycle_start_at)
-                .where(ranked.c.rank == 1)).subquery("assigned")
-
+        agencies = agencies.where(Agency.path.startswith(root.path, autoescape=True))
+    cycles = (agencies.cte("agency_cycle").prefix_with("MATERIALIZED", dialect="postgresql") if whole_subtree
+              else agencies.subquery("agency_cycle"))
     # One row per person: the summary kept by the learning services, and the current completion
     # (at most one per person and course: a partial unique index).
     activity = aliased(CourseActivity)
     completion = aliased(CourseCompletion)
-    completed = and_(completion.completed_at.is_not(None),
-                     completion.completed_at >= assigned.c.cycle_start_at)
+    completed = and_(completion.completed_at.is_not(None), completion.completed_at >= cycles.c.cycle_start_at)
     status = case(
         (completed, literal("completed")),
-        (assigned.c.due_at < now, literal("overdue")),
-        (activity.last_activity_at >= assigned.c.cycle_start_at, literal("in_progress")),
+        (cycles.c.due_at < now, literal("overdue")),
+        (activity.last_activity_at >= cycles.c.cycle_start_at, literal("in_progress")),
         else_=literal("not_started"),
     )
     return (
-        select(assigned.c.user_id, assigned.c.agency_id, assigned.c.path, assigned.c.due_at,
-               assigned.c.cycle_start_at,
+        select(User.id.label("user_id"), User.agency_id.label("agency_id"), cycles.c.path, cycles.c.due_at,
+               cycles.c.cycle_start_at,
                case((completed, completion.completed_at), else_=None).label("completed_at"),
                activity.last_activity_at.label("last_activity_at"), status.label("status"))
-        .select_from(assigned)
-        .outerjoin(activity, and_(activity.user_id == assigned.c.user_id, activity.course_id == course.id))
-        .outerjoin(completion, and_(completion.user_id == assigned.c.user_id, completion.course_id == course.id,
+        .select_from(User)
+        .join(cycles, cycles.c.agency_id == User.agency_id)
+        .outerjoin(activity, and_(activity.user_id == User.id, activity.course_id == course.id))
+        .outerjoin(completion, and_(completion.user_id == User.id, completion.course_id == course.id,
                                     completion.archived_at.is_(None)))
+        .where(User.is_active)
     ).subquery("person_status")
 
 
@@ -174,17 +204,6 @@ class Figures:
         return getattr(self, status) * 100 / self.staff if self.staff else 0.0
 
 
-def _figure_columns(people):
-    return [func.count().label("staff")] + [
-        func.coalesce(func.sum(case((people.c.status == status, 1), else_=0)), 0).label(status)
-        for status in STATUSES]
-
-
-def _figures(row) -> Figures:
-    return Figures(staff=row.staff, completed=row.completed, in_progress=row.in_progress,
-                   not_started=row.not_started, overdue=row.overdue)
-
-
 @dataclass
 class AgencyReport:
     agency: Agency
@@ -198,23 +217,26 @@ class AgencyReport:
 def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
     """Figures for the agency's subtree and for each child's subtree.
 
-    One status query grouped by agency (a few thousand rows at most for a province), added up here
-    per child by the path: far cheaper than joining every person to every child by path prefix.
+    One status query grouped by agency and status (a few thousand rows at most for a province, each
+    person's status worked out once), added up here per child by the path: far cheaper than joining
+    every person to every child by path prefix.
     """
     now = now or utcnow()
-    people = person_statuses(course, agency, now)
-    rows = session.execute(select(people.c.path, *_figure_columns(people)).group_by(people.c.path)).all()
+    people = person_statuses(session, course, agency, now)
+    rows = session.execute(select(people.c.agency_id, people.c.status, func.count().label("people"))
+                           .group_by(people.c.agency_id, people.c.status)).all()
+    paths = dict(session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter())).all())
     children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
                                .order_by(Agency.name)).all()
     names = ("staff", *STATUSES)
     total = Figures()
     by_child: dict[int, Figures] = {}
     for row in rows:
-        below = row.path[len(agency.path):].split("/", 1)[0]  # "" for people placed in the agency itself
+        below = paths[row.agency_id][len(agency.path):].split("/", 1)[0]  # "" for people placed in the agency itself
         targets = [total] + ([by_child.setdefault(int(below), Figures())] if below else [])
         for figures in targets:
-            for name in names:
-                setattr(figures, name, getattr(figures, name) + getattr(row, name))
+            figures.staff += row.people
+            setattr(figures, row.status, getattr(figures, row.status) + row.people)
     listed = [(item, by_child.get(item.id, Figures())) for item in children]
     direct = Figures(**{name: getattr(total, name) - sum(getattr(f, name) for _, f in listed) for name in names})
     return AgencyReport(agency, course, total, listed, direct)
@@ -222,10 +244,13 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
 
 # -- people ------------------------------------------------------------------------------------
 
-def people_query(course: Course, root: Agency, now: datetime, *, status: str | None = None,
-                 within: Agency | None = None, search: str | None = None):
-    """People of the subtree with their status, filtered, ordered by name (a select to paginate)."""
-    people = person_statuses(course, root, now)
+def people_query(session: Session, course: Course, root: Agency, now: datetime, *, status: str | None = None,
+                 within: Agency | None = None, search: str | None = None, to_count: bool = False):
+    """People of the subtree with their status, filtered, ordered by name (a select to paginate).
+
+    `to_count`: the same select planned for counting every row rather than reading a page.
+    """
+    people = person_statuses(session, course, root, now, whole_subtree=to_count)
     query = (select(User, Agency, people.c.status, people.c.due_at, people.c.completed_at,
                     people.c.last_activity_at)
              .join(people, people.c.user_id == User.id)

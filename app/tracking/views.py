@@ -78,8 +78,11 @@ def people(agency_id: int):
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
     form, filters = _people_filters(agency)
-    query = services.people_query(course, agency, learn.utcnow(), **filters)
-    page = paginate_rows(db.session, query, request.args.get("page", 1, type=int), PER_PAGE)
+    now = learn.utcnow()
+    query = services.people_query(db.session, course, agency, now, **filters)
+    page = paginate_rows(db.session, query, request.args.get("page", 1, type=int), PER_PAGE,
+                         count_select=services.people_query(db.session, course, agency, now, to_count=True,
+                                                            **filters))
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            labels=services.STATUS_LABELS, courses=_courses())
 
