@@ -643,6 +643,31 @@ class CourseActivity(db.Model):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# -- tracking: answers and wrong answers per agency and question (migration 0007) -------------------
+
+class AnswerTally(db.Model):
+    """How often a question version was answered, and answered wrong, in graded quiz attempts (not
+    practice), per course and per agency the learner belonged to when graded.
+
+    Kept by `learn.services.submit_attempt`, so "what staff get wrong" adds up a few rows per agency
+    instead of reading every answer of a province on each request.
+    """
+
+    __tablename__ = "answer_tally"
+    __table_args__ = (
+        CheckConstraint("answered >= 1", name="answered_positive"),
+        CheckConstraint("wrong >= 0 AND wrong <= answered", name="wrong_within_answered"),
+    )
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_version.id"), primary_key=True,
+                                                     index=True)
+    answered: Mapped[int] = mapped_column(Integer)
+    #: answers that scored less than full marks
+    wrong: Mapped[int] = mapped_column(Integer)
+
+
 # -- tracking: assignments (migration 0003) -------------------------------------------------------
 
 class Assignment(db.Model):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.agencies.services import move_agency
 from app.extensions import db
 from app.learn import services as learn
-from app.models import Assignment, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
+from app.models import AnswerTally, Assignment, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
 from app.tracking import exports, services
 from support import complete_fixture_course, csrf_token
 
@@ -159,6 +159,44 @@ def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_co
     _complete(manager, fixture_course)
     html = client.get(f"/manage/agencies/{tree['root'].id}/wrong").get_data(as_text=True)
     assert "Bài đăng nêu tên, tuổi và nơi ở" in html
+
+
+def _tallies():
+    return sorted(db.session.execute(select(AnswerTally.agency_id, AnswerTally.question_version_id,
+                                            AnswerTally.answered, AnswerTally.wrong)).all())
+
+
+def test_answer_tallies_are_kept_once_per_graded_answer(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    first, second = make_user(agency=tree["a1"]), make_user(agency=tree["b1"])
+    _complete(first, fixture_course)
+    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
+    attempt = learn.start_attempt(db.session, second, quiz)  # nothing answered: all wrong
+    assert learn.submit_attempt(db.session, attempt) is True
+    assert learn.submit_attempt(db.session, attempt) is False  # graded once, counted once
+    learn.submit_attempt(db.session, learn.start_practice(db.session, second, fixture_course))  # not counted
+    db.session.commit()
+    kept = _tallies()
+    assert {row.agency_id for row in kept} == {tree["a1"].id, tree["b1"].id}
+    assert all(row.answered == 1 for row in kept)
+    assert [row.wrong for row in kept if row.agency_id == tree["a1"].id] == [0] * len(attempt.questions)
+    assert [row.wrong for row in kept if row.agency_id == tree["b1"].id] == [1] * len(attempt.questions)
+    # The bulk recount (used after loading data outside the services) finds the same tallies.
+    assert services.rebuild_answer_tallies(db.session) == len(kept)
+    assert _tallies() == kept
+    only_a = services.wrong_by_question(db.session, fixture_course, tree["a"])
+    assert {row.share for row in only_a} == {0.0}
+
+
+def test_answers_stay_with_the_agency_of_the_time(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    mover = make_user(agency=tree["a1"])
+    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
+    learn.submit_attempt(db.session, learn.start_attempt(db.session, mover, quiz))
+    mover.agency_id = tree["b1"].id
+    db.session.commit()
+    assert services.wrong_by_question(db.session, fixture_course, tree["b"]) == []
+    assert {row.share for row in services.wrong_by_question(db.session, fixture_course, tree["a"])} == {100.0}
 
 
 def test_assignment_form(client, auth, tree, make_user, fixture_course):

@@ -11,7 +11,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, literal, or_, select, true, update
+from sqlalchemy import and_, case, delete, false, func, insert, literal, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from ..content.text import strip_diacritics
@@ -19,6 +19,7 @@ from ..formatting import VIETNAM
 from ..learn.services import cycle_precedence
 from ..models import (
     Agency,
+    AnswerTally,
     Assignment,
     Attempt,
     AttemptQuestion,
@@ -288,26 +289,17 @@ class WrongRow:
         return round(self.wrong * 100 / self.total, 1) if self.total else 0.0
 
 
-def _graded_answers(course: Course, root: Agency):
-    """Graded answers of final and lesson-check attempts by people of the subtree (practice excluded)."""
-    return (select(AttemptQuestion.question_version_id, AttemptQuestion.score)
-            .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
-            .join(User, User.id == Attempt.user_id)
-            .join(Agency, Agency.id == User.agency_id)
-            .where(Attempt.course_id == course.id, Attempt.status == "submitted",
-                   Attempt.quiz_id.is_not(None),
-                   Agency.path.startswith(root.path, autoescape=True))).subquery("answers")
-
-
 def wrong_answers(session: Session, course: Course, root: Agency,
                   limit: int = 20) -> tuple[list[WrongRow], list[WrongRow]]:
-    """Per question (worst first, at most `limit`) and per topic: one pass over the graded answers,
-    tallied per question version; the topics are added up from those few rows."""
-    answers = _graded_answers(course, root)
+    """Per question (worst first, at most `limit`) and per topic, over the graded quiz answers of the
+    subtree: the tallies of its agencies added up per question version (`AnswerTally`, kept when an
+    attempt is graded); the topics are added up from those few rows."""
     tallies = session.execute(
-        select(answers.c.question_version_id, func.count().label("total"),
-               func.sum(case((answers.c.score < 1, 1), else_=0)).label("wrong"))
-        .group_by(answers.c.question_version_id)).all()
+        select(AnswerTally.question_version_id, func.sum(AnswerTally.answered).label("total"),
+               func.sum(AnswerTally.wrong).label("wrong"))
+        .join(Agency, Agency.id == AnswerTally.agency_id)
+        .where(AnswerTally.course_id == course.id, Agency.path.startswith(root.path, autoescape=True))
+        .group_by(AnswerTally.question_version_id)).all()
     if not tallies:
         return [], []
     versions = {v.id: v for v in session.scalars(select(QuestionVersion).where(
@@ -328,6 +320,22 @@ def wrong_answers(session: Session, course: Course, root: Agency,
             tally.wrong += row.wrong
     topics = sorted(by_topic.values(), key=lambda row: (-row.wrong / row.total, row.topic.slug))
     return questions, topics
+
+
+def rebuild_answer_tallies(session: Session) -> int:
+    """Recount every tally from the graded answers (data loaded in bulk, bypassing the services).
+    Each answer counts for the agency its learner belongs to now. Returns the number of tallies."""
+    session.execute(delete(AnswerTally))
+    wrong = func.sum(case((AttemptQuestion.score < 1, 1), else_=0))
+    session.execute(insert(AnswerTally).from_select(
+        ["agency_id", "course_id", "question_version_id", "answered", "wrong"],
+        select(User.agency_id, Attempt.course_id, AttemptQuestion.question_version_id, func.count(), wrong)
+        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
+        .join(User, User.id == Attempt.user_id)
+        .where(Attempt.status == "submitted", Attempt.quiz_id.is_not(None), AttemptQuestion.score.is_not(None))
+        .group_by(User.agency_id, Attempt.course_id, AttemptQuestion.question_version_id)))
+    session.flush()
+    return session.scalar(select(func.count()).select_from(AnswerTally))
 
 
 def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20) -> list[WrongRow]:
