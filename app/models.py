@@ -133,6 +133,9 @@ class User(UserMixin, db.Model):
     __tablename__ = "user"
     __table_args__ = (
         CheckConstraint("length(username) >= 3", name="username_length"),
+        # The active staff of each agency, read by every dashboard without touching the table.
+        Index("ix_user_active_agency", "agency_id", "id",
+              sqlite_where=db.text("is_active"), postgresql_where=db.text("is_active")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -605,6 +608,10 @@ class CourseCompletion(db.Model):
         Index("uq_course_completion_current", "user_id", "course_id", unique=True,
               sqlite_where=db.text("archived_at IS NULL"),
               postgresql_where=db.text("archived_at IS NULL")),
+        # The current completions of a course, read by every dashboard from the index alone.
+        Index("ix_course_completion_current_course", "course_id", "user_id", "completed_at",
+              sqlite_where=db.text("archived_at IS NULL"),
+              postgresql_where=db.text("archived_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -637,6 +644,10 @@ class CourseActivity(db.Model):
     """
 
     __tablename__ = "course_activity"
+    __table_args__ = (
+        # One course's activity, read by every dashboard from the index alone.
+        Index("ix_course_activity_course", "course_id", "user_id", "last_activity_at"),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)

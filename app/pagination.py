@@ -1,5 +1,4 @@
 """Pagination of selects that return rows of several columns (Flask-SQLAlchemy's returns scalars)."""
-import sqlalchemy as sa
 from flask_sqlalchemy.pagination import SelectPagination
 
 
@@ -9,14 +8,14 @@ class RowPagination(SelectPagination):
         return list(self._query_args["session"].execute(select).all())
 
     def _query_count(self) -> int:
-        select = self._query_args.get("count_select")
-        if select is None:
-            return super()._query_count()
-        return self._query_args["session"].scalar(
-            sa.select(sa.func.count()).select_from(select.order_by(None).subquery()))
+        column = self._query_args.get("total_column")
+        if column and self.items:  # the count came with the page (a `count(*) OVER ()` column)
+            return getattr(self.items[0], column)
+        return super()._query_count()
 
 
-def paginate_rows(session, select, page: int, per_page: int, count_select=None) -> RowPagination:
-    """A page of `select`; `count_select`, when given, counts the same rows planned for counting."""
+def paginate_rows(session, select, page: int, per_page: int, total_column: str | None = None) -> RowPagination:
+    """A page of `select`. `total_column` names a column of the select that holds the number of rows
+    matching (a window count), which saves a second pass to count them."""
     return RowPagination(select=select, session=session, page=max(page, 1), per_page=per_page,
-                         error_out=False, count=True, count_select=count_select)
+                         error_out=False, count=True, total_column=total_column)

@@ -161,6 +161,20 @@ def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_co
     assert "Bài đăng nêu tên, tuổi và nơi ở" in html
 
 
+def test_people_pages_count_with_the_page(tree, make_user, fixture_course):
+    from app.pagination import paginate_rows
+
+    _assign(fixture_course, tree["root"])
+    for _ in range(5):
+        make_user(agency=tree["a1"])
+    make_user(agency=tree["b1"])
+    query = services.people_query(db.session, fixture_course, tree["root"], utcnow(), within=tree["a"])
+    first = paginate_rows(db.session, query, 1, 2, total_column="total")
+    assert (len(first.items), first.total, first.pages) == (2, 5, 3)
+    beyond = paginate_rows(db.session, query, 9, 2, total_column="total")  # no row to carry the count
+    assert (beyond.items, beyond.total) == ([], 5)
+
+
 def _tallies():
     return sorted(db.session.execute(select(AnswerTally.agency_id, AnswerTally.question_version_id,
                                             AnswerTally.answered, AnswerTally.wrong)).all())

@@ -147,23 +147,20 @@ def governing_cycles(session: Session, course: Course, root: Agency | None, now:
     return pick("cycle_start_at"), pick("cycle_due_at"), is_assigned
 
 
-def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime, *,
-                    whole_subtree: bool = True):
+def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime):
     """A subquery: one row per active person in `root`'s subtree (everywhere when None) to whom
     `course` is assigned.
 
     Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status.
-    `whole_subtree` says the caller reads every row (figures, exports): each agency's cycle is then
-    worked out once and people are hash-joined to it. A caller reading a page of people in name order
-    passes False, so the planner can walk the name index and work out the few rows it needs.
+    Each agency's cycle is worked out once and its people are joined to it by agency_id.
     """
     cycle_start_at, due_at, is_assigned = governing_cycles(session, course, root, now)
     agencies = select(Agency.id.label("agency_id"), Agency.path.label("path"),
                       cycle_start_at.label("cycle_start_at"), due_at.label("due_at")).where(is_assigned)
     if root is not None:
         agencies = agencies.where(Agency.path.startswith(root.path, autoescape=True))
-    cycles = (agencies.cte("agency_cycle").prefix_with("MATERIALIZED", dialect="postgresql") if whole_subtree
-              else agencies.subquery("agency_cycle"))
+    # Materialised, so that PostgreSQL works each agency's cycle out once rather than once per person.
+    cycles = agencies.cte("agency_cycle").prefix_with("MATERIALIZED", dialect="postgresql")
     # One row per person: the summary kept by the learning services, and the current completion
     # (at most one per person and course: a partial unique index).
     activity = aliased(CourseActivity)
@@ -246,14 +243,15 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
 # -- people ------------------------------------------------------------------------------------
 
 def people_query(session: Session, course: Course, root: Agency, now: datetime, *, status: str | None = None,
-                 within: Agency | None = None, search: str | None = None, to_count: bool = False):
+                 within: Agency | None = None, search: str | None = None):
     """People of the subtree with their status, filtered, ordered by name (a select to paginate).
 
-    `to_count`: the same select planned for counting every row rather than reading a page.
+    Each row also carries `total`, the number of rows matching, so that a page and its count come
+    from one pass over the subtree (`pagination.paginate_rows(..., total_column="total")`).
     """
-    people = person_statuses(session, course, root, now, whole_subtree=to_count)
+    people = person_statuses(session, course, root, now)
     query = (select(User, Agency, people.c.status, people.c.due_at, people.c.completed_at,
-                    people.c.last_activity_at)
+                    people.c.last_activity_at, func.count().over().label("total"))
              .join(people, people.c.user_id == User.id)
              .join(Agency, Agency.id == people.c.agency_id)
              .order_by(User.search_name, User.id))

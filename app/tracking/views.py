@@ -80,9 +80,7 @@ def people(agency_id: int):
     form, filters = _people_filters(agency)
     now = learn.utcnow()
     query = services.people_query(db.session, course, agency, now, **filters)
-    page = paginate_rows(db.session, query, request.args.get("page", 1, type=int), PER_PAGE,
-                         count_select=services.people_query(db.session, course, agency, now, to_count=True,
-                                                            **filters))
+    page = paginate_rows(db.session, query, request.args.get("page", 1, type=int), PER_PAGE, total_column="total")
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            labels=services.STATUS_LABELS, courses=_courses())
 
