@@ -168,9 +168,14 @@ def test_people_pages_count_with_the_page(tree, make_user, fixture_course):
     for _ in range(5):
         make_user(agency=tree["a1"])
     make_user(agency=tree["b1"])
-    query = services.people_query(db.session, fixture_course, tree["root"], utcnow(), within=tree["a"])
+    def query(limit, offset):
+        return services.people_page(db.session, fixture_course, tree["root"], utcnow(), limit=limit,
+                                    offset=offset, within=tree["a"])
+
     first = paginate_rows(db.session, query, 1, 2, total_column="total")
     assert (len(first.items), first.total, first.pages) == (2, 5, 3)
+    names = [row[0].search_name for row in first.items + paginate_rows(db.session, query, 2, 2, "total").items]
+    assert names == sorted(names)
     beyond = paginate_rows(db.session, query, 9, 2, total_column="total")  # no row to carry the count
     assert (beyond.items, beyond.total) == ([], 5)
 

@@ -242,20 +242,25 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
 
 # -- people ------------------------------------------------------------------------------------
 
-def people_query(session: Session, course: Course, root: Agency, now: datetime, *, status: str | None = None,
-                 within: Agency | None = None, search: str | None = None):
-    """People of the subtree with their status, filtered, ordered by name (a select to paginate).
+def people_page(session: Session, course: Course, root: Agency, now: datetime, *, limit: int, offset: int,
+                status: str | None = None, within: Agency | None = None, search: str | None = None):
+    """A page of the subtree's people with their status, filtered, in name order (a select).
 
-    Each row also carries `total`, the number of rows matching, so that a page and its count come
-    from one pass over the subtree (`pagination.paginate_rows(..., total_column="total")`).
+    Rows: User, Agency, status, due_at, completed_at, last_activity_at, total, where `total` counts
+    every person matching, so a page and its count come from one pass over the subtree. The page is
+    cut from narrow rows first; only its people are then read in full.
     """
     people = person_statuses(session, course, root, now)
-    query = (select(User, Agency, people.c.status, people.c.due_at, people.c.completed_at,
-                    people.c.last_activity_at, func.count().over().label("total"))
-             .join(people, people.c.user_id == User.id)
-             .join(Agency, Agency.id == people.c.agency_id)
-             .order_by(User.search_name, User.id))
-    return filter_people(query, people, status=status, within=within, search=search)
+    matching = filter_people(
+        select(people.c.user_id, people.c.agency_id, people.c.status, people.c.due_at, people.c.completed_at,
+               people.c.last_activity_at, func.count().over().label("total"), User.search_name)
+        .join(User, User.id == people.c.user_id),
+        people, status=status, within=within, search=search)
+    cut = matching.order_by(User.search_name, User.id).limit(limit).offset(offset).subquery("page")
+    return (select(User, Agency, cut.c.status, cut.c.due_at, cut.c.completed_at, cut.c.last_activity_at, cut.c.total)
+            .join(cut, cut.c.user_id == User.id)
+            .join(Agency, Agency.id == cut.c.agency_id)
+            .order_by(cut.c.search_name, User.id))
 
 
 def filter_people(query, people, *, status: str | None = None, within: Agency | None = None,

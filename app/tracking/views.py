@@ -79,8 +79,9 @@ def people(agency_id: int):
     course = _chosen_course()
     form, filters = _people_filters(agency)
     now = learn.utcnow()
-    query = services.people_query(db.session, course, agency, now, **filters)
-    page = paginate_rows(db.session, query, request.args.get("page", 1, type=int), PER_PAGE, total_column="total")
+    page = paginate_rows(db.session, lambda limit, offset: services.people_page(
+        db.session, course, agency, now, limit=limit, offset=offset, **filters),
+        request.args.get("page", 1, type=int), PER_PAGE, total_column="total")
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            labels=services.STATUS_LABELS, courses=_courses())
 
