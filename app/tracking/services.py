@@ -134,16 +134,15 @@ def governing_cycles(session: Session, course: Course, root: Agency | None, now:
             break
         whens.append(row)
 
-    def pick(column: str):
-        value_type = Assignment.cycle_start_at.type
-        fallback = literal(getattr(everywhere, column), value_type) if everywhere else None
-        if not whens:
-            return fallback if fallback is not None else literal(None, value_type)
-        return case(*[(Agency.path.startswith(row.path, autoescape=True), literal(getattr(row, column), value_type))
-                      for row in whens], else_=fallback)
+    def covers(row):
+        return Agency.path.startswith(row.path, autoescape=True)
 
-    is_assigned = (true() if everywhere else
-                   or_(*[Agency.path.startswith(row.path, autoescape=True) for row in whens]) if whens else false())
+    def pick(column: str):
+        def value(row):
+            return literal(getattr(row, column) if row else None, Assignment.cycle_start_at.type)
+        return case(*[(covers(row), value(row)) for row in whens], else_=value(everywhere)) if whens else value(everywhere)
+
+    is_assigned = true() if everywhere else or_(false(), *[covers(row) for row in whens])
     return pick("cycle_start_at"), pick("cycle_due_at"), is_assigned
 
 
