@@ -658,15 +658,15 @@ class CourseActivity(db.Model):
 
 class AnswerTally(db.Model):
     """How often a question version was answered, and answered wrong, in graded quiz attempts (not
-    practice), per course and per agency the learner belonged to when graded.
+    practice) of a course, in an agency's whole subtree (see `tracking.tallies`).
 
-    Kept by `learn.services.submit_attempt`, so "what staff get wrong" adds up a few rows per agency
-    instead of reading every answer of a province on each request.
+    Kept when an attempt is graded and when a subtree moves, so "what staff get wrong" reads one row
+    per question instead of every answer of a province on each request.
     """
 
     __tablename__ = "answer_tally"
     __table_args__ = (
-        CheckConstraint("answered >= 1", name="answered_positive"),
+        CheckConstraint("answered >= 0", name="answered_not_negative"),
         CheckConstraint("wrong >= 0 AND wrong <= answered", name="wrong_within_answered"),
     )
 

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.agencies.services import move_agency
+from app.agencies.services import merge_agency, move_agency
 from app.extensions import db
 from app.learn import services as learn
-from app.models import AnswerTally, Assignment, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
-from app.tracking import exports, services
+from app.models import AnswerTally, Assignment, Attempt, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
+from app.tracking import exports, services, tallies
 from support import complete_fixture_course, csrf_token
 
 
@@ -185,37 +185,91 @@ def _tallies():
                                             AnswerTally.answered, AnswerTally.wrong)).all())
 
 
-def test_answer_tallies_are_kept_once_per_graded_answer(tree, make_user, fixture_course):
+def _per_agency(rows):
+    by_agency = {}
+    for row in rows:
+        answered, wrong = by_agency.get(row.agency_id, (0, 0))
+        by_agency[row.agency_id] = (answered + row.answered, wrong + row.wrong)
+    return by_agency
+
+
+def _fail_check(user):
+    """A graded lesson check with nothing answered: every question wrong."""
+    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
+    attempt = learn.start_attempt(db.session, user, quiz)
+    learn.submit_attempt(db.session, attempt)
+    db.session.commit()
+    return len(attempt.questions)
+
+
+def test_answer_tallies_cover_each_subtree_once_per_graded_answer(tree, make_user, fixture_course):
     _assign(fixture_course, tree["root"])
     first, second = make_user(agency=tree["a1"]), make_user(agency=tree["b1"])
-    _complete(first, fixture_course)
+    _complete(first, fixture_course)  # its final test all right
     quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
     attempt = learn.start_attempt(db.session, second, quiz)  # nothing answered: all wrong
     assert learn.submit_attempt(db.session, attempt) is True
     assert learn.submit_attempt(db.session, attempt) is False  # graded once, counted once
     learn.submit_attempt(db.session, learn.start_practice(db.session, second, fixture_course))  # not counted
     db.session.commit()
-    kept = _tallies()
-    assert {row.agency_id for row in kept} == {tree["a1"].id, tree["b1"].id}
-    assert all(row.answered == 1 for row in kept)
-    assert [row.wrong for row in kept if row.agency_id == tree["a1"].id] == [0] * len(attempt.questions)
-    assert [row.wrong for row in kept if row.agency_id == tree["b1"].id] == [1] * len(attempt.questions)
+    final_size, check_size = len(_final_attempt(first).questions), len(attempt.questions)
+    by_agency = _per_agency(_tallies())
+    assert by_agency[tree["a1"].id] == by_agency[tree["a"].id] == (final_size, 0)
+    assert by_agency[tree["b1"].id] == by_agency[tree["b"].id] == (check_size, check_size)
+    assert by_agency[tree["root"].id] == (final_size + check_size, check_size)
+    assert tree["a2"].id not in by_agency
     # The bulk recount (used after loading data outside the services) finds the same tallies.
-    assert services.rebuild_answer_tallies(db.session) == len(kept)
+    kept = _tallies()
+    assert tallies.rebuild_tallies(db.session) == len(kept)
     assert _tallies() == kept
-    only_a = services.wrong_by_question(db.session, fixture_course, tree["a"])
-    assert {row.share for row in only_a} == {0.0}
+    assert {row.share for row in services.wrong_by_question(db.session, fixture_course, tree["a"])} == {0.0}
+    assert {row.share for row in services.wrong_by_question(db.session, fixture_course, tree["b"])} == {100.0}
+
+
+def _final_attempt(user):
+    return db.session.scalar(select(Attempt).join(Quiz).where(Attempt.user_id == user.id, Quiz.counts_for_completion))
 
 
 def test_answers_stay_with_the_agency_of_the_time(tree, make_user, fixture_course):
     _assign(fixture_course, tree["root"])
     mover = make_user(agency=tree["a1"])
-    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
-    learn.submit_attempt(db.session, learn.start_attempt(db.session, mover, quiz))
+    _fail_check(mover)
     mover.agency_id = tree["b1"].id
     db.session.commit()
     assert services.wrong_by_question(db.session, fixture_course, tree["b"]) == []
     assert {row.share for row in services.wrong_by_question(db.session, fixture_course, tree["a"])} == {100.0}
+
+
+def test_answer_tallies_follow_a_moved_subtree(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    questions = _fail_check(make_user(agency=tree["a1"]))
+    _fail_check(make_user(agency=tree["a2"]))
+    move_agency(db.session, tree["a1"], tree["b"])
+    db.session.commit()
+    by_agency = _per_agency(_tallies())
+    assert by_agency[tree["a"].id] == (questions, questions)  # a2's answers only
+    assert by_agency[tree["b"].id] == by_agency[tree["a1"].id] == (questions, questions)
+    assert by_agency[tree["root"].id] == (2 * questions, 2 * questions)
+    kept = _tallies()
+    tallies.rebuild_tallies(db.session)
+    assert _tallies() == kept
+    move_agency(db.session, tree["a1"], tree["a"])  # and back: a's tally grows again
+    db.session.commit()
+    assert _per_agency(_tallies())[tree["a"].id] == (2 * questions, 2 * questions)
+    assert tree["b"].id not in _per_agency(_tallies())  # emptied rows are removed
+
+
+def test_answer_tallies_survive_a_merge(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    questions = _fail_check(make_user(agency=tree["a1"]))
+    _fail_check(make_user(agency=tree["b2"]))
+    merge_agency(db.session, tree["a"], tree["b"])
+    db.session.commit()
+    by_agency = _per_agency(_tallies())
+    assert by_agency[tree["b"].id] == by_agency[tree["root"].id] == (2 * questions, 2 * questions)
+    kept = _tallies()
+    tallies.rebuild_tallies(db.session)
+    assert _tallies() == kept
 
 
 def test_assignment_form(client, auth, tree, make_user, fixture_course):

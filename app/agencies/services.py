@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..audit import record
 from ..models import AGENCY_KINDS, Agency, Assignment, CourseCompletion, ManagerScope, User
+from ..tracking.tallies import move_tallies
 
 
 class AgencyError(ValueError):
@@ -43,6 +44,7 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
     if new_parent is not None and not new_parent.is_active:
         raise AgencyError(f"Cơ quan «{new_parent.name}» đã ngừng hoạt động (đã hợp nhất); hãy chọn cơ quan khác.")
     old_path, old_depth = agency.path, agency.depth
+    old_ancestor_ids = agency.ancestor_ids()[:-1]
     new_path = f"{new_parent.path if new_parent else '/'}{agency.id}/"
     depth_change = (new_parent.depth + 1 if new_parent else 0) - old_depth
     before = {"parent": agency.parent.code if agency.parent else None}
@@ -56,6 +58,7 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
+    move_tallies(session, agency, old_ancestor_ids, new_parent.ancestor_ids() if new_parent else [])
     _audit(session, actor, "agency.moved", agency, before=before,
            after={"parent": new_parent.code if new_parent else None})
 

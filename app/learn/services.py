@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, aliased
 from ..models import (
     CourseActivity,
     Agency,
-    AnswerTally,
     Assignment,
     Attempt,
     AttemptQuestion,
@@ -36,6 +35,7 @@ from ..models import (
     quiz_pool_topic,
     utcnow,
 )
+from ..tracking.tallies import tally_attempt
 from .grading import percent, score_answer
 
 GRACE = timedelta(seconds=30)  # answers may arrive a little after the deadline (network latency)
@@ -482,27 +482,9 @@ def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None =
         item.score = scores[item.id]
     session.flush()
     if attempt.quiz_id is not None:
-        _tally_answers(session, attempt, {item.question_version_id: scores[item.id] for item, _, _ in items})
+        tally_attempt(session, attempt, {item.question_version_id: scores[item.id] for item, _, _ in items})
     session.refresh(attempt)
     return True
-
-
-def _tally_answers(session: Session, attempt: Attempt, scores: dict[int, float]) -> None:
-    """Add a graded attempt's answers to the tallies of the learner's agency (one upsert).
-
-    Rows go in question order, so concurrent submissions lock shared tallies in the same order.
-    """
-    if not scores:
-        return
-    agency_id = session.scalar(select(User.agency_id).where(User.id == attempt.user_id))
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AnswerTally).values([
-        {"agency_id": agency_id, "course_id": attempt.course_id, "question_version_id": version_id,
-         "answered": 1, "wrong": int(score < 1)} for version_id, score in sorted(scores.items())])
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["agency_id", "course_id", "question_version_id"],
-        set_={"answered": AnswerTally.answered + statement.excluded.answered,
-              "wrong": AnswerTally.wrong + statement.excluded.wrong}))
 
 
 def close_if_expired(session: Session, attempt: Attempt, now: datetime | None = None) -> bool:

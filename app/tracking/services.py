@@ -11,7 +11,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, false, func, insert, literal, or_, select, true, update
+from sqlalchemy import and_, case, false, func, literal, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from ..content.text import strip_diacritics
@@ -293,15 +293,12 @@ class WrongRow:
 
 def wrong_answers(session: Session, course: Course, root: Agency,
                   limit: int = 20) -> tuple[list[WrongRow], list[WrongRow]]:
-    """Per question (worst first, at most `limit`) and per topic, over the graded quiz answers of the
-    subtree: the tallies of its agencies added up per question version (`AnswerTally`, kept when an
+    """Per question (worst first, at most `limit`) and per topic, over the graded quiz answers given
+    in the subtree: the subtree's tally of each question version (`tracking.tallies`, kept when an
     attempt is graded); the topics are added up from those few rows."""
     tallies = session.execute(
-        select(AnswerTally.question_version_id, func.sum(AnswerTally.answered).label("total"),
-               func.sum(AnswerTally.wrong).label("wrong"))
-        .join(Agency, Agency.id == AnswerTally.agency_id)
-        .where(AnswerTally.course_id == course.id, Agency.path.startswith(root.path, autoescape=True))
-        .group_by(AnswerTally.question_version_id)).all()
+        select(AnswerTally.question_version_id, AnswerTally.answered.label("total"), AnswerTally.wrong)
+        .where(AnswerTally.agency_id == root.id, AnswerTally.course_id == course.id)).all()
     if not tallies:
         return [], []
     versions = {v.id: v for v in session.scalars(select(QuestionVersion).where(
@@ -322,22 +319,6 @@ def wrong_answers(session: Session, course: Course, root: Agency,
             tally.wrong += row.wrong
     topics = sorted(by_topic.values(), key=lambda row: (-row.wrong / row.total, row.topic.slug))
     return questions, topics
-
-
-def rebuild_answer_tallies(session: Session) -> int:
-    """Recount every tally from the graded answers (data loaded in bulk, bypassing the services).
-    Each answer counts for the agency its learner belongs to now. Returns the number of tallies."""
-    session.execute(delete(AnswerTally))
-    wrong = func.sum(case((AttemptQuestion.score < 1, 1), else_=0))
-    session.execute(insert(AnswerTally).from_select(
-        ["agency_id", "course_id", "question_version_id", "answered", "wrong"],
-        select(User.agency_id, Attempt.course_id, AttemptQuestion.question_version_id, func.count(), wrong)
-        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
-        .join(User, User.id == Attempt.user_id)
-        .where(Attempt.status == "submitted", Attempt.quiz_id.is_not(None), AttemptQuestion.score.is_not(None))
-        .group_by(User.agency_id, Attempt.course_id, AttemptQuestion.question_version_id)))
-    session.flush()
-    return session.scalar(select(func.count()).select_from(AnswerTally))
 
 
 def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20) -> list[WrongRow]:

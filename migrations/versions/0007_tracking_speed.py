@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('question_version_id', sa.Integer(), nullable=False),
     sa.Column('answered', sa.Integer(), nullable=False),
     sa.Column('wrong', sa.Integer(), nullable=False),
-    sa.CheckConstraint('answered >= 1', name=op.f('ck_answer_tally_answered_positive')),
+    sa.CheckConstraint('answered >= 0', name=op.f('ck_answer_tally_answered_not_negative')),
     sa.CheckConstraint('wrong >= 0 AND wrong <= answered', name=op.f('ck_answer_tally_wrong_within_answered')),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_answer_tally_agency_id_agency')),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_answer_tally_course_id_course')),
@@ -43,14 +43,19 @@ def upgrade():
     op.create_index("ix_course_activity_course", "course_activity", ["course_id", "user_id", "last_activity_at"],
                     unique=False)
     # ### end Alembic commands ###
-    # The answers graded before this table existed, counted for each learner's agency now.
+    # The answers graded before this table existed, counted for each learner's agency now and every
+    # agency above it (a tally covers a subtree).
     op.execute(
         "INSERT INTO answer_tally (agency_id, course_id, question_version_id, answered, wrong) "
-        "SELECT u.agency_id, a.course_id, q.question_version_id, COUNT(*), "
-        "SUM(CASE WHEN q.score < 1 THEN 1 ELSE 0 END) "
-        "FROM attempt_question q JOIN attempt a ON a.id = q.attempt_id JOIN \"user\" u ON u.id = a.user_id "
-        "WHERE a.status = 'submitted' AND a.quiz_id IS NOT NULL AND q.score IS NOT NULL "
-        "GROUP BY u.agency_id, a.course_id, q.question_version_id")
+        "SELECT ancestor.id, own.course_id, own.question_version_id, SUM(own.answered), SUM(own.wrong) FROM ("
+        " SELECT u.agency_id AS agency_id, a.course_id AS course_id, q.question_version_id AS question_version_id,"
+        " COUNT(*) AS answered, SUM(CASE WHEN q.score < 1 THEN 1 ELSE 0 END) AS wrong"
+        " FROM attempt_question q JOIN attempt a ON a.id = q.attempt_id JOIN \"user\" u ON u.id = a.user_id"
+        " WHERE a.status = 'submitted' AND a.quiz_id IS NOT NULL AND q.score IS NOT NULL"
+        " GROUP BY u.agency_id, a.course_id, q.question_version_id"
+        ") AS own JOIN agency placed ON placed.id = own.agency_id"
+        " JOIN agency ancestor ON placed.path LIKE ancestor.path || '%'"
+        " GROUP BY ancestor.id, own.course_id, own.question_version_id")
 
 
 def downgrade():
