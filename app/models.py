@@ -135,7 +135,7 @@ class User(UserMixin, db.Model):
         CheckConstraint("length(username) >= 3", name="username_length"),
         # The active staff of each agency, read by every dashboard without touching the table.
         Index("ix_user_active_agency", "agency_id", "id",
-              sqlite_where=db.text("is_active"), postgresql_where=db.text("is_active")),
+              sqlite_where=db.text("is_active = 1"), postgresql_where=db.text("is_active")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -558,6 +558,8 @@ class Attempt(db.Model):
     score_percent: Mapped[float | None] = mapped_column()
     passed: Mapped[bool | None] = mapped_column(Boolean)
     pass_percent: Mapped[int] = mapped_column(Integer)
+    #: the agency the learner belonged to when a quiz attempt was graded: its answers count there
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
 
     user: Mapped[User] = relationship()
     quiz: Mapped[Quiz | None] = relationship()

@@ -262,14 +262,44 @@ def test_answer_tallies_follow_a_moved_subtree(tree, make_user, fixture_course):
 def test_answer_tallies_survive_a_merge(tree, make_user, fixture_course):
     _assign(fixture_course, tree["root"])
     questions = _fail_check(make_user(agency=tree["a1"]))
+    _fail_check(make_user(agency=tree["a"]))  # the merged agency's own staff
     _fail_check(make_user(agency=tree["b2"]))
     merge_agency(db.session, tree["a"], tree["b"])
     db.session.commit()
     by_agency = _per_agency(_tallies())
-    assert by_agency[tree["b"].id] == by_agency[tree["root"].id] == (2 * questions, 2 * questions)
+    assert by_agency[tree["b"].id] == by_agency[tree["root"].id] == (3 * questions, 3 * questions)
     kept = _tallies()
     tallies.rebuild_tallies(db.session)
     assert _tallies() == kept
+
+
+def test_answer_tallies_follow_a_subtree_up_its_chain_to_the_top_and_back(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    questions = _fail_check(make_user(agency=tree["a1"]))
+    both = (questions, questions)
+    move_agency(db.session, tree["a1"], tree["root"])  # up its own chain: it leaves a only
+    db.session.commit()
+    assert _per_agency(_tallies()) == {tree["root"].id: both, tree["a1"].id: both}
+    move_agency(db.session, tree["a1"], None)  # a tree of its own
+    db.session.commit()
+    assert _per_agency(_tallies()) == {tree["a1"].id: both}
+    move_agency(db.session, tree["a1"], tree["b"])
+    db.session.commit()
+    assert _per_agency(_tallies()) == {tree["root"].id: both, tree["b"].id: both, tree["a1"].id: both}
+
+
+def test_a_recount_agrees_with_the_tallies_after_people_move(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    mover = make_user(agency=tree["a1"])
+    questions = _fail_check(mover)
+    mover.agency_id = tree["b1"].id
+    db.session.commit()
+    _fail_check(mover)  # a second attempt, graded in b1
+    kept = _tallies()
+    tallies.rebuild_tallies(db.session)
+    assert _tallies() == kept
+    by_agency = _per_agency(kept)
+    assert by_agency[tree["a1"].id] == by_agency[tree["b1"].id] == (questions, questions)
 
 
 def test_assignment_form(client, auth, tree, make_user, fixture_course):
@@ -445,6 +475,37 @@ def test_the_assignment_that_started_last_governs(tree, make_user, fixture_cours
     state = learn.course_state(db.session, in_a, fixture_course)
     assert state.status == "not_started" and state.due_at == by_user[in_a.id].due_at
     assert learn.course_state(db.session, only_root, fixture_course).status == "overdue"
+
+
+def test_the_governing_cycle_in_sql_agrees_with_the_learners_own(tree, make_user, fixture_course):
+    now = utcnow()
+
+    def assign(agency, started_days_ago, due_in_days):
+        services.create_assignment(db.session, course=fixture_course, agency=agency,
+                                   starts_at=now - timedelta(days=started_days_ago),
+                                   due_at=now + timedelta(days=due_in_days))
+
+    assign(tree["root"], 50, 10)
+    assign(tree["root"], 20, 40)    # above every subtree, started later: governs above the others
+    assign(tree["root"], 20, 30)    # same start, due earlier: wins the tie
+    assign(tree["a"], 30, 60)       # inside, but started before the root's latest: does not govern
+    assign(tree["b1"], 5, 90)       # inside, started last: governs b1
+    db.session.commit()
+    people = [make_user(agency=tree[name]) for name in ("root", "a", "a1", "b", "b1", "b2")]
+    for root in (None, tree["root"], tree["a"], tree["b"], tree["b1"]):
+        rows = {row.user_id: row for row in db.session.execute(
+            select(services.person_statuses(db.session, fixture_course, root, now)))}
+        for person in people:
+            cycle = learn.current_cycles(db.session, person, [fixture_course.id], now)[fixture_course.id]
+            if root is None or person.agency.path.startswith(root.path):
+                assert (rows[person.id].cycle_start_at, rows[person.id].due_at) == (cycle.start, cycle.due)
+            else:
+                assert person.id not in rows
+    def due_in_days(person):
+        return round((learn.current_cycles(db.session, person, [fixture_course.id], now)[fixture_course.id].due
+                      - now) / timedelta(days=1))
+
+    assert [due_in_days(person) for person in people] == [30, 30, 30, 30, 90, 30]
 
 
 def test_an_assignment_starting_in_the_future_does_not_count_yet(tree, make_user, fixture_course):

@@ -35,7 +35,7 @@ from ..models import (
     quiz_pool_topic,
     utcnow,
 )
-from ..tracking.tallies import tally_attempt
+from ..tracking.tallies import grading_agency, tally_attempt
 from .grading import percent, score_answer
 
 GRACE = timedelta(seconds=30)  # answers may arrive a little after the deadline (network latency)
@@ -462,6 +462,7 @@ def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None =
     a retry), the database lets only one change a row that is still `in_progress`.
     """
     now = now or utcnow()
+    agency = grading_agency(session, attempt) if attempt.quiz_id is not None else None
     items = session.execute(
         select(AttemptQuestion, QuestionVersion.type, QuestionVersion.correct_keys)
         .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
@@ -473,7 +474,8 @@ def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None =
         update(Attempt)
         .where(Attempt.id == attempt.id, Attempt.status == "in_progress")
         .values(status="submitted", submitted_at=now, expired=expired, score=points,
-                score_percent=score_percent, passed=score_percent >= attempt.pass_percent)
+                score_percent=score_percent, passed=score_percent >= attempt.pass_percent,
+                agency_id=agency.id if agency else None)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.refresh(attempt)
@@ -481,8 +483,9 @@ def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None =
     for item, _, _ in items:
         item.score = scores[item.id]
     session.flush()
-    if attempt.quiz_id is not None:
-        tally_attempt(session, attempt, {item.question_version_id: scores[item.id] for item, _, _ in items})
+    if agency is not None:  # last, so that the shared tallies stay locked for as short a time as possible
+        tally_attempt(session, attempt, agency.path, {item.question_version_id: scores[item.id]
+                                                      for item, _, _ in items})
     session.refresh(attempt)
     return True
 

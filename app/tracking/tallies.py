@@ -8,7 +8,7 @@ its new ones; when a person moves, their past answers stay where they were given
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, case, delete, exists, func, insert, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -28,14 +28,24 @@ def _adding(statement):
               "wrong": AnswerTally.wrong + statement.excluded.wrong})
 
 
-def tally_attempt(session: Session, attempt: Attempt, scores: dict[int, float]) -> None:
-    """Add a graded attempt's answers (question version → score) to the learner's agency and every
+def grading_agency(session: Session, attempt: Attempt):
+    """The learner's agency (id, path) as the attempt is graded.
+
+    Read FOR SHARE on PostgreSQL: a move of the subtree (an UPDATE of the path) waits for the
+    grading to commit, and a grading waits for a move in progress and then reads the new path, so
+    an answer is never added to ancestors the subtree has just left.
+    """
+    return session.execute(select(Agency.id, Agency.path).join(User, User.agency_id == Agency.id)
+                           .where(User.id == attempt.user_id)
+                           .with_for_update(read=True, of=Agency)).one()
+
+
+def tally_attempt(session: Session, attempt: Attempt, path: str, scores: dict[int, float]) -> None:
+    """Add a graded attempt's answers (question version → score) to the agency at `path` and every
     agency above it, in one statement. Rows go in (agency, question) order, so concurrent
     submissions lock the tallies they share in the same order."""
     if not scores:
         return
-    path = session.scalar(select(Agency.path).join(User, User.agency_id == Agency.id)
-                          .where(User.id == attempt.user_id))
     rows = [{"agency_id": agency_id, "course_id": attempt.course_id, "question_version_id": version_id,
              "answered": 1, "wrong": int(score < 1)}
             for agency_id in sorted(int(part) for part in path.strip("/").split("/"))
@@ -64,29 +74,34 @@ def move_tallies(session: Session, agency: Agency, old_ancestor_ids: list[int], 
             ["agency_id", "course_id", "question_version_id", "answered", "wrong"],
             select(ancestor_id, moved.course_id, moved.question_version_id, moved.answered, moved.wrong)
             .where(moved.agency_id == agency.id))))
-    session.flush()
 
 
 def rebuild_tallies(session: Session) -> int:
-    """Recount every tally from the graded answers (after data was loaded in bulk, bypassing the
-    services), each answer counted for its learner's agency now and every agency above it.
-    Returns the number of tally rows."""
+    """Recount every tally from the graded answers, each counted for the agency it was graded in
+    (the learner's agency now for attempts graded before that was recorded) and every agency above
+    it. For data loaded in bulk, bypassing the services; run it while no attempt is being graded
+    (on PostgreSQL the table is locked against concurrent gradings meanwhile). Returns the rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE answer_tally IN SHARE ROW EXCLUSIVE MODE"))
     session.execute(delete(AnswerTally))
-    own = (select(User.agency_id.label("agency_id"), Attempt.course_id.label("course_id"),
+    graded_in = func.coalesce(Attempt.agency_id, User.agency_id)
+    own = (select(graded_in.label("agency_id"), Attempt.course_id.label("course_id"),
                   AttemptQuestion.question_version_id.label("question_version_id"),
                   func.count().label("answered"),
                   func.sum(case((AttemptQuestion.score < 1, 1), else_=0)).label("wrong"))
            .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
            .join(User, User.id == Attempt.user_id)
            .where(Attempt.status == "submitted", Attempt.quiz_id.is_not(None), AttemptQuestion.score.is_not(None))
-           .group_by(User.agency_id, Attempt.course_id, AttemptQuestion.question_version_id)).subquery("own")
-    placed, ancestor = aliased(Agency), aliased(Agency)
+           .group_by(graded_in, Attempt.course_id, AttemptQuestion.question_version_id)).subquery("own")
+    # (agency, ancestor) pairs first: a few per agency, so the answers join them by equality.
+    placed, above = aliased(Agency), aliased(Agency)
+    pairs = (select(placed.id.label("agency_id"), above.id.label("ancestor_id"))
+             .join(above, placed.path.startswith(above.path))).subquery("pairs")
     session.execute(insert(AnswerTally).from_select(
         ["agency_id", "course_id", "question_version_id", "answered", "wrong"],
-        select(ancestor.id, own.c.course_id, own.c.question_version_id, func.sum(own.c.answered),
+        select(pairs.c.ancestor_id, own.c.course_id, own.c.question_version_id, func.sum(own.c.answered),
                func.sum(own.c.wrong))
-        .join(placed, placed.id == own.c.agency_id)
-        .join(ancestor, placed.path.startswith(ancestor.path))
-        .group_by(ancestor.id, own.c.course_id, own.c.question_version_id)))
+        .join(pairs, pairs.c.agency_id == own.c.agency_id)
+        .group_by(pairs.c.ancestor_id, own.c.course_id, own.c.question_version_id)))
     session.flush()
     return session.scalar(select(func.count()).select_from(AnswerTally))

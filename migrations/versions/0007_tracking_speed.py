@@ -1,4 +1,4 @@
-"""tracking speed: answer tallies per agency, course and question version, kept by the learning services; covering indexes for the dashboards
+"""tracking speed: answer tallies per subtree, course and question version, kept by the learning services; the agency of a graded attempt; covering indexes for the dashboards
 
 Revision ID: 0007
 Revises: 0006
@@ -36,26 +36,34 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_answer_tally_question_version_id'), ['question_version_id'], unique=False)
 
     op.create_index("ix_user_active_agency", "user", ["agency_id", "id"], unique=False,
-                    sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active"))
+                    sqlite_where=sa.text("is_active = 1"), postgresql_where=sa.text("is_active"))
+    with op.batch_alter_table('attempt', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('agency_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_attempt_agency_id_agency'), 'agency', ['agency_id'], ['id'])
     op.create_index("ix_course_completion_current_course", "course_completion",
                     ["course_id", "user_id", "completed_at"], unique=False,
                     sqlite_where=sa.text("archived_at IS NULL"), postgresql_where=sa.text("archived_at IS NULL"))
     op.create_index("ix_course_activity_course", "course_activity", ["course_id", "user_id", "last_activity_at"],
                     unique=False)
     # ### end Alembic commands ###
-    # The answers graded before this table existed, counted for each learner's agency now and every
-    # agency above it (a tally covers a subtree).
+    # Quiz attempts graded before the agency was recorded: the learner's agency now is the best
+    # there is. Their answers are then counted for that agency and every agency above it.
+    op.execute(
+        "UPDATE attempt SET agency_id = (SELECT \"user\".agency_id FROM \"user\" WHERE \"user\".id = attempt.user_id) "
+        "WHERE status = 'submitted' AND quiz_id IS NOT NULL")
     op.execute(
         "INSERT INTO answer_tally (agency_id, course_id, question_version_id, answered, wrong) "
-        "SELECT ancestor.id, own.course_id, own.question_version_id, SUM(own.answered), SUM(own.wrong) FROM ("
-        " SELECT u.agency_id AS agency_id, a.course_id AS course_id, q.question_version_id AS question_version_id,"
+        "SELECT pairs.ancestor_id, own.course_id, own.question_version_id, SUM(own.answered), SUM(own.wrong) FROM ("
+        " SELECT a.agency_id AS agency_id, a.course_id AS course_id, q.question_version_id AS question_version_id,"
         " COUNT(*) AS answered, SUM(CASE WHEN q.score < 1 THEN 1 ELSE 0 END) AS wrong"
-        " FROM attempt_question q JOIN attempt a ON a.id = q.attempt_id JOIN \"user\" u ON u.id = a.user_id"
+        " FROM attempt_question q JOIN attempt a ON a.id = q.attempt_id"
         " WHERE a.status = 'submitted' AND a.quiz_id IS NOT NULL AND q.score IS NOT NULL"
-        " GROUP BY u.agency_id, a.course_id, q.question_version_id"
-        ") AS own JOIN agency placed ON placed.id = own.agency_id"
-        " JOIN agency ancestor ON placed.path LIKE ancestor.path || '%'"
-        " GROUP BY ancestor.id, own.course_id, own.question_version_id")
+        " GROUP BY a.agency_id, a.course_id, q.question_version_id"
+        ") AS own JOIN ("
+        " SELECT placed.id AS agency_id, above.id AS ancestor_id"
+        " FROM agency placed JOIN agency above ON placed.path LIKE above.path || '%'"
+        ") AS pairs ON pairs.agency_id = own.agency_id"
+        " GROUP BY pairs.ancestor_id, own.course_id, own.question_version_id")
 
 
 def downgrade():
@@ -63,6 +71,9 @@ def downgrade():
     op.drop_index("ix_course_activity_course", table_name="course_activity")
     op.drop_index("ix_course_completion_current_course", table_name="course_completion")
     op.drop_index("ix_user_active_agency", table_name="user")
+    with op.batch_alter_table('attempt', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_attempt_agency_id_agency'), type_='foreignkey')
+        batch_op.drop_column('agency_id')
     with op.batch_alter_table('answer_tally', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_answer_tally_question_version_id'))
 
