@@ -291,6 +291,19 @@ def test_a_lesson_edit_is_checked_published_with_history_and_audit(client, train
     assert entry.after["meta"]["title"] == "Ba vi phạm thường gặp nhất"
 
 
+def test_a_lesson_loaded_before_history_existed_keeps_its_old_state(client, trainer):
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    for revision in db.session.scalars(select(LessonRevision)):
+        db.session.delete(revision)
+    db.session.commit()
+    data = _form(client, "/author/lessons/l01-mau")
+    client.post("/author/lessons/l01-mau", data={**data, "minutes": "7", "publish": "y"})
+    numbers = db.session.scalars(select(LessonRevision.number).where(LessonRevision.lesson_id == lesson.id)
+                                 .order_by(LessonRevision.number)).all()
+    assert numbers == [1, 2]
+    assert "-minutes: 5" in client.get("/author/lessons/l01-mau/history").get_data(as_text=True)
+
+
 def test_question_history_shows_the_differences(client, trainer):
     data = _form(client, "/author/questions/q-tich-cuc")
     data["explanation"] = "Giải thích đã được viết lại cho rõ. Chia sẻ tin chính thức là đúng."

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..audit import record
 from ..content.checks import ItemChecker
-from ..content.export import (lesson_file_name, lesson_front_matter, lesson_item, question_entry,
+from ..content.export import (lesson_file_name, lesson_file_text, lesson_front_matter, lesson_item, question_entry,
                               question_item, question_text)
 from ..content.files import ContentError
 from ..content.services import apply_lesson, lesson_hash, new_question_version, question_hash
@@ -22,11 +22,6 @@ from ..content.text import normalize_quote_text, strip_diacritics
 from ..models import (Citation, ContentDraft, Course, Lesson, LessonRevision, Question, QuestionVersion,
                       Source, Topic, User, question_topic)
 
-STATUS_LABELS = {"published": "Đã xuất bản", "draft": "Bản nháp", "retired": "Ngừng dùng"}
-
-
-class AuthoringError(Exception):
-    """A change that cannot be made; the message is for the trainer, in Vietnamese."""
 
 
 # -- checking -------------------------------------------------------------------------------------
@@ -178,6 +173,11 @@ def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: U
     if lesson is None:
         lesson = Lesson(slug=item["slug"])
         session.add(lesson)
+    elif not session.scalar(select(exists().where(LessonRevision.lesson_id == lesson.id))):
+        # Loaded before lessons had history: keep the state being replaced as the first revision.
+        session.add(LessonRevision(lesson=lesson, number=1, text=lesson_file_text(lesson_item(lesson)),
+                                   content_hash=lesson.content_hash))
+        session.flush()
     course = session.scalar(select(Course).where(Course.slug == item["course"]))
     sources = {s.slug: s for s in session.scalars(select(Source))}
     revision = apply_lesson(session, lesson, item, course, sources, actor.id)
