@@ -21,7 +21,7 @@ PAGES = ["/author/", "/author/questions", "/author/questions?q=benh&topic=du-lie
          "/author/lessons/l01-mau", "/author/lessons/l01-mau/history"]
 ACTIONS = ["/author/questions/new", "/author/questions/q-benh-nhan", "/author/lessons/new", "/author/lessons/l01-mau",
            "/author/questions/q-benh-nhan/publish-draft", "/author/questions/q-benh-nhan/discard-draft",
-           "/author/questions/q-benh-nhan/retire", "/author/questions/q-benh-nhan/restore"]
+           "/author/questions/q-benh-nhan/retire", "/author/questions/q-benh-nhan/restore", "/author/preview"]
 
 
 @pytest.fixture
@@ -263,6 +263,11 @@ def test_script_in_lesson_markdown_is_neutralised_in_preview_and_for_learners(cl
     assert "Đoạn mới" in preview
     assert "<script>alert" not in preview and "<img" not in preview and 'href="javascript' not in preview
     assert client.post("/author/lessons/l01-mau", data={**data, "publish": "y"}).status_code == 302
+    live = client.post("/author/preview", data={"csrf_token": csrf_token(client, "/author/lessons/l01-mau"),
+                                               "body": data["body"]}).get_json()["html"]
+    assert "Đoạn mới" in live and "<script" not in live and "<img" not in live and 'href="javascript' not in live
+    assert "Nguồn [1]" in live
+    assert client.post("/author/preview", data={"body": "x"}).status_code == 400  # no CSRF token
     auth.logout()
     auth.login(world["users"]["learner"])
     page = client.get("/lessons/l01-mau").get_data(as_text=True)

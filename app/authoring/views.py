@@ -6,13 +6,14 @@ checks the item by the rules of `flask content check` and writes the audit recor
 """
 from types import SimpleNamespace
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.forms import EmptyForm
 from ..content.checks import TRUE_FALSE_CHOICES
 from ..content.export import compare_with_files
+from ..content.files import body_citations
 from ..extensions import db
 from ..learn.rendering import render_lesson, render_markdown
 from ..models import Course, Lesson, Question, Source, Topic
@@ -143,6 +144,16 @@ def lessons():
     filters = services.LessonFilters(search=form.q.data or "", course=form.course.data or "", status=form.status.data or "")
     page = paginate_rows(db.session, services.lessons_query(filters), _page_number(), PER_PAGE)
     return render_template("authoring/lessons.html", form=form, page=page)
+
+
+@bp.route("/preview", methods=["POST"])
+@require_author
+def preview():
+    """A lesson body rendered as the learner sees it, for the editor's live preview (CSRF-checked)."""
+    body = (request.form.get("body") or "").replace("\r\n", "\n")
+    citations = [{"source": c.source, "location": c.location, "quote": c.quote} for c in body_citations(body)]
+    html, _ = _lesson_preview({"citations": citations}, body)
+    return jsonify(html=str(html))
 
 
 def _lesson_preview(item: dict | None, body: str):

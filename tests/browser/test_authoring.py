@@ -67,3 +67,27 @@ def test_demo_trainer_edits_previews_quotes_and_publishes(live_server, desktop, 
     version = db.session.scalar(question.current_version_select())
     assert question.latest_version == 2 and version.scenario["text"] == new_text
     assert version.citations[0].quote == PASSAGE
+
+
+def test_lesson_preview_follows_typing_and_a_selected_passage_becomes_a_quotation(live_server, desktop, demo):
+    page = desktop
+    sign_in(page, live_server, "giangvien")
+    page.goto(f"{live_server}/author/lessons/l01-mau")
+    body = page.locator("#body")
+    body.press("End")
+    body.press("Control+End")
+    body.type("\n\nMột đoạn gõ thử <img src=x onerror=alert(1)>\n")
+    article = page.locator(".lesson-preview article")
+    article.get_by_text("Một đoạn gõ thử").wait_for()
+    assert article.locator("img").count() == 0
+
+    page.locator("#viewer-source").select_option("cat-tuyen-quang-2021")
+    _select_in_viewer(page, PASSAGE)
+    page.get_by_role("button", name="Dùng đoạn đã chọn").click()
+    assert f"> {PASSAGE}\n> — [cat-tuyen-quang-2021, vị trí]" in body.input_value()
+
+    # The question editor shows only the parts of the chosen type.
+    page.goto(f"{live_server}/author/questions/q-tich-cuc")
+    assert page.locator("#answer").is_visible() and not page.locator("#choices-0-text").is_visible()
+    page.locator("#type").select_option("single")
+    assert page.locator("#choices-0-text").is_visible() and not page.locator("#answer").is_visible()

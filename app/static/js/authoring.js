@@ -3,6 +3,44 @@
 // blockquote (lessons). The server checks the quotation again on save.
 (function () {
   "use strict";
+  // A question shows only the parts its type uses (without this script, all are shown; the
+  // server reads only those of the chosen type).
+  var type = document.getElementById("type");
+  function showForType() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-types]"), function (el) {
+      el.hidden = el.getAttribute("data-types").split(" ").indexOf(type.value) < 0;
+    });
+  }
+  if (type && document.getElementById("question-form")) {
+    type.addEventListener("change", showForType);
+    showForType();
+  }
+
+  // A lesson's preview follows the typing: the server renders and sanitises the Markdown.
+  var preview = document.querySelector(".lesson-preview[data-preview-url]");
+  var body = document.getElementById("body");
+  var timer = null;
+  function refreshPreview() {
+    var form = document.getElementById("lesson-form");
+    var data = new FormData();
+    data.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+    data.append("body", body.value);
+    fetch(preview.getAttribute("data-preview-url"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch", "Accept": "application/json" }
+    }).then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (result) {
+        // The HTML comes from the server's sanitiser (no raw HTML, no scripts, safe links only).
+        if (result) { preview.querySelector("article").innerHTML = result.html; }
+      });
+  }
+  if (preview && body) {
+    body.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refreshPreview, 600);
+    });
+  }
+
   var viewer = document.getElementById("source-viewer");
   if (!viewer) { return; }
   var chooser = document.getElementById("viewer-source");
