@@ -1,8 +1,6 @@
 """Accessibility on a phone: axe-core finds no serious or critical violation on the main learner,
-manager and administrator pages, none scrolls sideways at 200% text size, and a quiz can be
-completed with the keyboard alone.
-
-Trainer authoring pages do not exist yet (trainers author content as files): nothing to audit there.
+manager, administrator and trainer (authoring) pages, none scrolls sideways at 200% text size, and a
+quiz can be completed with the keyboard alone.
 """
 import random
 import re
@@ -158,6 +156,22 @@ def test_admin_pages_are_accessible(app, live_server, axe_phone, demo):
         page.goto(f"{live_server}{path}")
         audit.check(where)
     assert page.locator("table tbody tr").count() > 0  # the run's messages are listed
+    audit.assert_clean()
+
+
+def test_trainer_pages_are_accessible(live_server, axe_phone, demo):
+    page, audit = axe_phone, Audit(axe_phone)
+    sign_in(page, live_server, "giangvien")
+    for path, where in (("/author/", "authoring overview"), ("/author/questions", "question list"),
+                        ("/author/lessons", "lesson list"), ("/author/questions/q-benh-nhan/history", "history")):
+        page.goto(f"{live_server}{path}")
+        audit.check(where)
+    for path, where in (("/author/questions/q-benh-nhan-2", "question editor"),
+                        ("/author/lessons/l01-mau", "lesson editor")):
+        page.goto(f"{live_server}{path}")
+        page.get_by_role("button", name="Xem trước").click()
+        page.wait_for_load_state("load")
+        audit.check(where)
     audit.assert_clean()
 
 
