@@ -166,12 +166,29 @@ def test_a_draft_does_not_reach_learners_until_published(client, auth, world, tr
     assert db.session.scalar(select(ContentDraft)) is None
 
 
+def _publish_copy(slug, of, trainer):
+    """A new published question: a copy of another under a new slug (the fixture bank has three)."""
+    from app.authoring import services
+
+    item = {**question_item(of, _current(of)), "slug": slug}
+    services.publish_question(db.session, None, item, trainer)
+    db.session.commit()
+
+
 def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world, trainer):
     learner = world["users"]["learner"]
     final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
     attempt = learn.start_attempt(db.session, learner, final)
     learn.submit_attempt(db.session, attempt)
     db.session.commit()
+    # The fixture's final test draws all three questions: retiring one would leave it short.
+    token = csrf_token(client, "/author/questions/q-benh-nhan")
+    html = client.post("/author/questions/q-benh-nhan/retire", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "không còn đủ câu hỏi để rút" in html
+    assert _current("q-benh-nhan").question.status == "published"
+    _publish_copy("q-benh-nhan-3", "q-benh-nhan", trainer)
+
     token = csrf_token(client, "/author/questions/q-benh-nhan")
     assert client.post("/author/questions/q-benh-nhan/retire", data={"csrf_token": token}).status_code == 302
     question = db.session.scalar(select(Question).where(Question.slug == "q-benh-nhan"))
@@ -409,3 +426,11 @@ def test_search_ignores_diacritics(client, trainer):
     assert "q-benh-nhan" in html and "q-tich-cuc" not in html
     html = client.get("/author/lessons?q=ba+vi+pham").get_data(as_text=True)
     assert "l01-mau" in html
+
+
+def test_publishing_refuses_a_topic_change_that_leaves_a_quiz_short(client, trainer):
+    data = {**_form(client, "/author/questions/q-benh-nhan"), "topics": "tich-cuc"}
+    html = client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "«Kiểm tra nhanh» sẽ không còn đủ câu hỏi để rút" in html
+    assert _current("q-benh-nhan").version == 1 and _current("q-benh-nhan").topic_slugs == ["du-lieu-benh-nhan"]
+    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "question.published")) == 0

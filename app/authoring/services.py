@@ -6,6 +6,7 @@ Services flush and write the audit record; the view commits.
 from __future__ import annotations
 
 import difflib
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,9 +20,29 @@ from ..content.export import (lesson_file_name, lesson_file_text, lesson_front_m
 from ..content.files import ContentError
 from ..content.services import apply_lesson, lesson_hash, new_question_version, question_hash
 from ..content.text import normalize_quote_text, strip_diacritics
+from ..learn.services import LearnError, draw_versions
 from ..models import (Citation, ContentDraft, Course, Lesson, LessonRevision, Question, QuestionVersion,
-                      Source, Topic, User, question_topic)
+                      Quiz, Source, Topic, User, question_topic)
 
+
+
+class AuthoringError(Exception):
+    """A change that cannot be made; the message is for the trainer, in Vietnamese."""
+
+
+def _refuse_if_quizzes_short(session: Session) -> None:
+    """After a question leaves a pool (retired, or its topics changed): every published quiz must
+    still have enough questions to draw, or learners could no longer start it."""
+    session.flush()
+    short = []
+    for quiz in session.scalars(select(Quiz).where(Quiz.status == "published").order_by(Quiz.slug)):
+        try:
+            draw_versions(session, quiz, random.Random(0))
+        except LearnError:
+            short.append(f"«{quiz.title}»")
+    if short:
+        raise AuthoringError("Không thực hiện được: " + ", ".join(short) + " sẽ không còn đủ câu hỏi để rút "
+                             "(xem quizzes/quizzes.yaml). Hãy thêm câu hỏi cho chủ đề đó trước.")
 
 
 # -- checking -------------------------------------------------------------------------------------
@@ -157,7 +178,7 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
     number = question.latest_version + 1 if current is not None else 1
     version = new_question_version(question, number, item, sources, topics, actor.id)
     session.add(version)
-    session.flush()
+    _refuse_if_quizzes_short(session)
     record(session, actor, "question.published", question, before=before, after=question_entry(item),
            summary=f"Xuất bản câu hỏi «{question.slug}», phiên bản {number}")
     return version
@@ -189,11 +210,17 @@ def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: U
 
 
 def set_status(session: Session, obj: Lesson | Question, status: str, actor: User) -> bool:
-    """Retire (hidden from learners and new attempts, kept for history) or restore an item."""
+    """Retire (hidden from learners and new attempts, kept for history) or restore an item.
+
+    Raises AuthoringError when retiring a question would leave a quiz without enough to draw; the
+    caller rolls back.
+    """
     if obj.status == status:
         return False
     before = obj.status
     obj.status = status
+    if isinstance(obj, Question) and status == "retired":
+        _refuse_if_quizzes_short(session)
     session.flush()
     action = "retired" if status == "retired" else "restored"
     label = "Ngừng dùng" if status == "retired" else "Dùng lại"

@@ -115,11 +115,16 @@ def _edit(kind: str, row, slug: str | None, form_class, render):
             flash("Đã lưu bản nháp. Học viên vẫn thấy bản đã xuất bản.", "success")
             return _back(kind, item["slug"])
         elif form.publish.data:
-            made = services.publish(db.session, kind, row, item, current_user)
-            db.session.commit()
-            flash(f"Đã xuất bản ({made})." if made else "Không có gì thay đổi so với bản đã xuất bản.",
-                  "success" if made else "info")
-            return _back(kind, item["slug"])
+            try:
+                made = services.publish(db.session, kind, row, item, current_user)
+            except services.AuthoringError as error:
+                db.session.rollback()
+                flash(str(error), "danger")
+            else:
+                db.session.commit()
+                flash(f"Đã xuất bản ({made})." if made else "Không có gì thay đổi so với bản đã xuất bản.",
+                      "success" if made else "info")
+                return _back(kind, item["slug"])
     return render(form, draft, item)
 
 
@@ -239,7 +244,12 @@ def publish_draft(kind: str, slug: str):
     if errors:
         flash("Bản nháp không còn hợp lệ: " + "; ".join(e.message for e in errors), "danger")
         return _back(kind, slug)
-    services.publish(db.session, kind, row, item, current_user)
+    try:
+        services.publish(db.session, kind, row, item, current_user)
+    except services.AuthoringError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return _back(kind, slug)
     db.session.commit()
     flash("Đã xuất bản bản nháp.", "success")
     return _back(kind, slug)
@@ -267,7 +277,13 @@ def set_status(kind: str, slug: str, change: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     status = "retired" if change == "retire" else "published"
-    if services.set_status(db.session, row, status, current_user):
+    try:
+        changed = services.set_status(db.session, row, status, current_user)
+    except services.AuthoringError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return _back(kind, slug)
+    if changed:
         db.session.commit()
         flash("Đã ngừng dùng." if status == "retired" else "Đã dùng lại.", "success")
     return _back(kind, slug)
