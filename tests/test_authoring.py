@@ -381,11 +381,16 @@ def test_export_command_and_the_files_status(app, runner, client, auth, world, f
     data["prompt"] = "Câu phát biểu đã sửa trên web."
     client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"})
     status = client.get("/author/").get_data(as_text=True)
-    assert "q-tich-cuc" in status and "tệp khác bản đã xuất bản" in status
+    assert "<code>q-tich-cuc</code>: đã xuất bản trên web, chưa ghi ra tệp" in status
     result = runner.invoke(args=["content", "export", "--yes"])
     assert result.exit_code == 0, result.output
     assert "Câu phát biểu đã sửa trên web." in (quizzes / "bank-mau.yaml").read_text(encoding="utf-8")
     assert "khớp với nội dung đã xuất bản" in client.get("/author/").get_data(as_text=True)
+    # Someone edits a lesson's file on disk afterwards: the file is newer.
+    lesson_file = content / "lessons" / "01-mau.md"
+    lesson_file.write_text(lesson_file.read_text(encoding="utf-8") + "\nThêm trên đĩa.\n", encoding="utf-8")
+    status = client.get("/author/").get_data(as_text=True)
+    assert "<code>l01-mau</code>: tệp mới hơn bản đã xuất bản" in status
     result = runner.invoke(args=["content", "export", "--to", str(tmp_path / "ra")])
     assert result.exit_code == 0 and check_content(tmp_path / "ra" / "content", tmp_path / "ra" / "quizzes").ok
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -202,7 +203,8 @@ def _copy_unedited(source_content: Path, source_quizzes: Path, content_dir: Path
 class FileDifference:
     kind: str  # "lesson" | "question"
     slug: str
-    #: "changed", "only_in_files", "only_in_database", "retired_in_database"
+    #: "files_newer" (a file changed after the last publish), "database_newer" (published on the
+    #: web since the files were written), "only_in_files", "only_in_database", "retired_in_database"
     reason: str
 
 
@@ -216,35 +218,45 @@ class FileComparison:
         return not self.errors and not self.differences
 
 
+def _modified_at(base: Path, rel: str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp((base / rel).stat().st_mtime, timezone.utc) if rel else None
+    except OSError:
+        return None
+
+
 def compare_with_files(session: Session, content_dir: Path, quizzes_dir: Path) -> FileComparison:
-    """Where the files on disk and the database disagree, by the content hashes the loader stores."""
+    """Where the files on disk and the database disagree, by the content hashes the loader stores;
+    for an item that differs, which side changed last (the file's time against the publish time)."""
     result = check_content(content_dir, quizzes_dir)
+    base = Path(content_dir).parent
     comparison = FileComparison(errors=len(result.errors))
     stored = {
-        "lesson": {slug: (digest, status) for slug, digest, status in session.execute(
-            select(Lesson.slug, Lesson.content_hash, Lesson.status))},
-        "question": {slug: (digest, status) for slug, digest, status in session.execute(
-            select(Question.slug, QuestionVersion.content_hash, Question.status)
+        "lesson": {slug: row for slug, *row in session.execute(
+            select(Lesson.slug, Lesson.content_hash, Lesson.status, Lesson.updated_at))},
+        "question": {slug: row for slug, *row in session.execute(
+            select(Question.slug, QuestionVersion.content_hash, Question.status, QuestionVersion.created_at)
             .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
                   & (QuestionVersion.version == Question.latest_version)))},
     }
     in_files = {
-        "lesson": {slug: lesson_hash(item) for slug, item in result.bundle.lessons.items()},
-        "question": {slug: question_hash(item) for slug, item in result.bundle.questions.items()},
+        "lesson": {slug: (lesson_hash(item), item["source_file"]) for slug, item in result.bundle.lessons.items()},
+        "question": {slug: (question_hash(item), item["file"]) for slug, item in result.bundle.questions.items()},
     }
     for kind in ("lesson", "question"):
-        for slug, digest in in_files[kind].items():
+        for slug, (digest, rel) in in_files[kind].items():
             row = stored[kind].get(slug)
             if row is None:
                 reason = "only_in_files"
             elif row[0] != digest:
-                reason = "changed"
+                modified = _modified_at(base, rel)
+                reason = "files_newer" if modified is not None and modified > row[2] else "database_newer"
             elif row[1] == "retired":
                 reason = "retired_in_database"
             else:
                 continue
             comparison.differences.append(FileDifference(kind, slug, reason))
-        for slug, (_, status) in stored[kind].items():
+        for slug, (_, status, _) in stored[kind].items():
             if slug not in in_files[kind] and status == "published":
                 comparison.differences.append(FileDifference(kind, slug, "only_in_database"))
     return comparison
