@@ -439,3 +439,23 @@ def test_publishing_refuses_a_topic_change_that_leaves_a_quiz_short(client, trai
     assert "«Kiểm tra nhanh» sẽ không còn đủ câu hỏi để rút" in html
     assert _current("q-benh-nhan").version == 1 and _current("q-benh-nhan").topic_slugs == ["du-lieu-benh-nhan"]
     assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "question.published")) == 0
+
+
+def test_a_new_lesson_is_published_to_learners_and_exported(client, auth, world, trainer, tmp_path, app):
+    data = {"csrf_token": csrf_token(client, "/author/lessons/new"), "id": "l02-thu", "course": "khoa-mau",
+            "order": "1", "title": "Bài thử", "minutes": "3", "sources": "nd-15-2020",
+            "body": "## Bài thử\r\n\r\nMức phạt [@nd-15-2020, Điều 101].\r\n", "publish": "y"}
+    html = client.post("/author/lessons/new", data=data).get_data(as_text=True)
+    assert "thứ tự 1 đã dùng cho bài «l01-mau»" in html
+    assert client.post("/author/lessons/new", data={**data, "order": "2"}).status_code == 302
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l02-thu"))
+    assert lesson.body_md == "## Bài thử\n\nMức phạt [@nd-15-2020, Điều 101].\n"
+    assert lesson.source_file == "content/lessons/02-l02-thu.md" and len(lesson.citations) == 1
+    auth.logout()
+    auth.login(world["users"]["learner"])
+    assert "Bài thử" in client.get(f"/courses/{world['course'].slug}").get_data(as_text=True)
+    target = tmp_path / "ra"
+    export_content(db.session, target / "content", target / "quizzes",
+                   copy_from=(app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]))
+    assert (target / "content" / "lessons" / "02-l02-thu.md").read_text(encoding="utf-8").startswith(
+        '---\nid: l02-thu\ncourse: khoa-mau\norder: 2\ntitle: "Bài thử"\n')

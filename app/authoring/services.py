@@ -169,12 +169,12 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
     if current is not None and current.content_hash == question_hash(item):
         session.flush()
         return None
-    if question is None:
-        question = Question(slug=item["slug"], latest_version=1, status="published")
-        session.add(question)
     sources = {s.slug: s for s in session.scalars(select(Source).where(
         Source.slug.in_({c["source"] for c in item["citations"]})))}
     topics = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(item["topics"])))}
+    if question is None:
+        question = Question(slug=item["slug"], latest_version=1, status="published")
+        session.add(question)
     number = question.latest_version + 1 if current is not None else 1
     version = new_question_version(question, number, item, sources, topics, actor.id)
     session.add(version)
@@ -191,17 +191,17 @@ def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: U
         _drop_draft(session, "lesson", item["slug"])
         session.flush()
         return None
+    course = session.scalar(select(Course).where(Course.slug == item["course"]))
+    sources = {s.slug: s for s in session.scalars(select(Source))}
     if lesson is None:
         lesson = Lesson(slug=item["slug"])
-        session.add(lesson)
     elif not session.scalar(select(exists().where(LessonRevision.lesson_id == lesson.id))):
         # Loaded before lessons had history: keep the state being replaced as the first revision.
         session.add(LessonRevision(lesson=lesson, number=1, text=lesson_file_text(lesson_item(lesson)),
                                    content_hash=lesson.content_hash))
         session.flush()
-    course = session.scalar(select(Course).where(Course.slug == item["course"]))
-    sources = {s.slug: s for s in session.scalars(select(Source))}
     revision = apply_lesson(session, lesson, item, course, sources, actor.id)
+    session.add(lesson)
     _drop_draft(session, "lesson", item["slug"])
     session.flush()
     record(session, actor, "lesson.published", lesson, before=before, after=lesson_entry(lesson),
