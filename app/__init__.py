@@ -48,6 +48,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
+    from .authoring.views import bp as authoring_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
     from .reminders.views import bp as reminders_bp
@@ -59,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
+    app.register_blueprint(authoring_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -83,6 +85,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         can_manage_agency=permissions.can_manage_agency,
+        can_author=permissions.can_author,
         has_role=permissions.has_role,
     )
     app.jinja_env.filters["local_datetime"] = format_datetime_local

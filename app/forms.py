@@ -1,4 +1,5 @@
 """Base forms shared by every feature: CSRF from Flask-WTF and WTForms' messages in Vietnamese."""
+import wtforms
 from flask_wtf import FlaskForm
 
 
@@ -37,3 +38,11 @@ class GetForm(Form):
 
     class Meta:
         csrf = False
+
+
+class SubForm(wtforms.Form):
+    """A row inside a form (FieldList of FormField): no CSRF of its own, messages in Vietnamese."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _VietnameseMessages()

@@ -276,6 +276,10 @@ class Lesson(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="published")
     #: the file it was loaded from, relative to the content folder
     source_file: Mapped[str | None] = mapped_column(String(255))
+    #: the front matter's `sources`: every source the lesson cites, in the file's order
+    source_slugs: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: slug and title without diacritics, lower case, for the authoring list's search
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     content_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -352,6 +356,10 @@ class Question(db.Model):
     latest_version: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default="published")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the bank file it was loaded from or is exported to, relative to the content folder's parent
+    source_file: Mapped[str | None] = mapped_column(String(255))
+    #: slug, prompt and scenario of the latest version without diacritics, for the authoring search
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     versions: Mapped[list[QuestionVersion]] = relationship(
         back_populates="question", order_by="QuestionVersion.version"
@@ -393,8 +401,11 @@ class QuestionVersion(db.Model):
     topic_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the trainer who published it; None when it came from the files
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     question: Mapped[Question] = relationship(back_populates="versions")
+    created_by: Mapped[User | None] = relationship()
     citations: Mapped[list[Citation]] = relationship(
         back_populates="question_version",
         order_by="Citation.position",
@@ -762,3 +773,55 @@ class ReminderMessage(db.Model):
     run: Mapped[ReminderRun] = relationship(back_populates="messages")
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
+
+
+# -- authoring: drafts and lesson history (migration 0007) ----------------------------------------
+
+DRAFT_KINDS = ("lesson", "question")
+
+
+class ContentDraft(db.Model):
+    """A trainer's unpublished edit of a lesson or a question: learners never see it.
+
+    `data` is the item as its file would hold it (a lesson's front matter and body, a bank entry),
+    already checked by the rules of `flask content check`; publishing checks it again.
+    """
+
+    __tablename__ = "content_draft"
+    __table_args__ = (
+        UniqueConstraint("kind", "slug"),
+        CheckConstraint(_in_list("kind", DRAFT_KINDS), name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: the lesson's or question's slug; a slug not yet in the database is a new item
+    slug: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    updated_by: Mapped[User | None] = relationship()
+
+
+class LessonRevision(db.Model):
+    """A published state of a lesson, kept when it changes (questions have QuestionVersion)."""
+
+    __tablename__ = "lesson_revision"
+    __table_args__ = (
+        UniqueConstraint("lesson_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    #: the lesson's file as it was: front matter and Markdown body
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    #: the trainer who published it; None when it came from the files
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship()
+    created_by: Mapped[User | None] = relationship()

@@ -47,6 +47,16 @@ def require_role(role: str):
     return decorator
 
 
+def can_author(user) -> bool:
+    """Trainers (and administrators) write lessons and questions."""
+    return has_role(user, "trainer")
+
+
+def require_author(view):
+    """Decorator for the authoring pages: signed in and allowed to author, else 403."""
+    return require_role("trainer")(view)
+
+
 def managed_agency_filter(user: User):
     """A SQL predicate on Agency: the agencies `user` manages (every scope's whole subtree)."""
     if user.is_admin:

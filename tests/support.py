@@ -79,3 +79,12 @@ def sign_in(page, base_url: str, username: str, password: str | None = None) -> 
     page.get_by_label("Mật khẩu").fill(password or DEMO_PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_url(f"{base_url}/")
+
+
+def uncovered_endpoints(app, prefix: str, pages: list[str], actions: list[str], **fill) -> set[str]:
+    """Endpoints under `prefix` that no URL of a role matrix reaches (GET pages, POST actions)."""
+    adapter = app.url_map.bind("localhost")
+    covered = {adapter.match(url.split("?")[0].format(**fill), method=method)[0]
+               for urls, method in ((pages, "GET"), (actions, "POST")) for url in urls}
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith(prefix)}
+    return endpoints - covered

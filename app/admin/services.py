@@ -42,10 +42,20 @@ ACTION_LABELS = {
     "assignment.new_cycle": "Bắt đầu chu kỳ mới",
     "user.locked": "Khóa tạm tài khoản",
     "content.load": "Nạp nội dung",
+    "lesson.draft_saved": "Lưu bản nháp bài học",
+    "lesson.draft_discarded": "Bỏ bản nháp bài học",
+    "lesson.published": "Xuất bản bài học",
+    "lesson.retired": "Ngừng dùng bài học",
+    "lesson.restored": "Dùng lại bài học",
+    "question.draft_saved": "Lưu bản nháp câu hỏi",
+    "question.draft_discarded": "Bỏ bản nháp câu hỏi",
+    "question.published": "Xuất bản câu hỏi",
+    "question.retired": "Ngừng dùng câu hỏi",
+    "question.restored": "Dùng lại câu hỏi",
 }
 OBJECT_TYPE_LABELS = {"agency": "Cơ quan", "user": "Tài khoản", "import": "Tệp nhập",
                       "source": "Văn bản nguồn", "assignment": "Giao khóa học",
-                      "content": "Nội dung"}
+                      "content": "Nội dung", "lesson": "Bài học", "question": "Câu hỏi"}
 ROLE_FILTERS = {"learner": "Chỉ học viên", "manager": "Quản lý", "trainer": "Giảng viên", "admin": "Quản trị"}
 
 

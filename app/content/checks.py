@@ -21,6 +21,7 @@ from ..models import (
 from .files import (
     CURRENT_CONTACT,
     ContentError,
+    LessonFile,
     ParsedFile,
     body_citations,
     format_path,
@@ -236,6 +237,10 @@ class ContentChecker:
             if slug and self._register("source", slug, check, where):
                 source["where"] = (check.parsed.rel, check.parsed.line_of(where))
                 self.bundle.sources[slug] = source
+        self._index_sources()
+
+    def _index_sources(self) -> None:
+        """What scenarios must not use: officials named in the sources, the letters' phones and emails."""
         self._officials = sorted({name for s in self.bundle.sources.values() for name in s["officials"]})
         letters = " ".join(s["text"] or "" for s in self.bundle.sources.values())
         self._phones = phone_numbers(letters)
@@ -365,6 +370,7 @@ class ContentChecker:
         }
         if slug and self._register("lesson", slug, check, ()):
             self.bundle.lessons[slug] = lesson
+        return lesson
 
     # -- questions --------------------------------------------------------------------------
     def _check_questions(self) -> None:
@@ -403,6 +409,7 @@ class ContentChecker:
         }
         if slug and self._register("question", slug, check, where):
             self.bundle.questions[slug] = question
+        return question
 
     def _check_scenario(self, check: FileCheck, where: tuple, scenario: Any, qtype: str | None):
         where = where + ("scenario",)
@@ -677,3 +684,37 @@ def _strings(value: Any, path: tuple):
 
 def check_content(content_dir: str | Path, quizzes_dir: str | Path) -> CheckResult:
     return ContentChecker(content_dir, quizzes_dir).run()
+
+
+#: the "file" an item edited in the browser comes from, in error messages
+FORM_FILE = "biểu mẫu"
+
+
+class ItemChecker(ContentChecker):
+    """The rules of `flask content check` for one lesson or question edited in the browser.
+
+    The sources, topics and courses come from the database instead of the files; `taken` holds the
+    ids other items already use (a new item may not reuse one), `positions` maps (course, order)
+    to the lesson holding it. Error paths are those of the file format ("citations[0].quote").
+    """
+
+    def __init__(self, sources: dict[str, dict], topics: dict[str, dict], courses: dict[str, dict],
+                 taken: dict[str, set[str]] | None = None,
+                 positions: dict[tuple[str, int], str] | None = None):
+        super().__init__(".", ".")
+        self.bundle.sources, self.bundle.topics, self.bundle.courses = sources, topics, courses
+        self._defined = {kind: dict.fromkeys(slugs, "cơ sở dữ liệu") for kind, slugs in (taken or {}).items()}
+        self._positions = dict(positions or {})
+        self._index_sources()
+
+    def check_question(self, entry: dict) -> tuple[dict | None, list[ContentError]]:
+        """A bank entry → the normalised question the loader stores, and every error found."""
+        check = FileCheck(ParsedFile(FORM_FILE, entry), self.errors)
+        if not check.mapping(entry, ()):
+            return None, self.errors
+        return self._check_question(check, (), entry), self.errors
+
+    def check_lesson(self, meta: dict, body: str, file_name: str) -> tuple[dict | None, list[ContentError]]:
+        """Front matter and Markdown body → the normalised lesson; body errors carry the body's line."""
+        lesson_file = LessonFile(ParsedFile(FORM_FILE, meta), body, 1)
+        return self._check_lesson(lesson_file, file_name, self._positions), self.errors

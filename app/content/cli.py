@@ -1,6 +1,7 @@
 """`flask content …`: check, load and summarise the curriculum files."""
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -8,6 +9,7 @@ from flask.cli import AppGroup
 
 from ..extensions import db
 from .checks import check_content
+from .export import export_content
 from .services import bank_stats, load_bundle
 
 content_cli = AppGroup("content", help="Kiểm tra và nạp nội dung khóa học từ content/ và quizzes/.")
@@ -105,3 +107,24 @@ def stats_command(content_dir, quizzes_dir, as_json):
         click.echo(f"{len(stats['below_minimum'])} chủ đề dưới mức tối thiểu.")
     if result.errors:
         click.echo(f"Lưu ý: nội dung còn {len(result.errors)} lỗi (chạy `flask content check`).")
+
+
+@content_cli.command("export")
+@click.option("--to", "target", type=click.Path(file_okay=False), default=None,
+              help="Thư mục đích (tạo content/ và quizzes/ trong đó); mặc định ghi đè thư mục đang cấu hình.")
+@click.option("--yes", is_flag=True, help="Không hỏi xác nhận khi ghi đè thư mục đang cấu hình.")
+def export_command(target, yes):
+    """Ghi nội dung đã xuất bản ra tệp, đúng định dạng mà `flask content load` đọc."""
+    content_dir = Path(current_app.config["CONTENT_DIR"])
+    quizzes_dir = Path(current_app.config["QUIZZES_DIR"])
+    copy_from = None
+    if target is not None:
+        copy_from = (content_dir, quizzes_dir)
+        content_dir, quizzes_dir = Path(target) / "content", Path(target) / "quizzes"
+    elif not yes:
+        click.confirm(f"Ghi đè bài học và ngân hàng câu hỏi trong {content_dir} và {quizzes_dir}?", abort=True)
+    report = export_content(db.session, content_dir, quizzes_dir, copy_from=copy_from)
+    click.echo(f"Đã xuất {report.lessons} bài học và {report.questions} câu hỏi vào "
+               f"{content_dir} và {quizzes_dir}.")
+    for path in report.removed:
+        click.echo(f"Đã xóa tệp không còn dùng: {path}")

@@ -9,7 +9,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -17,6 +17,7 @@ from ..models import (
     Citation,
     Course,
     Lesson,
+    LessonRevision,
     Question,
     QuestionVersion,
     Quiz,
@@ -25,6 +26,7 @@ from ..models import (
     Topic,
 )
 from .checks import Bundle
+from .text import strip_diacritics
 
 KIND_LABELS = {
     "source": "nguồn",
@@ -40,6 +42,77 @@ def content_hash(item: dict, *, exclude: tuple[str, ...] = ()) -> str:
     data = {k: v for k, v in item.items() if k not in exclude}
     encoded = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def lesson_hash(item: dict) -> str:
+    """The hash of a checked lesson, as stored in `Lesson.content_hash`."""
+    return content_hash(item)
+
+
+def question_hash(item: dict) -> str:
+    """The hash of a checked question, as stored in `QuestionVersion.content_hash` (its file aside)."""
+    return content_hash(item, exclude=("file",))
+
+
+def lesson_search_text(item: dict) -> str:
+    return strip_diacritics(f"{item['slug']} {item['title']}")
+
+
+def question_search_text(item: dict) -> str:
+    scenario = item.get("scenario") or {}
+    parts = [item["slug"], item["prompt"] or "", scenario.get("author") or "", scenario.get("text") or ""]
+    parts += [segment["text"] or "" for segment in scenario.get("segments") or []]
+    return strip_diacritics(" ".join(parts))
+
+
+def make_citations(items: list[dict], sources: dict[str, Source]) -> list[Citation]:
+    """Citation rows for checked citations, numbered in reading order."""
+    return [
+        Citation(source=sources[c["source"]], location=c["location"], quote=c["quote"], position=position)
+        for position, c in enumerate(items, 1)
+    ]
+
+
+def new_question_version(question: Question, number: int, item: dict, sources: dict[str, Source],
+                         topics: dict[str, Topic], actor_id: int | None = None) -> QuestionVersion:
+    """A new immutable version of `question` from a checked item; the question points at it."""
+    question.latest_version = number
+    question.status = "published"
+    question.topics = [topics[t] for t in item["topics"]]
+    question.search_text = question_search_text(item)
+    return QuestionVersion(
+        question=question, version=number, type=item["type"], difficulty=item["difficulty"],
+        verdict=item["verdict"], scenario=item["scenario"], prompt=item["prompt"],
+        choices=item["choices"], correct_keys=item["correct_keys"],
+        explanation=item["explanation"], topic_slugs=item["topics"], content_hash=question_hash(item),
+        citations=make_citations(item["citations"], sources), created_by_id=actor_id,
+    )
+
+
+def apply_lesson(session: Session, lesson: Lesson, item: dict, course: Course, sources: dict[str, Source],
+                 actor_id: int | None = None) -> LessonRevision:
+    """Set a lesson to a checked item (published) and keep the new state as its next revision."""
+    from .export import lesson_file_text
+
+    for key, value in lesson_values(item, course).items():
+        setattr(lesson, key, value)
+    lesson.content_hash = lesson_hash(item)
+    lesson.citations = make_citations(item["citations"], sources)
+    number = 1
+    if lesson.id is not None:
+        number += session.scalar(select(func.coalesce(func.max(LessonRevision.number), 0))
+                                 .where(LessonRevision.lesson_id == lesson.id))
+    revision = LessonRevision(lesson=lesson, number=number, text=lesson_file_text(item),
+                              content_hash=lesson.content_hash, created_by_id=actor_id)
+    session.add(revision)
+    return revision
+
+
+def lesson_values(item: dict, course: Course) -> dict:
+    return {"course": course, "position": item["position"], "title": item["title"],
+            "summary": item["summary"], "minutes": item["minutes"], "body_md": item["body_md"],
+            "source_file": item["source_file"], "source_slugs": item["sources"],
+            "search_text": lesson_search_text(item), "status": "published"}
 
 
 @dataclass
@@ -67,9 +140,10 @@ class LoadReport:
 
 
 class _Loader:
-    def __init__(self, session: Session, bundle: Bundle):
+    def __init__(self, session: Session, bundle: Bundle, actor_id: int | None = None):
         self.session = session
         self.bundle = bundle
+        self.actor_id = actor_id
         self.report = LoadReport()
         self.sources: dict[str, Source] = {}
         self.courses: dict[str, Course] = {}
@@ -151,24 +225,24 @@ class _Loader:
                 self.report.unchanged["topic"] += 1
             self.topics[slug] = row
 
-    def _citations(self, items: list[dict]) -> list[Citation]:
-        return [
-            Citation(source=self.sources[c["source"]], location=c["location"], quote=c["quote"],
-                     position=position)
-            for position, c in enumerate(items, 1)
-        ]
-
     def _lessons(self) -> None:
         existing = self._existing(Lesson)
         for slug, item in self.bundle.lessons.items():
-            values = {"course": self.courses[item["course"]], "position": item["position"],
-                      "title": item["title"], "summary": item["summary"],
-                      "minutes": item["minutes"], "body_md": item["body_md"],
-                      "source_file": item["source_file"], "status": "published"}
-            digest = content_hash(item)
-            row, changed = self._upsert("lesson", Lesson, existing, slug, values, digest)
-            if changed:
-                row.citations = self._citations(item["citations"])
+            course = self.courses[item["course"]]
+            row = existing.get(slug)
+            if row is None:
+                row = Lesson(slug=slug)
+                self.session.add(row)
+                self.report.created["lesson"] += 1
+            elif row.content_hash == lesson_hash(item) and row.status != "retired":
+                # Quietly keep columns added after the row was loaded in step with the file.
+                row.source_slugs = item["sources"]
+                self.report.unchanged["lesson"] += 1
+                self.lessons[slug] = row
+                continue
+            else:
+                self.report.updated["lesson"] += 1
+            apply_lesson(self.session, row, item, course, self.sources, self.actor_id)
             self.lessons[slug] = row
         self._retire_missing("lesson", existing, set(self.bundle.lessons))
 
@@ -182,7 +256,6 @@ class _Loader:
             )
         }
         for slug, item in self.bundle.questions.items():
-            digest = content_hash(item, exclude=("file",))
             question = existing.get(slug)
             current = latest.get(question.id) if question is not None else None
             if question is None:
@@ -190,32 +263,23 @@ class _Loader:
                 self.session.add(question)
                 number = 1
                 self.report.created["question"] += 1
-            elif current is not None and current.content_hash == digest:
+            elif current is not None and current.content_hash == question_hash(item):
                 if question.status == "retired":
                     question.status = "published"
                     self.report.updated["question"] += 1
                 else:
                     self.report.unchanged["question"] += 1
+                question.source_file = item["file"]
                 self.questions[slug] = question
                 continue
             else:
                 number = question.latest_version + 1
-                question.latest_version = number
-                question.status = "published"
                 self.report.updated["question"] += 1
-            self.session.add(self._version(question, number, item, digest))
-            question.topics = [self.topics[t] for t in item["topics"]]
+            question.source_file = item["file"]
+            self.session.add(new_question_version(question, number, item, self.sources, self.topics,
+                                                  self.actor_id))
             self.questions[slug] = question
         self._retire_missing("question", existing, set(self.bundle.questions))
-
-    def _version(self, question: Question, number: int, item: dict, digest: str) -> QuestionVersion:
-        return QuestionVersion(
-            question=question, version=number, type=item["type"], difficulty=item["difficulty"],
-            verdict=item["verdict"], scenario=item["scenario"], prompt=item["prompt"],
-            choices=item["choices"], correct_keys=item["correct_keys"],
-            explanation=item["explanation"], topic_slugs=item["topics"], content_hash=digest,
-            citations=self._citations(item["citations"]),
-        )
 
     def _quizzes(self) -> None:
         existing = self._existing(Quiz)
@@ -244,7 +308,7 @@ class _Loader:
 
 def load_bundle(session: Session, bundle: Bundle, actor_id: int | None = None) -> LoadReport:
     """Apply a checked bundle: create, update (questions get a new version) or retire rows."""
-    report = _Loader(session, bundle).run()
+    report = _Loader(session, bundle, actor_id).run()
     if report.changed:
         session.add(AuditLog(actor_id=actor_id, action="content.load", object_type="content",
                              summary="Nạp nội dung từ tệp", after=report.as_dict()))

@@ -1,8 +1,6 @@
 """Accessibility on a phone: axe-core finds no serious or critical violation on the main learner,
-manager and administrator pages, none scrolls sideways at 200% text size, and a quiz can be
-completed with the keyboard alone.
-
-Trainer authoring pages do not exist yet (trainers author content as files): nothing to audit there.
+manager, administrator and trainer (authoring) pages, none scrolls sideways at 200% text size, and a
+quiz can be completed with the keyboard alone.
 """
 import random
 import re
@@ -60,6 +58,14 @@ class Audit:
         if not no_sideways_scroll(page):
             self.problems.append(f"{where}: scrolls sideways at 200% text: {page.evaluate(WIDE_ELEMENTS)}")
         page.evaluate("document.documentElement.style.fontSize = ''")
+
+    def visit(self, base_url, pages, before_check=None):
+        """Open each (path, where) and audit it; `before_check(page)` runs first (e.g. a click)."""
+        for path, where in pages:
+            self.page.goto(f"{base_url}{path}")
+            if before_check is not None:
+                before_check(self.page)
+            self.check(where)
 
     def assert_clean(self):
         assert not self.problems, "\n".join(self.problems)
@@ -153,11 +159,20 @@ def test_admin_pages_are_accessible(app, live_server, axe_phone, demo):
     send_reminders(db.session, _DiscardingMailer(), plan, now=now)
     page, audit = axe_phone, Audit(axe_phone)
     sign_in(page, live_server, "quantri")
-    for path, where in (("/admin/", "admin overview"), ("/admin/users", "users"),
-                        ("/admin/import", "import"), ("/reminders/", "reminders")):
-        page.goto(f"{live_server}{path}")
-        audit.check(where)
+    audit.visit(live_server, (("/admin/", "admin overview"), ("/admin/users", "users"),
+                              ("/admin/import", "import"), ("/reminders/", "reminders")))
     assert page.locator("table tbody tr").count() > 0  # the run's messages are listed
+    audit.assert_clean()
+
+
+def test_trainer_pages_are_accessible(live_server, axe_phone, demo):
+    page, audit = axe_phone, Audit(axe_phone)
+    sign_in(page, live_server, "giangvien")
+    audit.visit(live_server, (("/author/", "authoring overview"), ("/author/questions", "question list"),
+                              ("/author/lessons", "lesson list"), ("/author/questions/q-benh-nhan/history", "history")))
+    audit.visit(live_server, (("/author/questions/q-benh-nhan-2", "question editor"),
+                              ("/author/lessons/l01-mau", "lesson editor")),
+                before_check=lambda page: page.get_by_role("button", name="Xem trước").click())
     audit.assert_clean()
 
 

@@ -1,0 +1,376 @@
+"""Authoring as services: check an edited item by the rules of `flask content check`, keep drafts,
+publish (a new question version, a new lesson revision), retire and restore, lists and history.
+
+Services flush and write the audit record; the view commits.
+"""
+from __future__ import annotations
+
+import difflib
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from ..audit import record
+from ..content.checks import ItemChecker
+from ..content.export import (lesson_file_name, lesson_file_text, lesson_front_matter, lesson_item, question_entry,
+                              question_item, question_text)
+from ..content.files import ContentError
+from ..content.services import apply_lesson, lesson_hash, new_question_version, question_hash
+from ..content.text import normalize_quote_text, strip_diacritics
+from ..learn.services import LearnError, draw_versions
+from ..models import (Citation, ContentDraft, Course, Lesson, LessonRevision, Question, QuestionVersion,
+                      Quiz, Source, Topic, User, question_topic)
+
+
+
+class AuthoringError(Exception):
+    """A change that cannot be made; the message is for the trainer, in Vietnamese."""
+
+
+def _refuse_if_quizzes_short(session: Session) -> None:
+    """After a question leaves a pool (retired, or its topics changed): every published quiz must
+    still have enough questions to draw, or learners could no longer start it."""
+    session.flush()
+    short = []
+    for quiz in session.scalars(select(Quiz).where(Quiz.status == "published").order_by(Quiz.slug)):
+        try:
+            draw_versions(session, quiz, random.Random(0))
+        except LearnError:
+            short.append(f"«{quiz.title}»")
+    if short:
+        raise AuthoringError("Không thực hiện được: " + ", ".join(short) + " sẽ không còn đủ câu hỏi để rút "
+                             "(xem quizzes/quizzes.yaml). Hãy thêm câu hỏi cho chủ đề đó trước.")
+
+
+# -- checking -------------------------------------------------------------------------------------
+
+def _checker(session: Session, kind: str, slug: str | None) -> ItemChecker:
+    """An ItemChecker seeded from the database; `slug` is the item being edited (not a duplicate)."""
+    sources = {}
+    for source in session.scalars(select(Source)):
+        sources[source.slug] = {"slug": source.slug, "text": source.text, "officials": source.officials or [],
+                                "normalized_text": normalize_quote_text(source.text or "")}
+    topics = {slug_: {"slug": slug_} for slug_ in session.scalars(select(Topic.slug))}
+    courses = {slug_: {"slug": slug_} for slug_ in session.scalars(select(Course.slug))}
+    model = Lesson if kind == "lesson" else Question
+    taken = {kind: {s for s in session.scalars(select(model.slug)) if s != slug}}
+    positions = {}
+    if kind == "lesson":
+        positions = {(course, position): other for course, position, other in session.execute(
+            select(Course.slug, Lesson.position, Lesson.slug).join(Lesson.course)
+            .where(Lesson.status != "retired", Lesson.slug != (slug or "")))}
+    return ItemChecker(sources, topics, courses, taken=taken, positions=positions)
+
+
+def check_question(session: Session, entry: dict, slug: str | None = None) -> tuple[dict | None, list[ContentError]]:
+    """A question's bank entry checked by the file rules; `slug` is the question being edited."""
+    return _checker(session, "question", slug).check_question(entry)
+
+
+def check_lesson(session: Session, meta: dict, body: str, lesson: Lesson | None = None) -> tuple[dict | None, list[ContentError]]:
+    """A lesson's front matter and body checked by the file rules."""
+    checker = _checker(session, "lesson", lesson.slug if lesson else None)
+    if lesson is not None and lesson.source_file:
+        file_name = lesson.source_file
+    else:
+        order = meta.get("order") if isinstance(meta.get("order"), int) else 0
+        file_name = lesson_file_name(str(meta.get("id") or ""), order)
+    return checker.check_lesson(meta, body, file_name)
+
+
+def check_data(session: Session, kind: str, data: dict, row: Lesson | Question | None):
+    """A draft's data (a question's entry, a lesson's meta and body) checked by the file rules."""
+    if kind == "question":
+        return check_question(session, data, row.slug if row else None)
+    return check_lesson(session, data["meta"], data["body"], row)
+
+
+def published_data(session: Session, kind: str, row: Lesson | Question | None) -> dict | None:
+    """The published item as a draft's data, or None for a new item."""
+    if row is None:
+        return None
+    return published_question_entry(session, row) if kind == "question" else lesson_entry(row)
+
+
+def publish(session: Session, kind: str, row: Lesson | Question | None, item: dict, actor: User) -> str | None:
+    """Publish a checked item; what was made ("phiên bản 3", "lần sửa 2"), or None if nothing changed."""
+    if kind == "question":
+        version = publish_question(session, row, item, actor)
+        return f"phiên bản {version.version}" if version else None
+    revision = publish_lesson(session, row, item, actor)
+    return f"lần sửa {revision.number}" if revision else None
+
+
+# -- current state --------------------------------------------------------------------------------
+
+def current_version(session: Session, question: Question) -> QuestionVersion | None:
+    return session.scalar(question.current_version_select().options(
+        selectinload(QuestionVersion.citations).joinedload(Citation.source)))
+
+
+def get_draft(session: Session, kind: str, slug: str) -> ContentDraft | None:
+    return session.scalar(select(ContentDraft).where(ContentDraft.kind == kind, ContentDraft.slug == slug))
+
+
+def published_question_entry(session: Session, question: Question) -> dict | None:
+    version = current_version(session, question)
+    return question_entry(question_item(question.slug, version)) if version else None
+
+
+def lesson_entry(lesson: Lesson) -> dict:
+    """What the lesson editor edits: the front matter and the body."""
+    item = lesson_item(lesson)
+    return {"meta": lesson_front_matter(item), "body": item["body_md"]}
+
+
+# -- drafts ---------------------------------------------------------------------------------------
+
+def save_draft(session: Session, kind: str, slug: str, data: dict, actor: User) -> ContentDraft:
+    """Keep a checked edit as the item's draft (one per item): learners still get the published one."""
+    draft = get_draft(session, kind, slug)
+    before = draft.data if draft else None
+    if draft is None:
+        draft = ContentDraft(kind=kind, slug=slug, data=data, updated_by_id=actor.id)
+        session.add(draft)
+    else:
+        draft.data, draft.updated_by_id = data, actor.id
+    session.flush()
+    record(session, actor, f"{kind}.draft_saved", (kind, slug), before=before, after=data,
+           summary=f"Lưu bản nháp «{slug}»")
+    return draft
+
+
+def discard_draft(session: Session, draft: ContentDraft, actor: User) -> None:
+    record(session, actor, f"{draft.kind}.draft_discarded", (draft.kind, draft.slug), before=draft.data,
+           summary=f"Bỏ bản nháp «{draft.slug}»")
+    session.delete(draft)
+    session.flush()
+
+
+def _drop_draft(session: Session, kind: str, slug: str) -> None:
+    draft = get_draft(session, kind, slug)
+    if draft is not None:
+        session.delete(draft)
+
+
+# -- publishing -----------------------------------------------------------------------------------
+
+def publish_question(session: Session, question: Question | None, item: dict, actor: User) -> QuestionVersion | None:
+    """Publish a checked question: a new version if it changed (None if not); the draft is dropped.
+
+    Attempts already drawn keep the version they reference; the next draw uses the new one.
+    """
+    current = current_version(session, question) if question is not None else None
+    before = question_entry(question_item(question.slug, current)) if current is not None else None
+    _drop_draft(session, "question", item["slug"])
+    if current is not None and current.content_hash == question_hash(item):
+        session.flush()
+        return None
+    sources = {s.slug: s for s in session.scalars(select(Source).where(
+        Source.slug.in_({c["source"] for c in item["citations"]})))}
+    topics = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(item["topics"])))}
+    if question is None:
+        question = Question(slug=item["slug"], latest_version=1, status="published")
+        session.add(question)
+    number = question.latest_version + 1 if current is not None else 1
+    version = new_question_version(question, number, item, sources, topics, actor.id)
+    session.add(version)
+    _refuse_if_quizzes_short(session)
+    record(session, actor, "question.published", question, before=before, after=question_entry(item),
+           summary=f"Xuất bản câu hỏi «{question.slug}», phiên bản {number}")
+    return version
+
+
+def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: User) -> LessonRevision | None:
+    """Publish a checked lesson: its fields, citations and a new revision (None if nothing changed)."""
+    before = lesson_entry(lesson) if lesson else None
+    if lesson is not None and lesson.status == "published" and lesson.content_hash == lesson_hash(item):
+        _drop_draft(session, "lesson", item["slug"])
+        session.flush()
+        return None
+    course = session.scalar(select(Course).where(Course.slug == item["course"]))
+    sources = {s.slug: s for s in session.scalars(select(Source))}
+    if lesson is None:
+        lesson = Lesson(slug=item["slug"])
+    elif not session.scalar(select(exists().where(LessonRevision.lesson_id == lesson.id))):
+        # Loaded before lessons had history: keep the state being replaced as the first revision.
+        session.add(LessonRevision(lesson=lesson, number=1, text=lesson_file_text(lesson_item(lesson)),
+                                   content_hash=lesson.content_hash))
+        session.flush()
+    revision = apply_lesson(session, lesson, item, course, sources, actor.id)
+    session.add(lesson)
+    _drop_draft(session, "lesson", item["slug"])
+    session.flush()
+    record(session, actor, "lesson.published", lesson, before=before, after=lesson_entry(lesson),
+           summary=f"Xuất bản bài học «{lesson.slug}», lần sửa {revision.number}")
+    return revision
+
+
+def set_status(session: Session, obj: Lesson | Question, status: str, actor: User) -> bool:
+    """Retire (hidden from learners and new attempts, kept for history) or restore an item.
+
+    Raises AuthoringError when retiring a question would leave a quiz without enough to draw; the
+    caller rolls back.
+    """
+    if obj.status == status:
+        return False
+    before = obj.status
+    obj.status = status
+    if isinstance(obj, Question) and status == "retired":
+        _refuse_if_quizzes_short(session)
+    session.flush()
+    action = "retired" if status == "retired" else "restored"
+    label = "Ngừng dùng" if status == "retired" else "Dùng lại"
+    record(session, actor, f"{obj.__tablename__}.{action}", obj, before={"status": before},
+           after={"status": status}, summary=f"{label} «{obj.slug}»")
+    return True
+
+
+# -- lists ----------------------------------------------------------------------------------------
+
+@dataclass
+class QuestionFilters:
+    search: str = ""
+    topic: str = ""
+    type: str = ""
+    difficulty: str = ""
+    status: str = ""
+
+
+def _draft_exists(kind: str, slug_column):
+    return exists().where(ContentDraft.kind == kind, ContentDraft.slug == slug_column)
+
+
+def _status_filter(model, kind: str, status: str):
+    if status == "draft":
+        return _draft_exists(kind, model.slug)
+    if status in ("published", "retired"):
+        return model.status == status
+    return None
+
+
+def questions_query(filters: QuestionFilters):
+    """(Question, its latest version, has a draft) rows, filtered, in one query."""
+    query = (select(Question, QuestionVersion, _draft_exists("question", Question.slug).label("has_draft"))
+             .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
+                   & (QuestionVersion.version == Question.latest_version)))
+    if filters.search.strip():
+        query = query.where(Question.search_text.contains(strip_diacritics(filters.search.strip()), autoescape=True))
+    if filters.topic:
+        query = query.where(Question.id.in_(
+            select(question_topic.c.question_id).join(Topic, Topic.id == question_topic.c.topic_id)
+            .where(Topic.slug == filters.topic)))
+    if filters.type:
+        query = query.where(QuestionVersion.type == filters.type)
+    if filters.difficulty:
+        query = query.where(QuestionVersion.difficulty == filters.difficulty)
+    status = _status_filter(Question, "question", filters.status)
+    if status is not None:
+        query = query.where(status)
+    return query.order_by(Question.slug)
+
+
+@dataclass
+class LessonFilters:
+    search: str = ""
+    course: str = ""
+    status: str = ""
+
+
+def lessons_query(filters: LessonFilters):
+    """(Lesson, its course, has a draft) rows, filtered, in one query."""
+    query = (select(Lesson, Course, _draft_exists("lesson", Lesson.slug).label("has_draft"))
+             .join(Course, Course.id == Lesson.course_id))
+    if filters.search.strip():
+        query = query.where(Lesson.search_text.contains(strip_diacritics(filters.search.strip()), autoescape=True))
+    if filters.course:
+        query = query.where(Course.slug == filters.course)
+    status = _status_filter(Lesson, "lesson", filters.status)
+    if status is not None:
+        query = query.where(status)
+    return query.order_by(Course.slug, Lesson.position)
+
+
+def new_drafts(session: Session, kind: str) -> list[ContentDraft]:
+    """Drafts of items not published yet (their slug has no row)."""
+    model = Lesson if kind == "lesson" else Question
+    return list(session.scalars(select(ContentDraft).where(
+        ContentDraft.kind == kind, ~exists().where(model.slug == ContentDraft.slug))
+        .order_by(ContentDraft.slug)))
+
+
+# -- history --------------------------------------------------------------------------------------
+
+@dataclass
+class DiffLine:
+    kind: str  # "add", "del", "hunk", "same"
+    text: str
+
+
+@dataclass
+class HistoryEntry:
+    label: str
+    at: datetime
+    by: User | None
+    diff: list[DiffLine] = field(default_factory=list)
+
+
+def text_diff(old: str, new: str) -> list[DiffLine]:
+    """The differences between two texts, line by line (escaped by the template, never raw HTML)."""
+    lines = []
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=2):
+        if line.startswith(("---", "+++")):
+            continue
+        kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+        lines.append(DiffLine(kind, line))
+    return lines
+
+
+def _history(states: list[tuple[str, datetime, User | None, str]]) -> list[HistoryEntry]:
+    """Newest first: each state with its differences from the one before."""
+    entries, previous = [], ""
+    for label, at, by, text in states:
+        entries.append(HistoryEntry(label, at, by, text_diff(previous, text)))
+        previous = text
+    return entries[::-1]
+
+
+def question_history(session: Session, question: Question) -> list[HistoryEntry]:
+    versions = session.scalars(
+        select(QuestionVersion).where(QuestionVersion.question_id == question.id)
+        .order_by(QuestionVersion.version)
+        .options(selectinload(QuestionVersion.citations).joinedload(Citation.source),
+                 joinedload(QuestionVersion.created_by))).unique().all()
+    return _history([(f"Phiên bản {v.version}", v.created_at, v.created_by,
+                      question_text(question_item(question.slug, v))) for v in versions])
+
+
+def lesson_history(session: Session, lesson: Lesson) -> list[HistoryEntry]:
+    revisions = session.scalars(
+        select(LessonRevision).where(LessonRevision.lesson_id == lesson.id)
+        .order_by(LessonRevision.number).options(joinedload(LessonRevision.created_by))).all()
+    return _history([(f"Lần sửa {r.number}", r.created_at, r.created_by, r.text) for r in revisions])
+
+
+def audit_entries(session: Session, kind: str, obj_id: int | None, slug: str):
+    """Every audit record about this item (by id once published, by slug for drafts)."""
+    from ..models import AuditLog
+
+    conditions = [and_(AuditLog.object_type == kind, AuditLog.object_id == slug)]
+    if obj_id is not None:
+        conditions.append(and_(AuditLog.object_type == kind, AuditLog.object_id == str(obj_id)))
+    return session.scalars(select(AuditLog).where(or_(*conditions))
+                           .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+                           .options(joinedload(AuditLog.actor))).all()
+
+
+def counts(session: Session) -> dict:
+    return {
+        "lessons": session.scalar(select(func.count(Lesson.id))),
+        "questions": session.scalar(select(func.count(Question.id))),
+        "drafts": session.scalar(select(func.count(ContentDraft.id))),
+    }
+

@@ -1,0 +1,110 @@
+// The source viewer of the authoring pages: pick a letter, select a passage, and the passage is
+// copied verbatim into the chosen citation's quote (questions) or inserted as an attributed
+// blockquote (lessons). The server checks the quotation again on save.
+(function () {
+  "use strict";
+  // A question shows only the parts its type uses (without this script, all are shown; the
+  // server reads only those of the chosen type).
+  var type = document.getElementById("type");
+  function showForType() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-types]"), function (el) {
+      el.hidden = el.getAttribute("data-types").split(" ").indexOf(type.value) < 0;
+    });
+  }
+  if (type && document.getElementById("question-form")) {
+    type.addEventListener("change", showForType);
+    showForType();
+  }
+
+  // A lesson's preview follows the typing: the server renders and sanitises the Markdown.
+  var preview = document.querySelector(".lesson-preview[data-preview-url]");
+  var body = document.getElementById("body");
+  var timer = null;
+  function refreshPreview() {
+    var form = document.getElementById("lesson-form");
+    var data = new FormData();
+    data.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+    data.append("body", body.value);
+    fetch(preview.getAttribute("data-preview-url"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch", "Accept": "application/json" }
+    }).then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (result) {
+        // The HTML comes from the server's sanitiser (no raw HTML, no scripts, safe links only).
+        if (result) { preview.querySelector("article").innerHTML = result.html; }
+      });
+  }
+  if (preview && body) {
+    body.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refreshPreview, 600);
+    });
+  }
+
+  var viewer = document.getElementById("source-viewer");
+  if (!viewer) { return; }
+  var chooser = document.getElementById("viewer-source");
+  var status = document.getElementById("selection-status");
+  var activeRow = 0;
+
+  function texts() { return Array.prototype.slice.call(viewer.querySelectorAll("pre.source-text")); }
+
+  function show(slug) {
+    texts().forEach(function (pre) { pre.hidden = pre.getAttribute("data-source") !== slug; });
+  }
+
+  function selectedPassage() {
+    var selection = window.getSelection();
+    if (!selection || selection.isCollapsed) { return ""; }
+    var node = selection.anchorNode;
+    var pre = node && (node.nodeType === 1 ? node : node.parentElement).closest("pre.source-text");
+    return pre && !pre.hidden ? selection.toString().trim() : "";
+  }
+
+  function selectOption(select, value) {
+    Array.prototype.forEach.call(select.options, function (option) {
+      if (option.value === value) { option.selected = true; }
+    });
+  }
+
+  function fillQuestion(passage, slug) {
+    var quote = document.getElementById("citations-" + activeRow + "-quote");
+    var source = document.getElementById("citations-" + activeRow + "-source");
+    if (!quote || !source) { return false; }
+    quote.value = passage;
+    source.value = slug;
+    return true;
+  }
+
+  function fillLesson(passage, slug) {
+    var body = document.getElementById("body");
+    if (!body) { return false; }
+    var quoted = "\n> " + passage.split(/\n/).join("\n> ") + "\n> — [" + slug + ", vị trí]\n";
+    var at = body.selectionStart || body.value.length;
+    body.value = body.value.slice(0, at) + quoted + body.value.slice(at);
+    selectOption(document.getElementById("sources"), slug);
+    return true;
+  }
+
+  chooser.addEventListener("change", function () { show(chooser.value); });
+  if (chooser.value) { show(chooser.value); }
+
+  Array.prototype.forEach.call(document.querySelectorAll("button.choose-quote"), function (button) {
+    button.addEventListener("click", function () {
+      activeRow = parseInt(button.getAttribute("data-row"), 10) || 0;
+      status.textContent = "Trích dẫn " + (activeRow + 1) + ": hãy bôi đen một đoạn trong văn bản nguồn.";
+      viewer.scrollIntoView({ block: "nearest" });
+    });
+  });
+
+  document.getElementById("use-selection").addEventListener("click", function () {
+    var passage = selectedPassage();
+    if (!passage) {
+      status.textContent = "Chưa chọn đoạn nào trong văn bản nguồn.";
+      return;
+    }
+    var target = viewer.getAttribute("data-target");
+    var done = target === "question" ? fillQuestion(passage, chooser.value) : fillLesson(passage, chooser.value);
+    status.textContent = done ? "Đã chép đoạn đã chọn." : "Không tìm thấy ô để chép vào.";
+  });
+}());

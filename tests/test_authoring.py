@@ -1,0 +1,461 @@
+"""Authoring: who may open what, editing with the file rules, drafts, publishing, retiring,
+history and audit, injection neutralised, export/load round trip, lists in a fixed number of queries."""
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from app.content.checks import check_content
+from app.content.export import export_content, question_item
+from app.content.services import load_bundle, question_hash
+from app.extensions import db
+from app.learn import services as learn
+from app.models import (Attempt, AuditLog, ContentDraft, Lesson, LessonRevision, Question, QuestionVersion, Quiz,
+                        Source)
+from support import csrf_token, uncovered_endpoints
+
+ROLES = ["anonymous", "learner", "manager", "trainer", "admin"]
+PAGES = ["/author/", "/author/questions", "/author/questions?q=benh&topic=du-lieu-benh-nhan&type=single&difficulty=easy&status=published",
+         "/author/questions/new", "/author/questions/q-benh-nhan", "/author/questions/q-benh-nhan/history",
+         "/author/lessons", "/author/lessons?q=vi+pham&course=khoa-mau&status=draft", "/author/lessons/new",
+         "/author/lessons/l01-mau", "/author/lessons/l01-mau/history"]
+ACTIONS = ["/author/questions/new", "/author/questions/q-benh-nhan", "/author/lessons/new", "/author/lessons/l01-mau",
+           "/author/questions/q-benh-nhan/publish-draft", "/author/questions/q-benh-nhan/discard-draft",
+           "/author/questions/q-benh-nhan/retire", "/author/questions/q-benh-nhan/restore", "/author/preview"]
+
+
+@pytest.fixture
+def world(make_agency, make_user, fixture_course):
+    agency = make_agency()
+    users = {role: make_user(role=role, agency=agency) for role in ("learner", "manager", "trainer", "admin")}
+    return {"users": users, "course": fixture_course}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_for_every_role(client, auth, world, role, url):
+    if role != "anonymous":
+        auth.login(world["users"][role])
+    response = client.get(url)
+    if role in ("trainer", "admin"):
+        assert response.status_code == 200, url
+    elif role == "anonymous":
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    else:
+        assert response.status_code == 403, (role, url)
+
+
+@pytest.mark.parametrize("role", ["anonymous", "learner", "manager"])
+@pytest.mark.parametrize("url", ACTIONS)
+def test_no_change_without_the_trainer_role(client, auth, world, role, url):
+    if role != "anonymous":
+        auth.login(world["users"][role])
+    token = csrf_token(client, "/auth/password" if role != "anonymous" else "/auth/login")
+    before = db.session.scalar(select(func.count(AuditLog.id)))
+    response = client.post(url, data={"csrf_token": token, "publish": "y", "prompt": "X"})
+    assert response.status_code == (302 if role == "anonymous" else 403)
+    assert db.session.scalar(select(func.count(AuditLog.id))) == before
+
+
+def test_the_matrix_covers_every_authoring_url(app):
+    assert not uncovered_endpoints(app, "/author", PAGES, ACTIONS)
+
+
+def test_navigation_links_authoring_for_trainers_only(client, auth, world):
+    auth.login(world["users"]["manager"])
+    assert "Soạn nội dung" not in client.get("/").get_data(as_text=True)
+    auth.logout()
+    auth.login(world["users"]["trainer"])
+    assert "Soạn nội dung" in client.get("/").get_data(as_text=True)
+
+
+# -- editing questions ------------------------------------------------------------------------------
+
+def _form(client, url):
+    """The editor's form fields as a browser would submit them (GET first)."""
+    html = client.get(url).get_data(as_text=True)
+    data = {"csrf_token": csrf_token(client, url)}
+    for name, value in re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', html):
+        if name not in ("csrf_token", "preview", "save", "publish", "submit"):
+            data[name] = _unescape(value)
+    for tag in re.findall(r'<input[^>]*type="checkbox"[^>]*>', html):
+        name = re.search(r'name="([^"]+)"', tag).group(1)
+        if "checked" in tag:
+            data[name] = "y"
+        else:
+            data.pop(name, None)
+    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>\r?\n?(.*?)</textarea>', html, re.S):
+        data[name] = _unescape(value)
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.findall(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', body)
+        values = [a or b for a, b in chosen]
+        if values:
+            data[name] = values if len(values) > 1 else values[0]
+    return data
+
+
+def _unescape(text):
+    import html
+    return html.unescape(text)
+
+
+@pytest.fixture
+def trainer(client, auth, world):
+    auth.login(world["users"]["trainer"])
+    return world["users"]["trainer"]
+
+
+def _current(slug):
+    question = db.session.scalar(select(Question).where(Question.slug == slug))
+    return db.session.scalar(question.current_version_select())
+
+
+def test_the_form_round_trips_a_question_unchanged(client, trainer):
+    for slug in ("q-benh-nhan", "q-benh-nhan-2", "q-tich-cuc"):
+        data = _form(client, f"/author/questions/{slug}")
+        response = client.post(f"/author/questions/{slug}", data={**data, "publish": "y"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+        assert _current(slug).version == 1, slug  # nothing changed: no new version
+
+
+def test_publishing_a_changed_question_makes_a_new_version_for_the_next_attempt(client, auth, world, trainer):
+    learner = world["users"]["learner"]
+    final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
+    old_attempt = learn.start_attempt(db.session, learner, final)
+    db.session.commit()
+    old_attempt_id = old_attempt.id
+    learn.submit_attempt(db.session, old_attempt)
+    db.session.commit()
+
+    data = _form(client, "/author/questions/q-benh-nhan")
+    data["text"] = "Bài đăng đã sửa: Ca bệnh mới ở tổ 5, tên là chị H., nhà cạnh chợ."
+    response = client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"})
+    assert response.status_code == 302
+    current = _current("q-benh-nhan")
+    assert current.version == 2 and current.created_by_id == trainer.id
+    assert "Bài đăng đã sửa" in current.scenario["text"]
+
+    auth.logout()
+    auth.login(learner)
+    # The fixture's final test draws every question, so both attempts hold q-benh-nhan.
+    review = client.get(f"/attempts/{old_attempt_id}/review").get_data(as_text=True)
+    assert "Nóng!!! Ca bệnh mới ở tổ 5" in review and "Bài đăng đã sửa" not in review
+    new_attempt = learn.start_attempt(db.session, learner, final)
+    db.session.commit()
+    versions = {item.version.question.slug: item.version.version for item in new_attempt.questions}
+    assert versions["q-benh-nhan"] == 2
+    assert "Bài đăng đã sửa" in client.get(f"/attempts/{new_attempt.id}").get_data(as_text=True)
+    old_versions = {item.version.question.slug: item.version.version
+                    for item in db.session.get(Attempt, old_attempt_id).questions}
+    assert old_versions["q-benh-nhan"] == 1
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "question.published"))
+    assert audit.actor_id == trainer.id and audit.before["scenario"]["text"] != audit.after["scenario"]["text"]
+
+
+def test_a_draft_does_not_reach_learners_until_published(client, auth, world, trainer):
+    data = _form(client, "/author/questions/q-tich-cuc")
+    data["prompt"] = "Câu hỏi nháp mới"
+    assert client.post("/author/questions/q-tich-cuc", data={**data, "save": "y"}).status_code == 302
+    assert db.session.scalar(select(ContentDraft).where(ContentDraft.slug == "q-tich-cuc")) is not None
+    assert _current("q-tich-cuc").version == 1 and "nháp" not in _current("q-tich-cuc").prompt
+    assert "có bản nháp" in client.get("/author/questions?status=draft").get_data(as_text=True)
+
+    token = csrf_token(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc/publish-draft", data={"csrf_token": token}).status_code == 302
+    assert _current("q-tich-cuc").prompt == "Câu hỏi nháp mới"
+    assert db.session.scalar(select(ContentDraft)) is None
+
+
+def _publish_copy(slug, of, trainer):
+    """A new published question: a copy of another under a new slug (the fixture bank has three)."""
+    from app.authoring import services
+
+    item = {**question_item(of, _current(of)), "slug": slug}
+    services.publish_question(db.session, None, item, trainer)
+    db.session.commit()
+
+
+def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world, trainer):
+    learner = world["users"]["learner"]
+    final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
+    attempt = learn.start_attempt(db.session, learner, final)
+    learn.submit_attempt(db.session, attempt)
+    db.session.commit()
+    # The fixture's final test draws all three questions: retiring one would leave it short.
+    token = csrf_token(client, "/author/questions/q-benh-nhan")
+    html = client.post("/author/questions/q-benh-nhan/retire", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "không còn đủ câu hỏi để rút" in html
+    assert _current("q-benh-nhan").question.status == "published"
+    _publish_copy("q-benh-nhan-3", "q-benh-nhan", trainer)
+
+    token = csrf_token(client, "/author/questions/q-benh-nhan")
+    assert client.post("/author/questions/q-benh-nhan/retire", data={"csrf_token": token}).status_code == 302
+    question = db.session.scalar(select(Question).where(Question.slug == "q-benh-nhan"))
+    assert question.status == "retired"
+    # What a new attempt draws from no longer holds it (the fixture bank is then too small to draw).
+    candidates = learn._candidates(db.session, final)
+    assert all(question.id not in pool for pool in candidates.values())
+    assert db.session.scalar(select(func.count(QuestionVersion.id)).where(QuestionVersion.question_id == question.id)) == 1
+    assert "Ngừng dùng" in client.get("/author/questions/q-benh-nhan/history").get_data(as_text=True)
+
+    token = csrf_token(client, "/author/lessons/l01-mau")
+    client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token})
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    assert lesson.status == "retired"
+    auth.logout()
+    auth.login(learner)
+    assert client.get("/lessons/l01-mau").status_code == 404
+    assert "Ba vi phạm thường gặp" not in client.get(f"/courses/{world['course'].slug}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"citations-0-quote": "Một câu không hề có trong văn bản nguồn"}, "citations-0-quote", "không khớp nguyên văn"),
+    ({"citations-0-source": "nguon-khong-co"}, "citations-0-source", None),
+    ({"prompt": ""}, "prompt", "không được để trống"),
+    ({"author": "", "text": ""}, "text", "không được để trống"),
+])
+def test_invalid_question_shows_a_vietnamese_error_beside_the_field_and_saves_nothing(
+        client, trainer, change, field, message):
+    data = {**_form(client, "/author/questions/q-benh-nhan"), **change}
+    audit_before = db.session.scalar(select(func.count(AuditLog.id)))
+    for button in ("save", "publish"):
+        html = client.post("/author/questions/q-benh-nhan", data={**data, button: "y"}).get_data(as_text=True)
+        block = html[html.index(f'name="{field}"'):][:1500]
+        assert "invalid-feedback" in block, block
+        if message:
+            assert message in block
+    assert _current("q-benh-nhan").version == 1
+    assert db.session.scalar(select(ContentDraft)) is None
+    assert db.session.scalar(select(func.count(AuditLog.id))) == audit_before
+
+
+def test_an_unknown_source_is_refused(client, trainer):
+    data = {**_form(client, "/author/questions/q-benh-nhan")}
+    # A select only offers known sources: forge the post as a hostile client would.
+    data["citations-0-source"] = "nguon-bia-dat"
+    html = client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "Lựa chọn không hợp lệ" in html or "không có trong" in html
+    assert _current("q-benh-nhan").version == 1
+
+
+def test_a_new_question_is_checked_drafted_and_published(client, trainer):
+    data = _form(client, "/author/questions/q-benh-nhan")
+    data.update({"id": "q-moi-thu", "prompt": "Câu hỏi thử nghiệm?", "choices-0-text": "Có (thử nghiệm)"})
+    html = client.post("/author/questions/new", data={**data, "id": "q-benh-nhan", "save": "y"}).get_data(as_text=True)
+    assert "bị trùng" in html
+    assert client.post("/author/questions/new", data={**data, "save": "y"}).status_code == 302
+    assert db.session.scalar(select(Question).where(Question.slug == "q-moi-thu")) is None
+    assert "q-moi-thu" in client.get("/author/").get_data(as_text=True)
+    assert client.get("/author/questions/q-moi-thu").status_code == 200
+    assert client.post("/author/questions/q-moi-thu", data={**data, "publish": "y"}).status_code == 302
+    assert _current("q-moi-thu").version == 1
+
+
+# -- injection ------------------------------------------------------------------------------------
+
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def test_script_in_scenario_text_is_neutralised_in_preview_and_for_learners(client, auth, world, trainer):
+    data = _form(client, "/author/questions/q-benh-nhan")
+    data["text"] = "Bài đăng " + XSS
+    data["explanation"] = "Giải thích đủ dài. " + XSS
+    html = client.post("/author/questions/q-benh-nhan", data={**data, "preview": "y"}).get_data(as_text=True)
+    preview = html[html.index("question-preview"):html.index('id="source-viewer"')]
+    assert "<script>alert" not in preview and "<img src=x" not in preview and "&lt;script&gt;" in preview
+    assert client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).status_code == 302
+    auth.logout()
+    learner = world["users"]["learner"]
+    auth.login(learner)
+    quiz = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
+    attempt = learn.start_attempt(db.session, learner, quiz)
+    db.session.commit()
+    pages = [client.get(f"/attempts/{attempt.id}").get_data(as_text=True)]
+    learn.submit_attempt(db.session, attempt)
+    db.session.commit()
+    pages.append(client.get(f"/attempts/{attempt.id}/review").get_data(as_text=True))
+    for page in pages:
+        assert "Bài đăng" in page and "<script>alert" not in page and "<img src=x" not in page
+    auth.logout()
+    auth.login(world["users"]["trainer"])
+    history = client.get("/author/questions/q-benh-nhan/history").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in history and "<script>alert" not in history
+
+
+def test_script_in_lesson_markdown_is_neutralised_in_preview_and_for_learners(client, auth, world, trainer):
+    data = _form(client, "/author/lessons/l01-mau")
+    data["body"] = data["body"] + "\n\nĐoạn mới " + XSS + "\n\n[bấm](javascript:alert(3))\n"
+    html = client.post("/author/lessons/l01-mau", data={**data, "preview": "y"}).get_data(as_text=True)
+    preview = html[html.index("lesson-preview"):html.index("</article>")]
+    assert "Đoạn mới" in preview
+    assert "<script>alert" not in preview and "<img" not in preview and 'href="javascript' not in preview
+    assert client.post("/author/lessons/l01-mau", data={**data, "publish": "y"}).status_code == 302
+    live = client.post("/author/preview", data={"csrf_token": csrf_token(client, "/author/lessons/l01-mau"),
+                                               "body": data["body"]}).get_json()["html"]
+    assert "Đoạn mới" in live and "<script" not in live and "<img" not in live and 'href="javascript' not in live
+    assert "Nguồn [1]" in live
+    assert client.post("/author/preview", data={"body": "x"}).status_code == 400  # no CSRF token
+    auth.logout()
+    auth.login(world["users"]["learner"])
+    page = client.get("/lessons/l01-mau").get_data(as_text=True)
+    assert "Đoạn mới" in page and "<script>alert" not in page and "<img" not in page and 'href="javascript' not in page
+
+
+# -- lessons, history, audit ---------------------------------------------------------------------
+
+def test_a_lesson_edit_is_checked_published_with_history_and_audit(client, trainer):
+    data = _form(client, "/author/lessons/l01-mau")
+    bad = {**data, "body": data["body"] + "\n> Câu bịa không có trong công văn.\n> — [cat-tuyen-quang-2021, đoạn 9]\n"}
+    html = client.post("/author/lessons/l01-mau", data={**bad, "publish": "y"}).get_data(as_text=True)
+    block = html[html.index('name="body"'):][:6000]
+    assert "không khớp nguyên văn" in block and "Dòng" in block
+    assert db.session.scalar(select(func.count(LessonRevision.id))) == 1  # the load's revision only
+
+    good = {**data, "title": "Ba vi phạm thường gặp nhất", "body": data["body"] + "\nMột đoạn mới.\n"}
+    assert client.post("/author/lessons/l01-mau", data={**good, "publish": "y"}).status_code == 302
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    assert lesson.title == "Ba vi phạm thường gặp nhất" and "Một đoạn mới." in lesson.body_md
+    history = client.get("/author/lessons/l01-mau/history").get_data(as_text=True)
+    assert 'class="diff-add">+Một đoạn mới.' in history and "Lần sửa 2" in history
+    assert 'class="diff-del">-title: &#34;Ba vi phạm thường gặp&#34;' in history or "diff-del" in history
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "lesson.published"))
+    assert entry.actor_id == trainer.id and entry.before["meta"]["title"] == "Ba vi phạm thường gặp"
+    assert entry.after["meta"]["title"] == "Ba vi phạm thường gặp nhất"
+
+
+def test_a_lesson_loaded_before_history_existed_keeps_its_old_state(client, trainer):
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    for revision in db.session.scalars(select(LessonRevision)):
+        db.session.delete(revision)
+    db.session.commit()
+    data = _form(client, "/author/lessons/l01-mau")
+    client.post("/author/lessons/l01-mau", data={**data, "minutes": "7", "publish": "y"})
+    numbers = db.session.scalars(select(LessonRevision.number).where(LessonRevision.lesson_id == lesson.id)
+                                 .order_by(LessonRevision.number)).all()
+    assert numbers == [1, 2]
+    assert "-minutes: 5" in client.get("/author/lessons/l01-mau/history").get_data(as_text=True)
+
+
+def test_question_history_shows_the_differences(client, trainer):
+    data = _form(client, "/author/questions/q-tich-cuc")
+    data["explanation"] = "Giải thích đã được viết lại cho rõ. Chia sẻ tin chính thức là đúng."
+    client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"})
+    history = client.get("/author/questions/q-tich-cuc/history").get_data(as_text=True)
+    assert "Phiên bản 2" in history and "diff-add" in history and "Giải thích đã được viết lại" in history
+    assert "Xuất bản câu hỏi" in history
+
+
+# -- files and database --------------------------------------------------------------------------
+
+def test_export_then_load_changes_nothing_and_reexports_identically(app, tmp_path):
+    content, quizzes = app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]
+    result = check_content(content, quizzes)
+    assert result.ok
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    first = tmp_path / "first"
+    export_content(db.session, first / "content", first / "quizzes", copy_from=(content, quizzes))
+    again = check_content(first / "content", first / "quizzes")
+    assert again.ok, [str(e) for e in again.errors]
+    report = load_bundle(db.session, again.bundle)
+    assert not report.changed, report.as_dict()
+    second = tmp_path / "second"
+    export_content(db.session, second / "content", second / "quizzes", copy_from=(content, quizzes))
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    # Every version rebuilt from the database hashes like the file it came from.
+    for question in db.session.scalars(select(Question)):
+        version = db.session.scalar(question.current_version_select())
+        assert question_hash(question_item(question.slug, version)) == version.content_hash
+
+
+def test_export_command_and_the_files_status(app, runner, client, auth, world, fixture_content, tmp_path):
+    content, quizzes = fixture_content
+    app.config.update(CONTENT_DIR=str(content), QUIZZES_DIR=str(quizzes))
+    auth.login(world["users"]["trainer"])
+    assert "khớp với nội dung đã xuất bản" in client.get("/author/").get_data(as_text=True)
+    data = _form(client, "/author/questions/q-tich-cuc")
+    data["prompt"] = "Câu phát biểu đã sửa trên web."
+    client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"})
+    status = client.get("/author/").get_data(as_text=True)
+    assert "<code>q-tich-cuc</code>: đã xuất bản trên web, chưa ghi ra tệp" in status
+    result = runner.invoke(args=["content", "export", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Câu phát biểu đã sửa trên web." in (quizzes / "bank-mau.yaml").read_text(encoding="utf-8")
+    assert "khớp với nội dung đã xuất bản" in client.get("/author/").get_data(as_text=True)
+    # Someone edits a lesson's file on disk afterwards: the file is newer.
+    lesson_file = content / "lessons" / "01-mau.md"
+    lesson_file.write_text(lesson_file.read_text(encoding="utf-8") + "\nThêm trên đĩa.\n", encoding="utf-8")
+    status = client.get("/author/").get_data(as_text=True)
+    assert "<code>l01-mau</code>: tệp mới hơn bản đã xuất bản" in status
+    result = runner.invoke(args=["content", "export", "--to", str(tmp_path / "ra")])
+    assert result.exit_code == 0 and check_content(tmp_path / "ra" / "content", tmp_path / "ra" / "quizzes").ok
+
+
+# -- lists ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["/author/questions", "/author/questions?q=thu&status=published",
+                                 "/author/lessons", "/author/lessons?q=bai"])
+def test_lists_use_a_fixed_number_of_queries(client, trainer, count_queries, url):
+    from app.content.services import new_question_version
+    from app.models import Lesson as LessonModel, Topic
+
+    def grow(n, start):
+        sources = {s.slug: s for s in db.session.scalars(select(Source))}
+        topics = {t.slug: t for t in db.session.scalars(select(Topic))}
+        base = question_item("x", _current("q-benh-nhan"))
+        course = db.session.scalar(select(LessonModel)).course
+        for number in range(start, start + n):
+            question = Question(slug=f"q-thu-{number}", latest_version=1)
+            db.session.add(question)
+            db.session.add(new_question_version(question, 1, {**base, "slug": question.slug}, sources, topics))
+            db.session.add(LessonModel(slug=f"bai-thu-{number}", course=course, position=10 + number, title=f"Bài thử {number}",
+                                       minutes=5, body_md="x", content_hash="x", search_text=f"bai-thu-{number} bai thu"))
+            db.session.add(ContentDraft(kind="question", slug=f"q-thu-{number}", data={}))
+        db.session.commit()
+
+    grow(2, 0)
+    with count_queries() as small:
+        assert client.get(url).status_code == 200
+    grow(20, 10)
+    with count_queries() as large:
+        assert client.get(url).status_code == 200
+    assert large.count == small.count, (small.count, large.count)
+
+
+def test_search_ignores_diacritics(client, trainer):
+    html = client.get("/author/questions?q=Ca+benh+moi").get_data(as_text=True)
+    assert "q-benh-nhan" in html and "q-tich-cuc" not in html
+    html = client.get("/author/lessons?q=ba+vi+pham").get_data(as_text=True)
+    assert "l01-mau" in html
+
+
+def test_publishing_refuses_a_topic_change_that_leaves_a_quiz_short(client, trainer):
+    data = {**_form(client, "/author/questions/q-benh-nhan"), "topics": "tich-cuc"}
+    html = client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "«Kiểm tra nhanh» sẽ không còn đủ câu hỏi để rút" in html
+    assert _current("q-benh-nhan").version == 1 and _current("q-benh-nhan").topic_slugs == ["du-lieu-benh-nhan"]
+    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "question.published")) == 0
+
+
+def test_a_new_lesson_is_published_to_learners_and_exported(client, auth, world, trainer, tmp_path, app):
+    data = {"csrf_token": csrf_token(client, "/author/lessons/new"), "id": "l02-thu", "course": "khoa-mau",
+            "order": "1", "title": "Bài thử", "minutes": "3", "sources": "nd-15-2020",
+            "body": "## Bài thử\r\n\r\nMức phạt [@nd-15-2020, Điều 101].\r\n", "publish": "y"}
+    html = client.post("/author/lessons/new", data=data).get_data(as_text=True)
+    assert "thứ tự 1 đã dùng cho bài «l01-mau»" in html
+    assert client.post("/author/lessons/new", data={**data, "order": "2"}).status_code == 302
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l02-thu"))
+    assert lesson.body_md == "## Bài thử\n\nMức phạt [@nd-15-2020, Điều 101].\n"
+    assert lesson.source_file == "content/lessons/02-l02-thu.md" and len(lesson.citations) == 1
+    auth.logout()
+    auth.login(world["users"]["learner"])
+    assert "Bài thử" in client.get(f"/courses/{world['course'].slug}").get_data(as_text=True)
+    target = tmp_path / "ra"
+    export_content(db.session, target / "content", target / "quizzes",
+                   copy_from=(app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]))
+    assert (target / "content" / "lessons" / "02-l02-thu.md").read_text(encoding="utf-8").startswith(
+        '---\nid: l02-thu\ncourse: khoa-mau\norder: 2\ntitle: "Bài thử"\n')
