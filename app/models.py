@@ -667,7 +667,7 @@ class CourseActivity(db.Model):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# -- tracking: answers and wrong answers per agency and question (migration 0007) -------------------
+# -- tracking: answers and wrong answers per subtree and question (migration 0008) ------------------
 
 class AnswerTally(db.Model):
     """How often a question version was answered, and answered wrong, in graded quiz attempts (not

@@ -1,7 +1,7 @@
 """tracking speed: answer tallies per subtree, course and question version, kept by the learning services; the agency of a graded attempt; covering indexes for the dashboards
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 00:44:55.129260
 
 """
@@ -11,8 +11,8 @@ import app.models  # noqa: F401  (custom column types such as UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
