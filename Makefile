@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test setup setup-dev system-deps check clean bench
+.PHONY: run serve test setup setup-dev setup-load system-deps check clean bench loadtest faulttest
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -20,9 +20,15 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.installed-load: requirements-load.txt $(VENV)/.installed-dev
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-load.txt
+	touch $@
+
 setup: $(VENV)/.installed
 
 setup-dev: $(VENV)/.installed-dev
+
+setup-load: $(VENV)/.installed-load
 
 run: setup
 	$(FLASK) db upgrade
