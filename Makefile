@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test setup setup-dev setup-load system-deps check clean bench loadtest faulttest
+.PHONY: run serve test setup setup-dev setup-load system-deps check clean bench loadtest loadtest-exam faulttest
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -53,6 +53,21 @@ SCALE ?= 1
 # Province-scale dataset on PostgreSQL and SQLite, page timings, bench/results.json (docs/benchmarks.md).
 bench: setup-dev system-deps
 	$(VENV)/bin/python -m bench --scale $(SCALE)
+
+DURATION ?= 300
+USERS ?= 300
+MANAGERS ?= 20
+# Locust against gunicorn (4 workers) on a throwaway PostgreSQL: a table and loadtest/results.json
+# (docs/benchmarks.md, "Load tests"). A quick run: make loadtest DURATION=60 USERS=50 MANAGERS=5
+loadtest: setup-load system-deps
+	$(VENV)/bin/python -m loadtest day --duration $(DURATION) --users $(USERS) --managers $(MANAGERS)
+
+EXAM_USERS ?= 3000
+EXAM_WINDOW ?= 60
+EXAM_THINK ?= 10-20
+# The exam hour: EXAM_USERS learners start the final test within EXAM_WINDOW seconds.
+loadtest-exam: setup-load system-deps
+	$(VENV)/bin/python -m loadtest exam --users $(EXAM_USERS) --window $(EXAM_WINDOW) --think $(EXAM_THINK)
 
 check: setup
 	$(FLASK) content check
