@@ -57,10 +57,15 @@ bench: setup-dev system-deps
 DURATION ?= 300
 USERS ?= 300
 MANAGERS ?= 20
+THINK ?= 2-6
+PAUSE ?= 5-15
+READ ?= 5-15
 # Locust against gunicorn (4 workers) on a throwaway PostgreSQL: a table and loadtest/results.json
-# (docs/benchmarks.md, "Load tests"). A quick run: make loadtest DURATION=60 USERS=50 MANAGERS=5
+# (docs/benchmarks.md, "Load tests"). A quick run: make loadtest DURATION=60 USERS=50 MANAGERS=5;
+# THINK, PAUSE and READ are the seconds between answers, between tasks and spent reading a lesson.
 loadtest: setup-load system-deps
-	$(VENV)/bin/python -m loadtest day --duration $(DURATION) --users $(USERS) --managers $(MANAGERS)
+	$(VENV)/bin/python -m loadtest day --duration $(DURATION) --users $(USERS) --managers $(MANAGERS) \
+		--think $(THINK) --pause $(PAUSE) --read $(READ)
 
 EXAM_USERS ?= 3000
 EXAM_WINDOW ?= 60
@@ -68,6 +73,10 @@ EXAM_THINK ?= 10-20
 # The exam hour: EXAM_USERS learners start the final test within EXAM_WINDOW seconds.
 loadtest-exam: setup-load system-deps
 	$(VENV)/bin/python -m loadtest exam --users $(EXAM_USERS) --window $(EXAM_WINDOW) --think $(EXAM_THINK)
+
+# SIGKILL gunicorn workers and restart PostgreSQL while learners answer and submit: nothing lost or doubled.
+faulttest: setup-load system-deps
+	$(VENV)/bin/python -m loadtest fault
 
 check: setup
 	$(FLASK) content check

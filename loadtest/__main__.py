@@ -12,15 +12,19 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from . import check
-from .servers import ROOT, app_environment, free_port, start_gunicorn, stop, temporary_folder
+from .servers import (ROOT, Client, app_environment, free_port, gunicorn_workers, start_gunicorn, stop,
+                      temporary_folder)
 
 RESULTS = ROOT / "loadtest" / "results.json"
 LOCUST = str(Path(sys.executable).parent / "locust")
@@ -41,9 +45,18 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+@dataclass
+class Stack:
+    env: dict[str, str]
+    port: int
+    work: Path
+    database_url: str
+    gunicorn: subprocess.Popen
+
+
 @contextmanager
 def stack(learners: int, managers: int, workers: int = 4):
-    """A cluster, the people, the grading log and gunicorn: yields (base env, port, work folder, url)."""
+    """A cluster, the people, the grading log and gunicorn, all stopped at the end."""
     from bench.__main__ import postgres_cluster
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -65,7 +78,7 @@ def stack(learners: int, managers: int, workers: int = 4):
             gunicorn = start_gunicorn(port, env, work / "gunicorn.log", workers=workers)
             echo(f"gunicorn ({workers} workers) on 127.0.0.1:{port}, PostgreSQL {database_url.rsplit('@', 1)[1]}")
             try:
-                yield env, port, work, database_url
+                yield Stack(env, port, work, database_url, gunicorn)
             finally:
                 stop(gunicorn)
                 gunicorn = None
@@ -74,9 +87,10 @@ def stack(learners: int, managers: int, workers: int = 4):
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
-def run_locust(env: dict, port: int, work: Path, label: str, classes: list[str], users: int,
+def run_locust(servers: Stack, label: str, classes: list[str], users: int,
                spawn_rate: float, seconds: int, processes: int = 1, **extra: str) -> list[dict]:
     """One headless Locust run, bounded in time; returns its rows of statistics."""
+    env, port, work = servers.env, servers.port, servers.work
     prefix = work / label
     command = [LOCUST, "-f", str(ROOT / "loadtest" / "locustfile.py"), "--headless", "--only-summary",
                "--host", f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(spawn_rate),
@@ -114,9 +128,9 @@ def _number(value: str) -> float | None:
     return None if value in ("", "N/A") else round(float(value), 1)
 
 
-def run_floor(env: dict, port: int, work: Path) -> dict:
+def run_floor(servers: Stack) -> dict:
     """The floor: /healthz as fast as FLOOR_USERS clients can ask, on the same servers."""
-    rows = run_locust(env, port, work, "floor", ["Floor"], FLOOR_USERS, FLOOR_USERS, FLOOR_SECONDS)
+    rows = run_locust(servers, "floor", ["Floor"], FLOOR_USERS, FLOOR_USERS, FLOOR_SECONDS)
     return next(row for row in rows if row["name"] == "floor: /healthz")
 
 
@@ -174,17 +188,21 @@ def main() -> None:
 @click.option("--spawn-rate", type=float, default=5, show_default=True,
               help="Users started per second (a sign-in costs ~0.1 s of CPU: scrypt).")
 @click.option("--think", default="2-6", show_default=True, help="Seconds between two answers (min-max).")
-def day(duration: int, users: int, managers: int, spawn_rate: float, think: str) -> None:
+@click.option("--pause", default="5-15", show_default=True, help="Seconds between two tasks (min-max).")
+@click.option("--read", default="5-15", show_default=True,
+              help="Seconds reading a lesson before marking it done (min-max).")
+def day(duration: int, users: int, managers: int, spawn_rate: float, think: str, pause: str, read: str) -> None:
     """Learners reading and taking lesson checks, managers on dashboards and exports."""
-    with stack(users, managers) as (env, port, work, database_url):
-        floor = run_floor(env, port, work)
+    with stack(users, managers) as servers:
+        floor = run_floor(servers)
         load_before = load_average()
-        rows = run_locust(env, port, work, "day", ["Learner", "Manager"], users + managers, spawn_rate, duration,
-                          LOADTEST_MANAGERS=str(managers), LOADTEST_THINK=think)
+        rows = run_locust(servers, "day", ["Learner", "Manager"], users + managers, spawn_rate, duration,
+                          LOADTEST_MANAGERS=str(managers), LOADTEST_THINK=think, LOADTEST_PAUSE=pause,
+                          LOADTEST_READ=read)
         load_after = load_average()
-        report = check.verify(database_url, work)
+        report = check.verify(servers.database_url, servers.work)
     finish("day", {"duration_s": duration, "learners": users, "managers": managers, "spawn_rate": spawn_rate,
-                   "think_s": think, "gunicorn_workers": 4}, rows, floor, report, load_before, load_after)
+                   "think_s": think, "pause_s": pause, "read_s": read, "gunicorn_workers": 4}, rows, floor, report, load_before, load_after)
 
 
 @main.command()
@@ -197,15 +215,73 @@ def exam(users: int, window: int, think: str, processes: int) -> None:
     """The exam hour: every learner starts the same final test within the window, answers, submits."""
     questions = 20  # the final test draws 20 questions; the run lasts until the slowest can submit
     seconds = window + int((questions + 1) * float(think.split("-")[1])) + 30
-    with stack(users, 0) as (env, port, work, database_url):
-        floor = run_floor(env, port, work)
+    with stack(users, 0) as servers:
+        floor = run_floor(servers)
         load_before = load_average()
-        rows = run_locust(env, port, work, "exam", ["ExamLearner"], users, users / window, seconds,
+        rows = run_locust(servers, "exam", ["ExamLearner"], users, users / window, seconds,
                           processes=processes, LOADTEST_THINK=think)
         load_after = load_average()
-        report = check.verify(database_url, work)
+        report = check.verify(servers.database_url, servers.work)
     finish("exam", {"learners": users, "window_s": window, "think_s": think, "locust_processes": processes,
                     "run_s": seconds, "gunicorn_workers": 4}, rows, floor, report, load_before, load_after)
+
+
+@main.command()
+@click.option("--learners", type=click.IntRange(1), default=16, show_default=True, help="Learners (threads).")
+@click.option("--duration", type=click.IntRange(20), default=60, show_default=True, help="Seconds of faults.")
+@click.option("--kills", type=click.IntRange(1), default=8, show_default=True, help="Workers killed (SIGKILL).")
+def fault(learners: int, duration: int, kills: int) -> None:
+    """Kill gunicorn workers and restart PostgreSQL under load; nothing may be lost or doubled."""
+    from . import fault as faults
+
+    report = check.Report()
+    events: list[str] = []
+    with stack(learners, 0) as servers:
+        plan = json.loads((servers.work / "plan.json").read_text())
+        stop_event, tally = threading.Event(), Counter()
+        log = faults.sent_log(servers.work)
+        threads = [faults.Learner(servers.port, tuple(account), plan, log, stop_event, tally, number)
+                   for number, account in enumerate(plan["learners"])]
+        echo(f"{learners} learners taking lesson checks for {duration} s; load average {load_average()}")
+        for thread in threads:
+            thread.start()
+        killer = threading.Thread(target=faults.kill_workers, daemon=True,
+                                  args=(servers.gunicorn.pid, kills, duration * 0.8 / kills, events))
+        killer.start()
+        time.sleep(duration / 2)
+        events.append(f"PostgreSQL restarted in {faults.restart_postgres(servers.database_url):.1f} s")
+        time.sleep(duration / 2)
+        killer.join()
+        stop_event.set()
+        for thread in threads:
+            thread.join(timeout=faults.RETRY_FOR_S + 30)
+        echo("; ".join(events))
+        echo("requests: " + ", ".join(f"{name} {count}" for name, count in sorted(tally.items())))
+        failures = [thread.failure for thread in threads if thread.failure or thread.is_alive()]
+        report.add("every learner finished (each request succeeded within its retries)", not failures,
+                   "; ".join(str(f) for f in failures[:3]))
+        cut = sum(count for name, count in tally.items() if name.split(": ")[1] not in ("ok",)
+                  and not name.split(": ")[1].startswith("HTTP"))
+        cut_writes = {name: count for name, count in tally.items()
+                      if name.startswith(("save answer", "submit", "start")) and not name.endswith(": ok")}
+        report.add("the faults cut requests in flight", cut > 0 and bool(cut_writes),
+                   ", ".join(f"{name} {count}" for name, count in sorted(cut_writes.items())))
+        report.add("gunicorn's master was never restarted and has its workers back",
+                   servers.gunicorn.poll() is None and len(gunicorn_workers(servers.gunicorn.pid)) == 4,
+                   f"{len(gunicorn_workers(servers.gunicorn.pid))} workers")
+        probe = Client(servers.port)
+        healthy = all(probe.get("/healthz").status == 200 for _ in range(8))
+        signed_in = Client(servers.port, forwarded_for="10.8.0.1").login(plan["learners"][0][0], plan["password"])
+        report.add("the app serves after PostgreSQL's restart without being restarted (/healthz ×8, a sign-in)",
+                   healthy and signed_in.status == 302, f"sign-in HTTP {signed_in.status}")
+        database = check.verify(servers.database_url, servers.work)
+    report.checks += database.checks
+    report.counts = database.counts
+    click.echo("fault test: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts.items()))
+    click.echo("\n".join(report.lines()))
+    if not report.ok:
+        click.echo("FAULT TEST FAILED")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 The plan written by loadtest/population.py names the accounts, lessons and quizzes. Every answer and
 submission the server accepted is written to a JSON-lines file per process, so the database can be
 checked afterwards against what the clients were told (loadtest/check.py).
-Environment: LOADTEST_PLAN, LOADTEST_SENT (folder), LOADTEST_THINK ("min-max" seconds between
-answers), SECRET_KEY (exam learners get their session cookie minted with it: they signed in before
+Environment: LOADTEST_PLAN, LOADTEST_SENT (folder), LOADTEST_THINK, LOADTEST_PAUSE, LOADTEST_READ
+("min-max" seconds: between answers, between tasks, reading a lesson), SECRET_KEY (exam learners get their session cookie minted with it: they signed in before
 the exam opened), LOADTEST_MANAGERS (how many managers).
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import random
-import re
 import time
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from pathlib import Path
@@ -24,14 +23,20 @@ from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
-from loadtest.servers import CSRF_RE
+from loadtest.servers import ATTEMPT_RE, attempt_questions, csrf_in, some_answer
 
 PLAN = json.loads(Path(os.environ["LOADTEST_PLAN"]).read_text())
 SENT_FOLDER = Path(os.environ["LOADTEST_SENT"])
-THINK = tuple(float(value) for value in os.environ.get("LOADTEST_THINK", "2-6").split("-"))
-ATTEMPT_RE = re.compile(r"/attempts/(\d+)")
-QUESTION_RE = re.compile(r'class="answer-form" action="/attempts/\d+/questions/(\d+)"(.*?)</form>', re.S)
-CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="answer" value="([^"]+)"')
+
+
+def seconds_range(name: str, default: str) -> tuple[float, float]:
+    low, high = (float(value) for value in os.environ.get(name, default).split("-"))
+    return low, high
+
+
+THINK = seconds_range("LOADTEST_THINK", "2-6")  # between two answers
+PAUSE = seconds_range("LOADTEST_PAUSE", "5-15")  # between two things a learner or manager does
+READ = seconds_range("LOADTEST_READ", "5-15")  # reading a lesson before marking it done
 FETCH = {"X-Requested-With": "fetch"}
 _sent_file = None
 _accounts = {"learners": itertools.count(), "managers": itertools.count()}
@@ -95,9 +100,7 @@ class Visitor(FastHttpUser):
             if response.status_code not in expect:
                 response.failure(f"HTTP {response.status_code}")
             elif response.text and method == "GET":
-                match = CSRF_RE.search(response.text)
-                if match:
-                    self.token = match.group(1) or match.group(2)
+                self.token = csrf_in(response.text) or self.token
         return response
 
     def sign_in(self, kind: str) -> None:
@@ -117,12 +120,9 @@ class Visitor(FastHttpUser):
         attempt_id = int(match.group(1))
         record("start", attempt=attempt_id, user=self.username)
         page = self.get(f"/attempts/{attempt_id}", f"{prefix}: attempt page")
-        for position, form in QUESTION_RE.findall(page.text or ""):
+        for position, kind, choices in attempt_questions(page.text or ""):
             gevent.sleep(random.uniform(*think))
-            choices = CHOICE_RE.findall(form)
-            keys = [random.choice(choices)[1]]
-            if choices[0][0] == "checkbox" and random.random() < 0.5:
-                keys = sorted({keys[0], random.choice(choices)[1]})
+            keys = some_answer(kind, choices, random)
             saved = self.page("POST", f"/attempts/{attempt_id}/questions/{position}", f"{prefix}: save answer",
                               data={"answer": keys, "csrf_token": self.token}, headers=FETCH)
             if saved.status_code == 200:
@@ -138,7 +138,7 @@ class Visitor(FastHttpUser):
 class Learner(Visitor):
     """A day of learning: sign in, read lessons, sometimes a lesson check."""
 
-    wait_time = between(5, 15)
+    wait_time = between(*PAUSE)
 
     def on_start(self):
         super().on_start()
@@ -150,7 +150,7 @@ class Learner(Visitor):
         slug = random.choice(PLAN["lessons"])
         self.get(f"/lessons/{slug}", "learner: lesson")
         if random.random() < 0.5:
-            gevent.sleep(random.uniform(5, 15))
+            gevent.sleep(random.uniform(*READ))
             self.page("POST", f"/lessons/{slug}/complete", "learner: complete lesson", expect=(302,),
                       data={"csrf_token": self.token})
 
@@ -166,7 +166,7 @@ class Learner(Visitor):
 class Manager(Visitor):
     """A manager following the province: dashboards, lists, exports."""
 
-    wait_time = between(5, 15)
+    wait_time = between(*PAUSE)
     fixed_count = int(os.environ.get("LOADTEST_MANAGERS", "0"))
 
     def on_start(self):

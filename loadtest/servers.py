@@ -21,6 +21,33 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+ATTEMPT_RE = re.compile(r"/attempts/(\d+)")
+QUESTION_RE = re.compile(r'class="answer-form" action="/attempts/\d+/questions/(\d+)"(.*?)</form>', re.S)
+CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="answer" value="([^"]+)"')
+
+
+def csrf_in(html: str) -> str | None:
+    """The CSRF token of the first form on a page, as a browser would read it."""
+    match = CSRF_RE.search(html)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def attempt_questions(html: str) -> list[tuple[int, str, list[str]]]:
+    """(position, "radio" or "checkbox", choice keys) of each question on an attempt page."""
+    questions = []
+    for position, form in QUESTION_RE.findall(html):
+        choices = CHOICE_RE.findall(form)
+        if choices:
+            questions.append((int(position), choices[0][0], [key for _, key in choices]))
+    return questions
+
+
+def some_answer(kind: str, keys: list[str], rng) -> list[str]:
+    """What a hurried learner ticks: one choice, or two for a several-answer question."""
+    chosen = [rng.choice(keys)]
+    if kind == "checkbox" and rng.random() < 0.5:
+        chosen = sorted({chosen[0], rng.choice(keys)})
+    return chosen
 
 
 class ServerError(RuntimeError):
@@ -180,10 +207,10 @@ class Client:
 
     def csrf_token(self, path: str) -> str:
         response = self.get(path)
-        match = CSRF_RE.search(response.text)
-        if not match:
+        token = csrf_in(response.text)
+        if not token:
             raise AssertionError(f"no CSRF token on {path} (HTTP {response.status})")
-        return match.group(1) or match.group(2)
+        return token
 
     def login(self, username: str, password: str) -> Response:
         token = self.csrf_token("/auth/login")
