@@ -242,6 +242,13 @@ def fault(learners: int, duration: int, kills: int) -> None:
         log = faults.sent_log(servers.work)
         threads = [faults.Learner(servers.port, tuple(account), plan, log, stop_event, tally, number)
                    for number, account in enumerate(plan["learners"])]
+        # First, deterministically: an answer and a submission cut while inside a worker's transaction.
+        targeted = threads.pop()
+        targeted.sign_in()
+        faults.cut_answer_and_submission(targeted, servers.database_url, servers.gunicorn.pid, events)
+        start_gunicorn_workers_again = time.monotonic() + 30
+        while len(gunicorn_workers(servers.gunicorn.pid)) < 4 and time.monotonic() < start_gunicorn_workers_again:
+            time.sleep(0.2)
         echo(f"{learners} learners taking lesson checks for {duration} s; load average {load_average()}")
         for thread in threads:
             thread.start()
@@ -255,9 +262,12 @@ def fault(learners: int, duration: int, kills: int) -> None:
         stop_event.set()
         for thread in threads:
             thread.join(timeout=faults.RETRY_FOR_S + 30)
-        echo("; ".join(events))
+        echo("\n".join(events))
         echo("requests: " + ", ".join(f"{name} {count}" for name, count in sorted(tally.items())))
         failures = [thread.failure for thread in threads if thread.failure or thread.is_alive()]
+        report.add("the targeted answer and submission were cut (the client saw no answer)",
+                   sum("cut mid-transaction" in e and "HTTP" not in e for e in events) == 2,
+                   "; ".join(e for e in events if "cut" in e))
         report.add("every learner finished (each request succeeded within its retries)", not failures,
                    "; ".join(str(f) for f in failures[:3]))
         cut = sum(count for name, count in tally.items() if name.split(": ")[1] not in ("ok",)

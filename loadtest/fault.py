@@ -57,11 +57,14 @@ class Learner(threading.Thread):
                 raise RuntimeError(f"{method} {path}: still {kind} after {RETRY_FOR_S} s")
             time.sleep(0.5)
 
+    def sign_in(self) -> None:
+        token = self.client.csrf_token("/auth/login")
+        self.send("POST", "/auth/login", (302,), {"username": self.username, "password": self.plan["password"],
+                                                  "csrf_token": token}, label="sign in")
+
     def run(self):
         try:
-            token = self.client.csrf_token("/auth/login")
-            self.send("POST", "/auth/login", (302,), {"username": self.username, "password": self.plan["password"],
-                                                      "csrf_token": token}, label="sign in")
+            self.sign_in()
             while not self.stop_event.is_set():
                 self.take_quiz(self.rng.choice(self.plan["checks"]))
         except Exception as error:  # reported, and fails the test
@@ -119,3 +122,60 @@ def kill_workers(master_pid: int, kills: int, interval: float, log: list[str]) -
             victim = random.choice(workers)
             os.kill(victim, signal.SIGKILL)
             log.append(f"SIGKILL worker {victim}")
+
+
+def cut_mid_request(learner: Learner, database_url: str, master_pid: int, lock: str, params: dict,
+                    method: str, path: str, data: dict, headers: dict | None = None) -> str:
+    """Make a request wait inside a worker's transaction (another connection holds the row it
+    updates), SIGKILL every worker while it waits, then let go. Returns what the client saw."""
+    engine = create_engine(database_url)
+    seen: list[str] = []
+
+    def request() -> None:
+        try:
+            seen.append(f"HTTP {learner.client.request(method, path, data, headers).status}")
+        except (OSError, http.client.HTTPException) as error:
+            seen.append(type(error).__name__)
+
+    with engine.connect() as holder:
+        holder.execute(text(lock), params)  # FOR UPDATE: held until the rollback below
+        thread = threading.Thread(target=request, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        with engine.connect() as watcher:
+            while time.monotonic() < deadline and not watcher.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar():
+                time.sleep(0.05)
+        for worker in gunicorn_workers(master_pid):
+            os.kill(worker, signal.SIGKILL)
+        holder.rollback()
+    thread.join(timeout=40)
+    engine.dispose()
+    return seen[0] if seen else "no answer"
+
+
+def cut_answer_and_submission(learner: Learner, database_url: str, master_pid: int, events: list[str]) -> None:
+    """One lesson check whose second answer and whose submission are each cut by killing the workers
+    mid-transaction, then retried as a person would; the rest answered normally."""
+    slug = learner.plan["checks"][0]
+    token = csrf_in(learner.send("GET", f"/quizzes/{slug}", (200,), label="quiz page").text)
+    started = learner.send("POST", f"/quizzes/{slug}/start", (302,), {"csrf_token": token}, label="start")
+    attempt_id = int(ATTEMPT_RE.search(started.location).group(1))
+    learner.log("start", attempt=attempt_id, user=learner.username)
+    page = learner.send("GET", f"/attempts/{attempt_id}", (200,), label="attempt page")
+    for position, kind, choices in attempt_questions(page.text):
+        keys = some_answer(kind, choices, learner.rng)
+        path, form = f"/attempts/{attempt_id}/questions/{position}", {"answer": keys, "csrf_token": token}
+        if position == 2:
+            seen = cut_mid_request(learner, database_url, master_pid,
+                                   "SELECT id FROM attempt_question WHERE attempt_id = :a AND position = 2 FOR UPDATE",
+                                   {"a": attempt_id}, "POST", path, form, {"X-Requested-With": "fetch"})
+            events.append(f"answer {position} of attempt {attempt_id} cut mid-transaction: the client saw {seen}")
+        learner.send("POST", path, (200,), form, {"X-Requested-With": "fetch"}, label="save answer")
+        learner.log("answer", attempt=attempt_id, position=position, answer=keys)
+    path = f"/attempts/{attempt_id}/submit"
+    seen = cut_mid_request(learner, database_url, master_pid, "SELECT id FROM attempt WHERE id = :a FOR UPDATE",
+                           {"a": attempt_id}, "POST", path, {"csrf_token": token})
+    events.append(f"submission of attempt {attempt_id} cut mid-transaction: the client saw {seen}")
+    learner.send("POST", path, (302,), {"csrf_token": token}, label="submit")
+    learner.log("submit", attempt=attempt_id, user=learner.username)
