@@ -70,7 +70,9 @@ class Learner(threading.Thread):
         except Exception as error:  # reported, and fails the test
             self.failure = f"{self.username}: {error}"
 
-    def take_quiz(self, slug: str) -> None:
+    def take_quiz(self, slug: str, interrupt=None) -> None:
+        """Start, answer every question, submit. `interrupt(attempt_id, position, path, form, headers)`
+        runs before an answer (position ≥ 1) or the submission (position 0) is sent for good."""
         token = csrf_in(self.send("GET", f"/quizzes/{slug}", (200,), label="quiz page").text)
         started = self.send("POST", f"/quizzes/{slug}/start", (302,), {"csrf_token": token}, label="start")
         attempt_id = int(ATTEMPT_RE.search(started.location).group(1))
@@ -78,11 +80,17 @@ class Learner(threading.Thread):
         page = self.send("GET", f"/attempts/{attempt_id}", (200,), label="attempt page")
         for position, kind, choices in attempt_questions(page.text):
             keys = some_answer(kind, choices, self.rng)
-            self.send("POST", f"/attempts/{attempt_id}/questions/{position}", (200,),
-                      {"answer": keys, "csrf_token": token}, {"X-Requested-With": "fetch"}, label="save answer")
+            path, form, headers = (f"/attempts/{attempt_id}/questions/{position}",
+                                   {"answer": keys, "csrf_token": token}, {"X-Requested-With": "fetch"})
+            if interrupt:
+                interrupt(attempt_id, position, path, form, headers)
+            self.send("POST", path, (200,), form, headers, label="save answer")
             self.log("answer", attempt=attempt_id, position=position, answer=keys)
             time.sleep(self.rng.uniform(0.05, 0.3))
-        self.send("POST", f"/attempts/{attempt_id}/submit", (302,), {"csrf_token": token}, label="submit")
+        path, form = f"/attempts/{attempt_id}/submit", {"csrf_token": token}
+        if interrupt:
+            interrupt(attempt_id, 0, path, form, None)
+        self.send("POST", path, (302,), form, label="submit")
         self.log("submit", attempt=attempt_id, user=self.username)
 
 
@@ -157,25 +165,14 @@ def cut_mid_request(learner: Learner, database_url: str, master_pid: int, lock: 
 def cut_answer_and_submission(learner: Learner, database_url: str, master_pid: int, events: list[str]) -> None:
     """One lesson check whose second answer and whose submission are each cut by killing the workers
     mid-transaction, then retried as a person would; the rest answered normally."""
-    slug = learner.plan["checks"][0]
-    token = csrf_in(learner.send("GET", f"/quizzes/{slug}", (200,), label="quiz page").text)
-    started = learner.send("POST", f"/quizzes/{slug}/start", (302,), {"csrf_token": token}, label="start")
-    attempt_id = int(ATTEMPT_RE.search(started.location).group(1))
-    learner.log("start", attempt=attempt_id, user=learner.username)
-    page = learner.send("GET", f"/attempts/{attempt_id}", (200,), label="attempt page")
-    for position, kind, choices in attempt_questions(page.text):
-        keys = some_answer(kind, choices, learner.rng)
-        path, form = f"/attempts/{attempt_id}/questions/{position}", {"answer": keys, "csrf_token": token}
-        if position == 2:
-            seen = cut_mid_request(learner, database_url, master_pid,
-                                   "SELECT id FROM attempt_question WHERE attempt_id = :a AND position = 2 FOR UPDATE",
-                                   {"a": attempt_id}, "POST", path, form, {"X-Requested-With": "fetch"})
-            events.append(f"answer {position} of attempt {attempt_id} cut mid-transaction: the client saw {seen}")
-        learner.send("POST", path, (200,), form, {"X-Requested-With": "fetch"}, label="save answer")
-        learner.log("answer", attempt=attempt_id, position=position, answer=keys)
-    path = f"/attempts/{attempt_id}/submit"
-    seen = cut_mid_request(learner, database_url, master_pid, "SELECT id FROM attempt WHERE id = :a FOR UPDATE",
-                           {"a": attempt_id}, "POST", path, {"csrf_token": token})
-    events.append(f"submission of attempt {attempt_id} cut mid-transaction: the client saw {seen}")
-    learner.send("POST", path, (302,), {"csrf_token": token}, label="submit")
-    learner.log("submit", attempt=attempt_id, user=learner.username)
+    locks = {2: "SELECT id FROM attempt_question WHERE attempt_id = :a AND position = 2 FOR UPDATE",
+             0: "SELECT id FROM attempt WHERE id = :a FOR UPDATE"}
+
+    def interrupt(attempt_id: int, position: int, path: str, form: dict, headers: dict | None) -> None:
+        if position in locks:
+            seen = cut_mid_request(learner, database_url, master_pid, locks[position], {"a": attempt_id},
+                                   "POST", path, form, headers)
+            what = f"answer {position}" if position else "submission"
+            events.append(f"{what} of attempt {attempt_id} cut mid-transaction: the client saw {seen}")
+
+    learner.take_quiz(learner.plan["checks"][0], interrupt)
