@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from .servers import (ROOT, Client, app_environment, free_port, gunicorn_workers
                       temporary_folder)
 
 RESULTS = ROOT / "loadtest" / "results.json"
+LOGS = ROOT / "loadtest" / "logs"
 LOCUST = str(Path(sys.executable).parent / "locust")
 FLOOR_USERS, FLOOR_SECONDS = 8, 15
 #: request name prefix → p95 limit in ms, per scenario (the targets of issue 8)
@@ -84,7 +86,11 @@ def stack(learners: int, managers: int, workers: int = 4):
                 gunicorn = None
     finally:
         stop(gunicorn)
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        # The logs (gunicorn's access log has each request's duration) outlive the run, to diagnose it.
+        LOGS.mkdir(exist_ok=True)
+        for log in work.glob("*.log"):
+            shutil.copy(log, LOGS / log.name)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run_locust(servers: Stack, label: str, classes: list[str], users: int,

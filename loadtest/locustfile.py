@@ -111,7 +111,8 @@ class Visitor(FastHttpUser):
 
     def take_quiz(self, slug: str, prefix: str, think: tuple[float, float]) -> None:
         """Start (or resume), answer every question after some thought, submit, read the review."""
-        self.get(f"/quizzes/{slug}", f"{prefix}: quiz page")
+        if self.get(f"/quizzes/{slug}", f"{prefix}: quiz page").status_code != 200:
+            return  # counted once as a failure, not again as a start without a CSRF token
         started = self.page("POST", f"/quizzes/{slug}/start", f"{prefix}: start attempt", expect=(302,),
                             data={"csrf_token": self.token})
         match = ATTEMPT_RE.search(started.headers.get("Location") or "")
