@@ -140,16 +140,20 @@ def run_floor(servers: Stack) -> dict:
     return next(row for row in rows if row["name"] == "floor: /healthz")
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def table(rows: list[dict], floor: dict, targets: dict[str, int]) -> str:
     """Per request type: throughput, percentiles, errors, p50 as a multiple of the floor's; ! = miss."""
-    lines = [f"{'request':<28}{'count':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    lines = [f"{'request':<28}{'count':>8}{'req/s':>8}{'p50 ms':>10}{'p95 ms':>10} {'p99 ms':>10}{'errors':>8}"
              f"{'× floor':>9}"]
     for row in [*rows, {**floor, "name": "floor: /healthz (alone)"}]:
         limit = next((value for prefix, value in targets.items() if row["name"].startswith(prefix)), None)
         missed = limit is not None and row["p95_ms"] is not None and row["p95_ms"] > limit
         ratio = row["p50_ms"] / floor["p50_ms"] if row["p50_ms"] and floor["p50_ms"] else None
-        lines.append(f"{row['name']:<28}{row['requests']:>8}{row['rps']:>8}{row['p50_ms'] or '-':>9}"
-                     f"{row['p95_ms'] or '-':>8}{'!' if missed else ' '}{row['p99_ms'] or '-':>9}"
+        lines.append(f"{row['name']:<28}{row['requests']:>8}{row['rps']:>8}{_ms(row['p50_ms']):>10}"
+                     f"{_ms(row['p95_ms']):>10}{'!' if missed else ' '}{_ms(row['p99_ms']):>10}"
                      f"{row['errors']:>7}{'!' if row['errors'] else ' '}"
                      f"{f'{ratio:.1f}' if ratio else '-':>9}")
     lines.append("(! = target missed: " + ", ".join(f"p95 of {p.rstrip(':')} ≤ {v} ms" for p, v in targets.items())
