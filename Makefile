@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test setup setup-dev system-deps check clean bench
+.PHONY: run serve test setup setup-dev setup-load system-deps check clean bench loadtest loadtest-exam faulttest
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -20,9 +20,15 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.installed-load: requirements-load.txt $(VENV)/.installed-dev
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-load.txt
+	touch $@
+
 setup: $(VENV)/.installed
 
 setup-dev: $(VENV)/.installed-dev
+
+setup-load: $(VENV)/.installed-load
 
 run: setup
 	$(FLASK) db upgrade
@@ -47,6 +53,30 @@ SCALE ?= 1
 # Province-scale dataset on PostgreSQL and SQLite, page timings, bench/results.json (docs/benchmarks.md).
 bench: setup-dev system-deps
 	$(VENV)/bin/python -m bench --scale $(SCALE)
+
+DURATION ?= 300
+USERS ?= 300
+MANAGERS ?= 20
+THINK ?= 2-6
+PAUSE ?= 5-15
+READ ?= 5-15
+# Locust against gunicorn (4 workers) on a throwaway PostgreSQL: a table and loadtest/results.json
+# (docs/benchmarks.md, "Load tests"). A quick run: make loadtest DURATION=60 USERS=50 MANAGERS=5;
+# THINK, PAUSE and READ are the seconds between answers, between tasks and spent reading a lesson.
+loadtest: setup-load system-deps
+	$(VENV)/bin/python -m loadtest day --duration $(DURATION) --users $(USERS) --managers $(MANAGERS) \
+		--think $(THINK) --pause $(PAUSE) --read $(READ)
+
+EXAM_USERS ?= 3000
+EXAM_WINDOW ?= 60
+EXAM_THINK ?= 10-20
+# The exam hour: EXAM_USERS learners start the final test within EXAM_WINDOW seconds.
+loadtest-exam: setup-load system-deps
+	$(VENV)/bin/python -m loadtest exam --users $(EXAM_USERS) --window $(EXAM_WINDOW) --think $(EXAM_THINK)
+
+# SIGKILL gunicorn workers and restart PostgreSQL while learners answer and submit: nothing lost or doubled.
+faulttest: setup-load system-deps
+	$(VENV)/bin/python -m loadtest fault
 
 check: setup
 	$(FLASK) content check

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs (PostgreSQL server, Chromium) when missing.
+# Install the Debian packages the test suite needs (PostgreSQL server, Chromium, Redis) when missing.
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility tests
+command -v redis-server >/dev/null || missing+=(redis-server)  # shared rate limits (scale-out test)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=.venv/bin/pytest
-export REQUIRE_BROWSER=1
+export REQUIRE_BROWSER=1 REQUIRE_REDIS=1
 # axe-core for the accessibility audits: test-only JavaScript, pinned in tests/browser/package-lock.json.
 [ -f tests/browser/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
 

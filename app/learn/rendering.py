@@ -64,6 +64,28 @@ def render_lesson(lesson: Lesson, source_url, current_contacts: dict[str, str | 
     return render_markdown(body), notes
 
 
+#: rendered lesson bodies of this process: (lesson id, everything the HTML depends on) → (HTML, notes)
+_rendered_lessons: dict[tuple, tuple[Markup, int]] = {}
+RENDERED_LESSONS_KEPT = 256
+
+
+def render_lesson_cached(lesson: Lesson, source_url,
+                         current_contacts: dict[str, str | None]) -> tuple[Markup, list[Note]]:
+    """render_lesson, keeping the HTML per process: Markdown is most of a lesson page's cost, and the
+    HTML changes only with the body, the citations' sources or a contact (all part of the key)."""
+    key = (lesson.id, lesson.body_md, tuple(sorted(current_contacts.items())),
+           tuple((c.id, c.source.slug, c.source.issuer, c.location, c.quote) for c in lesson.citations))
+    cached = _rendered_lessons.get(key)
+    if cached is None:
+        body, notes = render_lesson(lesson, source_url, current_contacts)
+        if len(_rendered_lessons) >= RENDERED_LESSONS_KEPT:
+            _rendered_lessons.clear()
+        _rendered_lessons[key] = (body, len(notes))
+        return body, notes
+    body, count = cached
+    return body, [Note(number, citation) for number, citation in enumerate(lesson.citations[:count], 1)]
+
+
 def _contact_markdown(contact: str | None) -> str:
     if not contact:
         return ""

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -265,9 +265,17 @@ def course_state(session: Session, user: User, course: Course) -> CourseState:
 
 def attempts_used(session: Session, user: User, quiz: Quiz) -> int:
     """Attempts at this quiz in the current cycle of the learner's assignment."""
-    return session.scalar(select(func.count(Attempt.id)).where(
+    return _attempts_in_cycle(session, user, quiz)[0]
+
+
+def _attempts_in_cycle(session: Session, user: User, quiz: Quiz,
+                       now: datetime | None = None) -> tuple[int, int]:
+    """(attempts, passed attempts) at this quiz in the learner's current cycle, in one query."""
+    used, passed = session.execute(select(
+        func.count(Attempt.id), func.count(Attempt.id).filter(Attempt.passed.is_(True))).where(
         Attempt.user_id == user.id, Attempt.quiz_id == quiz.id,
-        Attempt.started_at >= _cycle_start(session, user, quiz.course_id))) or 0
+        Attempt.started_at >= _cycle_start(session, user, quiz.course_id, now))).one()
+    return used or 0, passed or 0
 
 
 def _attempt_number(session: Session, user: User, quiz: Quiz) -> int:
@@ -280,52 +288,64 @@ def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
         Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.status == "in_progress"))
 
 
-def _candidates(session: Session, quiz: Quiz) -> dict[int, dict[int, int]]:
-    """For each pool position: {question id: latest version id}, in two queries for the whole quiz."""
+#: what is needed to shuffle a version's choices: its type and its choice keys
+ChoiceInfo = dict[int, tuple[str, list[str]]]
+
+
+def _candidates(session: Session, quiz: Quiz) -> tuple[dict[int, dict[int, int]], ChoiceInfo]:
+    """For each pool position, {question id: latest version id}, and each version's type and choice
+    keys: one statement for the whole quiz (an exam hour starts thousands of attempts at once)."""
     pool_ids = [pool.id for pool in quiz.pools]
-    by_topic = session.execute(
-        select(quiz_pool_topic.c.pool_id, Question.id, QuestionVersion.id)
+    columns = (Question.id, QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
+    latest = (QuestionVersion.question_id == Question.id) & (QuestionVersion.version == Question.latest_version)
+    by_topic = (
+        select(quiz_pool_topic.c.pool_id, *columns)
         .join(question_topic, question_topic.c.topic_id == quiz_pool_topic.c.topic_id)
         .join(Question, Question.id == question_topic.c.question_id)
-        .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
-              & (QuestionVersion.version == Question.latest_version))
-        .where(quiz_pool_topic.c.pool_id.in_(pool_ids), Question.status == "published")).all()
-    explicit = session.execute(
-        select(quiz_pool_question.c.pool_id, Question.id, QuestionVersion.id)
+        .join(QuestionVersion, latest)
+        .where(quiz_pool_topic.c.pool_id.in_(pool_ids), Question.status == "published"))
+    explicit = (
+        select(quiz_pool_question.c.pool_id, *columns)
         .join(Question, Question.id == quiz_pool_question.c.question_id)
-        .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
-              & (QuestionVersion.version == Question.latest_version))
-        .where(quiz_pool_question.c.pool_id.in_(pool_ids), Question.status == "published")).all()
+        .join(QuestionVersion, latest)
+        .where(quiz_pool_question.c.pool_id.in_(pool_ids), Question.status == "published"))
     pools: dict[int, dict[int, int]] = {pool_id: {} for pool_id in pool_ids}
-    for pool_id, question_id, version_id in [*by_topic, *explicit]:
+    info: ChoiceInfo = {}
+    for pool_id, question_id, version_id, qtype, choices in session.execute(union_all(by_topic, explicit)):
         pools[pool_id][question_id] = version_id
-    return pools
+        info[version_id] = (qtype, [choice["key"] for choice in choices])
+    return pools, info
 
 
-def _choice_orders(session: Session, version_ids: list[int], rng: random.Random) -> dict[int, list[str]]:
+def _choice_orders(session: Session, version_ids: list[int], rng: random.Random,
+                   info: ChoiceInfo | None = None) -> dict[int, list[str]]:
     """Shuffled choice keys per version; true/false and the parts of a post keep their order."""
-    rows = session.execute(select(QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
-                           .where(QuestionVersion.id.in_(version_ids))).all()
+    if info is None:
+        info = {version_id: (qtype, [choice["key"] for choice in choices])
+                for version_id, qtype, choices in session.execute(
+                    select(QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
+                    .where(QuestionVersion.id.in_(version_ids)))}
     orders = {}
-    for version_id, qtype, choices in rows:
-        keys = [choice["key"] for choice in choices]
+    for version_id in version_ids:
+        qtype, keys = info[version_id]
+        keys = list(keys)
         if qtype in ("single", "multiple"):
             rng.shuffle(keys)
         orders[version_id] = keys
     return orders
 
 
-def _add_questions(session: Session, attempt: Attempt, version_ids: list[int], rng: random.Random) -> None:
-    orders = _choice_orders(session, version_ids, rng)
+def _add_questions(session: Session, attempt: Attempt, version_ids: list[int], rng: random.Random,
+                   info: ChoiceInfo | None = None) -> None:
+    orders = _choice_orders(session, version_ids, rng, info)
     session.add_all(
         AttemptQuestion(attempt=attempt, position=position, question_version_id=version_id,
                         choice_order=orders[version_id])
         for position, version_id in enumerate(version_ids, 1))
 
 
-def draw_versions(session: Session, quiz: Quiz, rng: random.Random) -> list[int]:
-    """Question versions for a new attempt: each pool in order, at random, no question twice."""
-    candidates = _candidates(session, quiz)
+def _draw(session: Session, quiz: Quiz, rng: random.Random) -> tuple[list[int], ChoiceInfo]:
+    candidates, info = _candidates(session, quiz)
     drawn: list[int] = []
     used: set[int] = set()
     for pool in quiz.pools:
@@ -335,7 +355,12 @@ def draw_versions(session: Session, quiz: Quiz, rng: random.Random) -> list[int]
         for question_id in rng.sample(available, pool.draw_count):
             used.add(question_id)
             drawn.append(candidates[pool.id][question_id])
-    return drawn
+    return drawn, info
+
+
+def draw_versions(session: Session, quiz: Quiz, rng: random.Random) -> list[int]:
+    """Question versions for a new attempt: each pool in order, at random, no question twice."""
+    return _draw(session, quiz, rng)[0]
 
 
 def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | None = None,
@@ -347,17 +372,17 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     if existing is not None:
         if not close_if_expired(session, existing, now):
             return existing
-    used = attempts_used(session, user, quiz)
+    used, passed = _attempts_in_cycle(session, user, quiz, now)
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
         raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
-    if quiz.counts_for_completion and any_passed(session, user, quiz):
+    if quiz.counts_for_completion and passed:
         raise LearnError("Anh/chị đã đạt bài kiểm tra này; không cần làm lại.")
     attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id,
                       number=_attempt_number(session, user, quiz),
                       started_at=now, pass_percent=quiz.pass_percent,
                       deadline_at=now + timedelta(minutes=quiz.time_limit_minutes)
                       if quiz.time_limit_minutes else None)
-    versions = draw_versions(session, quiz, rng)
+    versions, info = _draw(session, quiz, rng)
     try:
         session.add(attempt)
         session.flush()
@@ -370,16 +395,14 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
         if existing is None:
             raise
         return existing
-    _add_questions(session, attempt, versions, rng)
+    _add_questions(session, attempt, versions, rng, info)
     session.flush()
     return attempt
 
 
 def any_passed(session: Session, user: User, quiz: Quiz) -> bool:
     """Passed in the current cycle of the learner's assignment."""
-    return session.scalar(select(func.count(Attempt.id)).where(
-        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.passed.is_(True),
-        Attempt.started_at >= _cycle_start(session, user, quiz.course_id))) > 0
+    return _attempts_in_cycle(session, user, quiz)[1] > 0
 
 
 def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:

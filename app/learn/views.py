@@ -13,7 +13,7 @@ from ..permissions import get_own_attempt_or_404, get_own_completion_or_404
 from . import services
 from .certificates import certificate_pdf
 from .forms import CommitmentForm, VerifyForm
-from .rendering import highlight_quote, render_lesson, render_markdown
+from .rendering import highlight_quote, render_lesson_cached, render_markdown
 
 bp = Blueprint("learn", __name__, template_folder="templates")
 
@@ -56,22 +56,26 @@ def course(slug: str):
 @login_required
 def lesson(slug: str):
     """Read a lesson; citations open the source viewer."""
-    lesson = _published_or_404(Lesson, slug)
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == slug, Lesson.status == "published")
+                               .options(selectinload(Lesson.citations).joinedload(Citation.source)))
+    if lesson is None:
+        abort(404)
     services.record_lesson_visit(db.session, current_user, lesson)
-    db.session.commit()
     contacts = {source.slug: source.current_contact for source in db.session.scalars(
         select(Source).where(Source.current_contact.is_not(None)))}
-    body, notes = render_lesson(
+    body, notes = render_lesson_cached(
         lesson, lambda c: url_for("learn.source", slug=c.source.slug, citation=c.id, _anchor="trich-dan"
                                   if c.quote else None), contacts)
     state = services.course_state(db.session, current_user, lesson.course)
     index = [item.id for item in state.lessons].index(lesson.id)
     check = db.session.scalar(select(Quiz).where(Quiz.lesson_id == lesson.id, Quiz.status == "published"))
-    return render_template(
+    page = render_template(
         "learn/lesson.html", lesson=lesson, body=body, notes=notes, state=state, check=check,
         previous=state.lessons[index - 1] if index > 0 else None,
         next=state.lessons[index + 1] if index + 1 < len(state.lessons) else None,
         done=lesson.id in state.done_lesson_ids, form=EmptyForm())
+    db.session.commit()  # once, after reading: committing first would expire what was just loaded
+    return page
 
 
 @bp.route("/lessons/<slug>/complete", methods=["POST"])

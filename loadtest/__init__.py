@@ -1,0 +1,1 @@
+"""Load, fault and scale-out tests: real gunicorn servers, PostgreSQL and Redis on loopback."""
