@@ -133,8 +133,9 @@ class User(UserMixin, db.Model):
     __tablename__ = "user"
     __table_args__ = (
         CheckConstraint("length(username) >= 3", name="username_length"),
-        # The active staff of each agency, read by every dashboard without touching the table.
-        Index("ix_user_active_agency", "agency_id", "id",
+        # The active staff of each agency (and the name they are listed by), read by every dashboard
+        # and people list without touching the table.
+        Index("ix_user_active_agency", "agency_id", "id", "search_name",
               sqlite_where=db.text("is_active = 1"), postgresql_where=db.text("is_active")),
     )
 

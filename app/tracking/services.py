@@ -8,6 +8,7 @@ progress (any activity this cycle), or not started.
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,8 +151,8 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
     """A subquery: one row per active person in `root`'s subtree (everywhere when None) to whom
     `course` is assigned.
 
-    Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status.
-    Each agency's cycle is worked out once and its people are joined to it by agency_id.
+    Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status,
+    and the person's search_name and employee_code for filtering. Each agency's cycle is worked out once and its people are joined to it by agency_id.
     """
     cycle_start_at, due_at, is_assigned = governing_cycles(session, course, root, now)
     agencies = select(Agency.id.label("agency_id"), Agency.path.label("path"),
@@ -175,7 +176,8 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
         select(User.id.label("user_id"), User.agency_id.label("agency_id"), cycles.c.path, cycles.c.due_at,
                cycles.c.cycle_start_at,
                case((completed, completion.completed_at), else_=None).label("completed_at"),
-               activity.last_activity_at.label("last_activity_at"), status.label("status"))
+               activity.last_activity_at.label("last_activity_at"), status.label("status"),
+               User.search_name.label("search_name"), User.employee_code.label("employee_code"))
         .select_from(User)
         .join(cycles, cycles.c.agency_id == User.agency_id)
         .outerjoin(activity, and_(activity.user_id == User.id, activity.course_id == course.id))
@@ -222,19 +224,24 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
     people = person_statuses(session, course, agency, now)
     rows = session.execute(select(people.c.agency_id, people.c.status, func.count().label("people"))
                            .group_by(people.c.agency_id, people.c.status)).all()
-    paths = dict(session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter())).all())
+    # The child each agency of the subtree lies under (None for the agency itself).
+    child_of = {agency_id: int(below) if (below := path[len(agency.path):].split("/", 1)[0]) else None
+                for agency_id, path in session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter()))}
     children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
                                .order_by(Agency.name)).all()
+    counts: Counter = Counter()
+    for agency_id, status, number in rows:
+        counts[child_of[agency_id], status] += number
     names = ("staff", *STATUSES)
-    total = Figures()
-    by_child: dict[int, Figures] = {}
-    for row in rows:
-        below = paths[row.agency_id][len(agency.path):].split("/", 1)[0]  # "" for people placed in the agency itself
-        targets = [total] + ([by_child.setdefault(int(below), Figures())] if below else [])
-        for figures in targets:
-            figures.staff += row.people
-            setattr(figures, row.status, getattr(figures, row.status) + row.people)
-    listed = [(item, by_child.get(item.id, Figures())) for item in children]
+
+    def figures_of(keys) -> Figures:
+        figures = Figures(**{status: sum(counts[key, status] for key in keys) for status in STATUSES})
+        figures.staff = sum(getattr(figures, status) for status in STATUSES)
+        return figures
+
+    total = figures_of({key for key, _ in counts})
+    by_child = {child.id: figures_of([child.id]) for child in children}
+    listed = [(item, by_child[item.id]) for item in children]
     direct = Figures(**{name: getattr(total, name) - sum(getattr(f, name) for _, f in listed) for name in names})
     return AgencyReport(agency, course, total, listed, direct)
 
@@ -252,10 +259,10 @@ def people_page(session: Session, course: Course, root: Agency, now: datetime, *
     people = person_statuses(session, course, root, now)
     matching = filter_people(
         select(people.c.user_id, people.c.agency_id, people.c.status, people.c.due_at, people.c.completed_at,
-               people.c.last_activity_at, func.count().over().label("total"), User.search_name)
-        .join(User, User.id == people.c.user_id),
+               people.c.last_activity_at, func.count().over().label("total"), people.c.search_name),
         people, status=status, within=within, search=search)
-    cut = matching.order_by(User.search_name, User.id).limit(limit).offset(offset).subquery("page")
+    cut = (matching.order_by(people.c.search_name, people.c.user_id).limit(limit).offset(offset)
+           .subquery("page"))
     return (select(User, Agency, cut.c.status, cut.c.due_at, cut.c.completed_at, cut.c.last_activity_at, cut.c.total)
             .join(cut, cut.c.user_id == User.id)
             .join(Agency, Agency.id == cut.c.agency_id)
@@ -264,7 +271,7 @@ def people_page(session: Session, course: Course, root: Agency, now: datetime, *
 
 def filter_people(query, people, *, status: str | None = None, within: Agency | None = None,
                   search: str | None = None):
-    """The people list's filters, applied to any select joined to `person_statuses` and User."""
+    """The people list's filters, applied to any select from `person_statuses`."""
     if status in STATUSES:
         query = query.where(people.c.status == status)
     if within is not None:
@@ -272,8 +279,8 @@ def filter_people(query, people, *, status: str | None = None, within: Agency | 
     if search:
         words = strip_diacritics(search).split()
         for word in words[:6]:
-            query = query.where(or_(User.search_name.contains(word, autoescape=True),
-                                    func.lower(User.employee_code) == word))
+            query = query.where(or_(people.c.search_name.contains(word, autoescape=True),
+                                    func.lower(people.c.employee_code) == word))
     return query
 
 

@@ -35,7 +35,7 @@ def upgrade():
     with op.batch_alter_table('answer_tally', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_answer_tally_question_version_id'), ['question_version_id'], unique=False)
 
-    op.create_index("ix_user_active_agency", "user", ["agency_id", "id"], unique=False,
+    op.create_index("ix_user_active_agency", "user", ["agency_id", "id", "search_name"], unique=False,
                     sqlite_where=sa.text("is_active = 1"), postgresql_where=sa.text("is_active"))
     with op.batch_alter_table('attempt', schema=None) as batch_op:
         batch_op.add_column(sa.Column('agency_id', sa.Integer(), nullable=True))
