@@ -459,3 +459,60 @@ def test_a_new_lesson_is_published_to_learners_and_exported(client, auth, world,
                    copy_from=(app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]))
     assert (target / "content" / "lessons" / "02-l02-thu.md").read_text(encoding="utf-8").startswith(
         '---\nid: l02-thu\ncourse: khoa-mau\norder: 2\ntitle: "Bài thử"\n')
+
+
+# -- review fixes ----------------------------------------------------------------------------------
+
+def _publish_item(trainer, slug, of="q-benh-nhan", **changes):
+    """A new published question copied from another, with some fields changed."""
+    from app.authoring import services
+
+    item = {**question_item(of, _current(of)), "slug": slug, **changes}
+    services.publish_question(db.session, None, item, trainer)
+    db.session.commit()
+
+
+def test_a_question_with_more_citations_than_the_form_rows_is_edited_without_loss(client, trainer):
+    citation = question_item("q-benh-nhan", _current("q-benh-nhan"))["citations"][0]
+    _publish_item(trainer, "q-bon-trich-dan", citations=[{**citation, "location": f"Điều {n}"} for n in range(1, 5)])
+    data = _form(client, "/author/questions/q-bon-trich-dan")
+    assert client.post("/author/questions/q-bon-trich-dan", data={**data, "publish": "y"}).status_code == 302
+    assert _current("q-bon-trich-dan").version == 1 and len(_current("q-bon-trich-dan").citations) == 4
+    # A spare row takes a fifth citation.
+    data.update({"citations-4-source": citation["source"], "citations-4-location": "Điều 5"})
+    assert client.post("/author/questions/q-bon-trich-dan", data={**data, "publish": "y"}).status_code == 302
+    assert [c.location for c in _current("q-bon-trich-dan").citations][-1] == "Điều 5"
+    # Past the cap: a Vietnamese error, nothing dropped or saved.
+    data.update({f"citations-{n}-location": f"Điều {n}" for n in range(5, 25)})
+    html = client.post("/author/questions/q-bon-trich-dan", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "Tối đa 20 trích dẫn" in html and _current("q-bon-trich-dan").version == 2
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"reactions": "likes=²"}, "reactions", "phải là số nguyên không âm"),
+    ({"reactions": "likes=99999999999999999999"}, "reactions", "phải là số nguyên không âm"),
+    ({"citations-0-location": "Đ" * 256}, "citations-0-location", "tối đa 255"),
+])
+def test_malformed_question_input_is_a_vietnamese_error_not_a_500(client, trainer, change, field, message):
+    _assert_refused_beside(client, "/author/questions/q-benh-nhan", change, field, message)
+    assert _current("q-benh-nhan").version == 1
+
+
+def _assert_refused_beside(client, url, change, field, message):
+    """Publishing the editor's form with `change` shows `message` beside `field` (no 500)."""
+    data = {**_form(client, url), **change}
+    response = client.post(url, data={**data, "publish": "y"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    block = html[html.index(f'name="{field}"'):][:3000]
+    assert "invalid-feedback" in block and message in block, block
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"order": "99999999999999999999"}, "order", "từ 1 đến 999"),
+    ({"title": "B" * 256}, "title", "tối đa 255"),
+    ({"body": "Mức phạt [@nd-15-2020, " + "Đ" * 256 + "]."}, "body", "tối đa 255"),
+])
+def test_malformed_lesson_input_is_a_vietnamese_error_not_a_500(client, trainer, change, field, message):
+    _assert_refused_beside(client, "/author/lessons/l01-mau", change, field, message)
+    assert db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau")).title != "B" * 256

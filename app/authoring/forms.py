@@ -21,13 +21,24 @@ KIND_LABELS = {"post": "Bài đăng", "comment": "Bình luận", "share": "Chia 
                "group_message": "Tin nhắn nhóm", "video": "Video", "situation": "Tình huống"}
 STATUS_CHOICES = [("", "Tất cả"), ("published", "Đã xuất bản"), ("draft", "Có bản nháp"),
                   ("retired", "Ngừng dùng")]
-CHOICE_ROWS, SEGMENT_ROWS, CITATION_ROWS = 6, 10, 3
+#: rows the editor offers: at least `minimum`, the stored ones plus `spare` empty ones, at most `cap`
+ROW_LIMITS = {"choices": (6, 2, 12), "segments": (10, 2, 30), "citations": (3, 2, 20)}
+ROW_LABELS = {"choices": "lựa chọn", "segments": "phần", "citations": "trích dẫn"}
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def _text(value: str | None) -> str:
     """Browsers send CRLF line ends; the files (and their hashes) use LF."""
     return (value or "").replace("\r\n", "\n")
+
+
+def _count(value: str) -> int | str:
+    """A reaction count as a number; anything else ("²", "12a") stays text for the checker to refuse."""
+    value = value.strip()
+    try:
+        return int(value) if value.isdecimal() else value
+    except ValueError:
+        return value
 
 
 def _parse_path(path: str) -> list:
@@ -112,12 +123,30 @@ class QuestionForm(_ItemForm):
     image = StringField("Mô tả ảnh (nếu có)")
     reactions = StringField("Tương tác (vd. likes=120, comments=45, shares=12)")
     comments = TextAreaField("Bình luận, mỗi dòng «Tên: nội dung»", render_kw={"rows": 3})
-    segments = FieldList(FormField(SegmentRow), min_entries=SEGMENT_ROWS, max_entries=SEGMENT_ROWS)
+    # No max_entries: WTForms would assert on a longer stored list and drop extra posted rows;
+    # the cap is a Vietnamese error from validate() instead.
+    segments = FieldList(FormField(SegmentRow))
     prompt = TextAreaField("Câu hỏi", render_kw={"rows": 2})
     answer = SelectField("Đáp án (câu Đúng/Sai)", choices=[("true", "Đúng"), ("false", "Sai")], default="true")
-    choices = FieldList(FormField(ChoiceRow), min_entries=CHOICE_ROWS, max_entries=CHOICE_ROWS)
+    choices = FieldList(FormField(ChoiceRow))
     explanation = TextAreaField("Giải thích (hiện sau khi nộp bài)", render_kw={"rows": 4})
-    citations = FieldList(FormField(CitationRow), min_entries=CITATION_ROWS, max_entries=CITATION_ROWS)
+    citations = FieldList(FormField(CitationRow))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, (minimum, spare, cap) in ROW_LIMITS.items():
+            field_list = self[name]
+            while len(field_list) < min(max(minimum, len(field_list) + spare), cap):
+                field_list.append_entry()
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for name, (_, _, cap) in ROW_LIMITS.items():
+            if len(self[name]) > cap:
+                self._add_list("scenario.segments" if name == "segments" else name,
+                               f"Tối đa {cap} {ROW_LABELS[name]}: hãy bớt các dòng thừa.")
+                valid = False
+        return valid
 
     def set_choices(self, topics: list[tuple[str, str]], sources: list[tuple[str, str]]) -> None:
         self.topics.choices = topics
@@ -173,7 +202,7 @@ class QuestionForm(_ItemForm):
         for part in (self.reactions.data or "").split(","):
             name, _, count = part.partition("=")
             if name.strip():
-                reactions[name.strip()] = int(count) if count.strip().isdigit() else count.strip()
+                reactions[name.strip()] = _count(count)
         if reactions:
             scenario["reactions"] = reactions
         comments = []
