@@ -160,8 +160,9 @@ def test_a_draft_does_not_reach_learners_until_published(client, auth, world, tr
     assert _current("q-tich-cuc").version == 1 and "nháp" not in _current("q-tich-cuc").prompt
     assert "có bản nháp" in client.get("/author/questions?status=draft").get_data(as_text=True)
 
-    token = csrf_token(client, "/author/questions/q-tich-cuc")
-    assert client.post("/author/questions/q-tich-cuc/publish-draft", data={"csrf_token": token}).status_code == 302
+    page = _form(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc/publish-draft",
+                       data={"csrf_token": page["csrf_token"], "base": page["base"]}).status_code == 302
     assert _current("q-tich-cuc").prompt == "Câu hỏi nháp mới"
     assert db.session.scalar(select(ContentDraft)) is None
 
@@ -242,12 +243,14 @@ def test_an_unknown_source_is_refused(client, trainer):
 def test_a_new_question_is_checked_drafted_and_published(client, trainer):
     data = _form(client, "/author/questions/q-benh-nhan")
     data.update({"id": "q-moi-thu", "prompt": "Câu hỏi thử nghiệm?", "choices-0-text": "Có (thử nghiệm)"})
+    data["base"] = _form(client, "/author/questions/new")["base"]
     html = client.post("/author/questions/new", data={**data, "id": "q-benh-nhan", "save": "y"}).get_data(as_text=True)
     assert "bị trùng" in html
     assert client.post("/author/questions/new", data={**data, "save": "y"}).status_code == 302
     assert db.session.scalar(select(Question).where(Question.slug == "q-moi-thu")) is None
     assert "q-moi-thu" in client.get("/author/").get_data(as_text=True)
     assert client.get("/author/questions/q-moi-thu").status_code == 200
+    data["base"] = _form(client, "/author/questions/q-moi-thu")["base"]
     assert client.post("/author/questions/q-moi-thu", data={**data, "publish": "y"}).status_code == 302
     assert _current("q-moi-thu").version == 1
 
@@ -444,7 +447,7 @@ def test_publishing_refuses_a_topic_change_that_leaves_a_quiz_short(client, trai
 def test_a_new_lesson_is_published_to_learners_and_exported(client, auth, world, trainer, tmp_path, app):
     data = {"csrf_token": csrf_token(client, "/author/lessons/new"), "id": "l02-thu", "course": "khoa-mau",
             "order": "1", "title": "Bài thử", "minutes": "3", "sources": "nd-15-2020",
-            "body": "## Bài thử\r\n\r\nMức phạt [@nd-15-2020, Điều 101].\r\n", "publish": "y"}
+            "body": "## Bài thử\r\n\r\nMức phạt [@nd-15-2020, Điều 101].\r\n", "publish": "y", "base": "-|-"}
     html = client.post("/author/lessons/new", data=data).get_data(as_text=True)
     assert "thứ tự 1 đã dùng cho bài «l01-mau»" in html
     assert client.post("/author/lessons/new", data={**data, "order": "2"}).status_code == 302
@@ -516,3 +519,40 @@ def _assert_refused_beside(client, url, change, field, message):
 def test_malformed_lesson_input_is_a_vietnamese_error_not_a_500(client, trainer, change, field, message):
     _assert_refused_beside(client, "/author/lessons/l01-mau", change, field, message)
     assert db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau")).title != "B" * 256
+
+
+def test_a_stale_editor_page_is_refused_instead_of_overwriting_newer_work(client, trainer):
+    stale = _form(client, "/author/questions/q-tich-cuc")
+    fresh = {**stale, "prompt": "Bản của người thứ hai."}
+    assert client.post("/author/questions/q-tich-cuc", data={**fresh, "publish": "y"}).status_code == 302
+    assert _current("q-tich-cuc").version == 2
+    for button in ("publish", "save"):
+        html = client.post("/author/questions/q-tich-cuc",
+                           data={**stale, "prompt": "Bản cũ.", button: "y"}).get_data(as_text=True)
+        assert "đã được người khác thay đổi" in html, button
+    assert _current("q-tich-cuc").prompt == "Bản của người thứ hai." and _current("q-tich-cuc").version == 2
+    assert db.session.scalar(select(ContentDraft)) is None
+    # A draft saved by someone else after this page was drawn is neither published nor dropped from it.
+    page = _form(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc", data={**page, "prompt": "Nháp 1.", "save": "y"}).status_code == 302
+    drawn = _form(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc", data={**drawn, "prompt": "Nháp 2.", "save": "y"}).status_code == 302
+    for action in ("publish-draft", "discard-draft"):
+        client.post(f"/author/questions/q-tich-cuc/{action}", data={"csrf_token": drawn["csrf_token"], "base": drawn["base"]})
+        draft = db.session.scalar(select(ContentDraft))
+        assert draft is not None and draft.data["prompt"] == "Nháp 2.", action
+    assert _current("q-tich-cuc").version == 2
+    # Publishing the current draft drops it with an audit record of its own.
+    page = _form(client, "/author/questions/q-tich-cuc")
+    client.post("/author/questions/q-tich-cuc/publish-draft", data={"csrf_token": page["csrf_token"], "base": page["base"]})
+    assert _current("q-tich-cuc").prompt == "Nháp 2." and db.session.scalar(select(ContentDraft)) is None
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "question.draft_dropped")).before["prompt"] == "Nháp 2."
+
+
+def test_a_new_item_may_not_take_the_slug_of_another_trainers_draft(client, trainer):
+    data = {**_form(client, "/author/questions/q-benh-nhan"), "id": "q-nhap-cua-nguoi-khac",
+            "base": _form(client, "/author/questions/new")["base"]}
+    assert client.post("/author/questions/new", data={**data, "save": "y"}).status_code == 302
+    html = client.post("/author/questions/new", data={**data, "prompt": "Ghi đè?", "save": "y"}).get_data(as_text=True)
+    assert "bị trùng" in html
+    assert db.session.scalar(select(ContentDraft)).data["prompt"] != "Ghi đè?"

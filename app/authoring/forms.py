@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from wtforms import (BooleanField, FieldList, FormField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, SubmitField, TextAreaField)
+from wtforms import (BooleanField, FieldList, FormField, HiddenField, IntegerField, SelectField,
+                     SelectMultipleField, StringField, SubmitField, TextAreaField)
 from wtforms.validators import Optional
 
 from ..content.files import ContentError
@@ -77,7 +77,14 @@ class CitationRow(SubForm):
     quote = TextAreaField("Trích nguyên văn (chọn trong văn bản nguồn)", render_kw={"rows": 3})
 
 
-class _ItemForm(Form):
+class BaseForm(Form):
+    """A button-only action on an item (publish or discard the draft, retire, restore), carrying the
+    state the page showed so a change made meanwhile by someone else is refused, not overwritten."""
+
+    base = HiddenField(default="")  # missing counts as stale: services compare it
+
+
+class _ItemForm(BaseForm):
     """Buttons shared by both editors, and errors placed by the checker's field paths."""
 
     preview = SubmitField("Xem trước")
@@ -101,7 +108,7 @@ class _ItemForm(Form):
             self._list_errors = {}
         self._list_errors.setdefault(name, []).append(message)
 
-    def _add_general(self, message: str) -> None:
+    def add_general(self, message: str) -> None:
         if not hasattr(self, "_general_errors"):
             self._general_errors = []
         self._general_errors.append(message)
@@ -253,7 +260,7 @@ class QuestionForm(_ItemForm):
         for error in errors:
             parts = _parse_path(error.field)
             if not self._place(parts, error.message):
-                self._add_general(error.message)
+                self.add_general(error.message)
 
     def _place(self, parts: list, message: str) -> bool:
         if not parts:
@@ -337,5 +344,5 @@ class LessonForm(_ItemForm):
                 where = f"Dòng {error.line}: " if error.line else ""
                 self._add(self.body, where + error.message)
             else:
-                self._add_general(error.message)
+                self.add_general(error.message)
 

@@ -22,12 +22,50 @@ from ..content.services import apply_lesson, lesson_hash, new_question_version, 
 from ..content.text import normalize_quote_text, strip_diacritics
 from ..learn.services import LearnError, draw_versions
 from ..models import (Citation, ContentDraft, Course, Lesson, LessonRevision, Question, QuestionVersion,
-                      Quiz, Source, Topic, User, question_topic)
+                      Quiz, Source, Topic, User, question_topic, utcnow)
 
 
 
 class AuthoringError(Exception):
     """A change that cannot be made; the message is for the trainer, in Vietnamese."""
+
+
+class ConflictError(AuthoringError):
+    """Someone changed the item after this trainer's page was drawn: saving would lose their work."""
+
+    def __init__(self):
+        super().__init__("Không lưu gì: nội dung này đã được người khác thay đổi (xuất bản, lưu hoặc bỏ bản nháp) "
+                         "sau khi bạn mở trang. Hãy mở lại trang để xem bản mới nhất rồi sửa lại.")
+
+
+# -- the state an editor page was drawn from ------------------------------------------------------
+
+def lock_item(session: Session, row: Lesson | Question | None) -> None:
+    """Lock the published item's row (and reread it) before deciding its next version or revision,
+    so two publishes in parallel queue up instead of numbering the same version."""
+    if row is not None:
+        session.scalar(select(type(row)).where(type(row).id == row.id).with_for_update()
+                       .execution_options(populate_existing=True))
+
+
+def base_marker(session: Session, kind: str, row: Lesson | Question | None, slug: str | None) -> str:
+    """What the page is based on: the published version (a lesson's content) and the draft's save."""
+    published = "-"
+    if isinstance(row, Question):
+        published = f"v{row.latest_version}"
+    elif row is not None:
+        published = f"h{row.content_hash}"
+    draft = get_draft(session, kind, slug) if slug else None
+    return f"{published}|{f'd{draft.id}@{draft.updated_at.isoformat()}' if draft else '-'}"
+
+
+def require_base(session: Session, kind: str, row: Lesson | Question | None, slug: str | None,
+                 base: str | None) -> None:
+    """Lock the item, then refuse (ConflictError) if it changed since the page showing `base`;
+    `base` None (scripts, tests calling services directly) skips the comparison, not the lock."""
+    lock_item(session, row)
+    if base is not None and base != base_marker(session, kind, row, slug):
+        raise ConflictError()
 
 
 def _refuse_if_quizzes_short(session: Session) -> None:
@@ -56,7 +94,9 @@ def _checker(session: Session, kind: str, slug: str | None) -> ItemChecker:
     topics = {slug_: {"slug": slug_} for slug_ in session.scalars(select(Topic.slug))}
     courses = {slug_: {"slug": slug_} for slug_ in session.scalars(select(Course.slug))}
     model = Lesson if kind == "lesson" else Question
-    taken = {kind: {s for s in session.scalars(select(model.slug)) if s != slug}}
+    # Another trainer's unpublished draft holds its slug too: a new item may not take it over.
+    drafted = select(ContentDraft.slug).where(ContentDraft.kind == kind)
+    taken = {kind: {s for s in session.scalars(select(model.slug).union(drafted)) if s != slug}}
     positions = {}
     if kind == "lesson":
         positions = {(course, position): other for course, position, other in session.execute(
@@ -70,9 +110,10 @@ def check_question(session: Session, entry: dict, slug: str | None = None) -> tu
     return _checker(session, "question", slug).check_question(entry)
 
 
-def check_lesson(session: Session, meta: dict, body: str, lesson: Lesson | None = None) -> tuple[dict | None, list[ContentError]]:
-    """A lesson's front matter and body checked by the file rules."""
-    checker = _checker(session, "lesson", lesson.slug if lesson else None)
+def check_lesson(session: Session, meta: dict, body: str, lesson: Lesson | None = None,
+                 slug: str | None = None) -> tuple[dict | None, list[ContentError]]:
+    """A lesson's front matter and body checked by the file rules; `slug` is the lesson being edited."""
+    checker = _checker(session, "lesson", lesson.slug if lesson else slug)
     if lesson is not None and lesson.source_file:
         file_name = lesson.source_file
     else:
@@ -81,11 +122,12 @@ def check_lesson(session: Session, meta: dict, body: str, lesson: Lesson | None 
     return checker.check_lesson(meta, body, file_name)
 
 
-def check_data(session: Session, kind: str, data: dict, row: Lesson | Question | None):
-    """A draft's data (a question's entry, a lesson's meta and body) checked by the file rules."""
+def check_data(session: Session, kind: str, data: dict, row: Lesson | Question | None, slug: str | None = None):
+    """A draft's data (a question's entry, a lesson's meta and body) checked by the file rules;
+    `slug` is the item being edited (a new item's draft may keep its own slug), None on a new page."""
     if kind == "question":
-        return check_question(session, data, row.slug if row else None)
-    return check_lesson(session, data["meta"], data["body"], row)
+        return check_question(session, data, row.slug if row else slug)
+    return check_lesson(session, data["meta"], data["body"], row, slug)
 
 
 def published_data(session: Session, kind: str, row: Lesson | Question | None) -> dict | None:
@@ -95,8 +137,13 @@ def published_data(session: Session, kind: str, row: Lesson | Question | None) -
     return published_question_entry(session, row) if kind == "question" else lesson_entry(row)
 
 
-def publish(session: Session, kind: str, row: Lesson | Question | None, item: dict, actor: User) -> str | None:
-    """Publish a checked item; what was made ("phiên bản 3", "lần sửa 2"), or None if nothing changed."""
+def publish(session: Session, kind: str, row: Lesson | Question | None, item: dict, actor: User,
+            base: str | None = None) -> str | None:
+    """Publish a checked item; what was made ("phiên bản 3", "lần sửa 2"), or None if nothing changed.
+
+    Raises ConflictError when the item changed since the page showing `base` was drawn.
+    """
+    require_base(session, kind, row, item["slug"], base)
     if kind == "question":
         version = publish_question(session, row, item, actor)
         return f"phiên bản {version.version}" if version else None
@@ -128,31 +175,42 @@ def lesson_entry(lesson: Lesson) -> dict:
 
 # -- drafts ---------------------------------------------------------------------------------------
 
-def save_draft(session: Session, kind: str, slug: str, data: dict, actor: User) -> ContentDraft:
-    """Keep a checked edit as the item's draft (one per item): learners still get the published one."""
+def save_draft(session: Session, kind: str, slug: str, data: dict, actor: User,
+               row: Lesson | Question | None = None, base: str | None = None) -> ContentDraft:
+    """Keep a checked edit as the item's draft (one per item): learners still get the published one.
+
+    Raises ConflictError when the item or its draft changed since the page showing `base` was drawn.
+    """
+    require_base(session, kind, row, slug, base)
     draft = get_draft(session, kind, slug)
     before = draft.data if draft else None
     if draft is None:
         draft = ContentDraft(kind=kind, slug=slug, data=data, updated_by_id=actor.id)
         session.add(draft)
     else:
-        draft.data, draft.updated_by_id = data, actor.id
+        draft.data, draft.updated_by_id, draft.updated_at = data, actor.id, utcnow()
     session.flush()
     record(session, actor, f"{kind}.draft_saved", (kind, slug), before=before, after=data,
            summary=f"Lưu bản nháp «{slug}»")
     return draft
 
 
-def discard_draft(session: Session, draft: ContentDraft, actor: User) -> None:
+def discard_draft(session: Session, draft: ContentDraft, actor: User, row: Lesson | Question | None = None,
+                  base: str | None = None) -> None:
+    """Throw a draft away (audited); ConflictError if it was saved again since the page showing `base`."""
+    require_base(session, draft.kind, row, draft.slug, base)
     record(session, actor, f"{draft.kind}.draft_discarded", (draft.kind, draft.slug), before=draft.data,
            summary=f"Bỏ bản nháp «{draft.slug}»")
     session.delete(draft)
     session.flush()
 
 
-def _drop_draft(session: Session, kind: str, slug: str) -> None:
+def _drop_draft(session: Session, kind: str, slug: str, actor: User) -> None:
+    """The draft a publish replaces, dropped with its own audit record (its text stays in the log)."""
     draft = get_draft(session, kind, slug)
     if draft is not None:
+        record(session, actor, f"{kind}.draft_dropped", (kind, slug), before=draft.data,
+               summary=f"Bản nháp «{slug}» được thay bằng bản xuất bản")
         session.delete(draft)
 
 
@@ -163,9 +221,10 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
 
     Attempts already drawn keep the version they reference; the next draw uses the new one.
     """
+    lock_item(session, question)
     current = current_version(session, question) if question is not None else None
     before = question_entry(question_item(question.slug, current)) if current is not None else None
-    _drop_draft(session, "question", item["slug"])
+    _drop_draft(session, "question", item["slug"], actor)
     if current is not None and current.content_hash == question_hash(item):
         session.flush()
         return None
@@ -186,9 +245,10 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
 
 def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: User) -> LessonRevision | None:
     """Publish a checked lesson: its fields, citations and a new revision (None if nothing changed)."""
+    lock_item(session, lesson)
     before = lesson_entry(lesson) if lesson else None
     if lesson is not None and lesson.status == "published" and lesson.content_hash == lesson_hash(item):
-        _drop_draft(session, "lesson", item["slug"])
+        _drop_draft(session, "lesson", item["slug"], actor)
         session.flush()
         return None
     course = session.scalar(select(Course).where(Course.slug == item["course"]))
@@ -202,7 +262,7 @@ def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: U
         session.flush()
     revision = apply_lesson(session, lesson, item, course, sources, actor.id)
     session.add(lesson)
-    _drop_draft(session, "lesson", item["slug"])
+    _drop_draft(session, "lesson", item["slug"], actor)
     session.flush()
     record(session, actor, "lesson.published", lesson, before=before, after=lesson_entry(lesson),
            summary=f"Xuất bản bài học «{lesson.slug}», lần sửa {revision.number}")
