@@ -25,7 +25,9 @@ ACTIONS = ["/author/questions/new", "/author/questions/q-benh-nhan", "/author/le
 
 
 @pytest.fixture
-def world(make_agency, make_user, fixture_course):
+def world(app, make_agency, make_user, fixture_course, fixture_content):
+    # The files the database was loaded from: the bank rules and the files status read them.
+    app.config.update(CONTENT_DIR=str(fixture_content[0]), QUIZZES_DIR=str(fixture_content[1]))
     agency = make_agency()
     users = {role: make_user(role=role, agency=agency) for role in ("learner", "manager", "trainer", "admin")}
     return {"users": users, "course": fixture_course}
@@ -201,8 +203,15 @@ def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world,
     assert "Ngừng dùng" in client.get("/author/questions/q-benh-nhan/history").get_data(as_text=True)
 
     token = csrf_token(client, "/author/lessons/l01-mau")
-    client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token})
+    html = client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    # A published quiz hangs on the lesson: exports would no longer load (quizzes.yaml names it).
+    assert "«Kiểm tra nhanh» gắn với bài học này" in html
     lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    assert lesson.status == "published"
+    db.session.scalar(select(Quiz).where(Quiz.lesson_id == lesson.id)).status = "retired"
+    db.session.commit()
+    client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token})
     assert lesson.status == "retired"
     auth.logout()
     auth.login(learner)
@@ -556,3 +565,71 @@ def test_a_new_item_may_not_take_the_slug_of_another_trainers_draft(client, trai
     html = client.post("/author/questions/new", data={**data, "prompt": "Ghi đè?", "save": "y"}).get_data(as_text=True)
     assert "bị trùng" in html
     assert db.session.scalar(select(ContentDraft)).data["prompt"] != "Ghi đè?"
+
+
+def test_export_refuses_files_that_would_not_load_back_and_writes_nothing(app, runner, world, tmp_path):
+    # A lesson a quiz names, retired behind the services' back: quizzes.yaml would name a missing lesson.
+    db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau")).status = "retired"
+    db.session.commit()
+    result = runner.invoke(args=["content", "export", "--to", str(tmp_path / "ra")])
+    assert result.exit_code == 1 and "không qua được `flask content check`" in result.output
+    assert not (tmp_path / "ra").exists()
+
+
+def test_export_in_place_refuses_to_overwrite_work_not_loaded_unless_forced(app, runner, world):
+    from pathlib import Path
+
+    lesson_file = Path(app.config["CONTENT_DIR"]) / "lessons" / "01-mau.md"
+    lesson_file.write_text(lesson_file.read_text(encoding="utf-8") + "\nThêm trên đĩa, chưa nạp.\n", encoding="utf-8")
+    result = runner.invoke(args=["content", "export", "--yes"])
+    assert result.exit_code == 1 and "chưa nạp vào cơ sở dữ liệu" in result.output and "l01-mau" in result.output
+    assert "chưa nạp" in lesson_file.read_text(encoding="utf-8")
+    result = runner.invoke(args=["content", "export", "--yes", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "chưa nạp" not in lesson_file.read_text(encoding="utf-8")
+
+
+def test_retiring_or_publishing_refuses_to_break_the_bank_minimums(client, trainer):
+    from app.authoring import services
+
+    # The fixture bank: three questions, one lawful (min_lawful_share 0.2, min_total 3).
+    _publish_item(trainer, "q-benh-nhan-3")
+    _publish_item(trainer, "q-benh-nhan-4")
+    for quiz in db.session.scalars(select(Quiz)):
+        quiz.status = "retired"  # the pools aside: only the bank rules are left to refuse
+    lawful = db.session.scalar(select(Question).where(Question.slug == "q-tich-cuc"))
+    assert _current("q-tich-cuc").verdict == "lawful"
+    with pytest.raises(services.AuthoringError, match="dưới mức tối thiểu"):
+        services.set_status(db.session, lawful, "retired", trainer)
+    db.session.rollback()
+    data = {**_form(client, "/author/questions/q-tich-cuc"), "verdict": "violation"}
+    html = client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "dưới mức tối thiểu" in html and _current("q-tich-cuc").verdict == "lawful"
+
+
+def test_restore_checks_the_position_and_an_edit_keeps_an_item_retired(client, trainer):
+    from app.authoring import services
+
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    db.session.scalar(select(Quiz).where(Quiz.lesson_id == lesson.id)).status = "retired"
+    services.set_status(db.session, lesson, "retired", trainer)
+    db.session.commit()
+    data = {**_form(client, "/author/lessons/l01-mau"), "title": "Sửa khi đã ngừng dùng"}
+    assert client.post("/author/lessons/l01-mau", data={**data, "publish": "y"}).status_code == 302
+    assert lesson.status == "retired" and lesson.title == "Sửa khi đã ngừng dùng"
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "lesson.published"))
+    assert audit.before["status"] == audit.after["status"] == "retired"
+    # Another lesson takes its place; restoring would put two at position 1.
+    new = {"csrf_token": data["csrf_token"], "base": "-|-", "id": "l01-thay", "course": "khoa-mau", "order": "1",
+           "title": "Bài thay", "minutes": "3", "body": "Nội dung.", "publish": "y"}
+    assert client.post("/author/lessons/new", data=new).status_code == 302
+    html = client.post("/author/lessons/l01-mau/restore", data={"csrf_token": data["csrf_token"]},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "thứ tự 1 đã dùng cho bài «l01-thay»" in html and lesson.status == "retired"
+    question = db.session.scalar(select(Question).where(Question.slug == "q-benh-nhan"))
+    _publish_item(trainer, "q-benh-nhan-3")
+    services.set_status(db.session, question, "retired", trainer)
+    db.session.commit()
+    data = {**_form(client, "/author/questions/q-benh-nhan"), "prompt": "Sửa khi đã ngừng dùng?"}
+    assert client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).status_code == 302
+    assert question.status == "retired" and _current("q-benh-nhan").version == 2

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import difflib
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..audit import record
-from ..content.checks import ItemChecker
+from ..content.checks import ItemChecker, bank_minimum_errors
 from ..content.export import (lesson_file_name, lesson_file_text, lesson_front_matter, lesson_item, question_entry,
                               question_item, question_text)
 from ..content.files import ContentError
@@ -223,7 +225,7 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
     """
     lock_item(session, question)
     current = current_version(session, question) if question is not None else None
-    before = question_entry(question_item(question.slug, current)) if current is not None else None
+    before = _with_status(question_entry(question_item(question.slug, current)), question) if current else None
     _drop_draft(session, "question", item["slug"], actor)
     if current is not None and current.content_hash == question_hash(item):
         session.flush()
@@ -231,14 +233,19 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
     sources = {s.slug: s for s in session.scalars(select(Source).where(
         Source.slug.in_({c["source"] for c in item["citations"]})))}
     topics = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(item["topics"])))}
+    bank_before = _bank_breaks(session)
     if question is None:
         question = Question(slug=item["slug"], latest_version=1, status="published")
         session.add(question)
+    status = question.status
     number = question.latest_version + 1 if current is not None else 1
     version = new_question_version(question, number, item, sources, topics, actor.id)
+    question.status = status  # an edit of a retired question stays retired until restored
     session.add(version)
     _refuse_if_quizzes_short(session)
-    record(session, actor, "question.published", question, before=before, after=question_entry(item),
+    _refuse_if_bank_breaks(session, bank_before)
+    record(session, actor, "question.published", question, before=before,
+           after=_with_status(question_entry(item), question),
            summary=f"Xuất bản câu hỏi «{question.slug}», phiên bản {number}")
     return version
 
@@ -246,8 +253,8 @@ def publish_question(session: Session, question: Question | None, item: dict, ac
 def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: User) -> LessonRevision | None:
     """Publish a checked lesson: its fields, citations and a new revision (None if nothing changed)."""
     lock_item(session, lesson)
-    before = lesson_entry(lesson) if lesson else None
-    if lesson is not None and lesson.status == "published" and lesson.content_hash == lesson_hash(item):
+    before = _with_status(lesson_entry(lesson), lesson) if lesson else None
+    if lesson is not None and lesson.content_hash == lesson_hash(item):
         _drop_draft(session, "lesson", item["slug"], actor)
         session.flush()
         return None
@@ -260,11 +267,13 @@ def publish_lesson(session: Session, lesson: Lesson | None, item: dict, actor: U
         session.add(LessonRevision(lesson=lesson, number=1, text=lesson_file_text(lesson_item(lesson)),
                                    content_hash=lesson.content_hash))
         session.flush()
+    status = lesson.status or "published"
     revision = apply_lesson(session, lesson, item, course, sources, actor.id)
+    lesson.status = status  # an edit of a retired lesson stays retired until restored
     session.add(lesson)
     _drop_draft(session, "lesson", item["slug"], actor)
     session.flush()
-    record(session, actor, "lesson.published", lesson, before=before, after=lesson_entry(lesson),
+    record(session, actor, "lesson.published", lesson, before=before, after=_with_status(lesson_entry(lesson), lesson),
            summary=f"Xuất bản bài học «{lesson.slug}», lần sửa {revision.number}")
     return revision
 
@@ -277,16 +286,67 @@ def set_status(session: Session, obj: Lesson | Question, status: str, actor: Use
     """
     if obj.status == status:
         return False
+    lock_item(session, obj)
     before = obj.status
+    bank_before = _bank_breaks(session) if isinstance(obj, Question) else None
+    if isinstance(obj, Lesson):
+        _refuse_lesson_status(session, obj, status)
     obj.status = status
     if isinstance(obj, Question) and status == "retired":
         _refuse_if_quizzes_short(session)
+        _refuse_if_bank_breaks(session, bank_before)
     session.flush()
     action = "retired" if status == "retired" else "restored"
     label = "Ngừng dùng" if status == "retired" else "Dùng lại"
     record(session, actor, f"{obj.__tablename__}.{action}", obj, before={"status": before},
            after={"status": status}, summary=f"{label} «{obj.slug}»")
     return True
+
+
+def _with_status(entry: dict, row: Lesson | Question) -> dict:
+    """An audited state with the item's status, so a status change shows in before/after."""
+    return {**entry, "status": row.status or "published"}
+
+
+def _refuse_lesson_status(session: Session, lesson: Lesson, status: str) -> None:
+    """A lesson a published quiz hangs on stays (quizzes.yaml would no longer load); a restored lesson
+    may not share its place in the course with another one (the same rule as on publishing)."""
+    if status == "retired":
+        titles = list(session.scalars(select(Quiz.title).where(Quiz.lesson_id == lesson.id,
+                                                                Quiz.status == "published").order_by(Quiz.slug)))
+        if titles:
+            raise AuthoringError("Không ngừng dùng được: " + ", ".join(f"«{t}»" for t in titles) + " gắn với bài "
+                                 "học này (xem quizzes/quizzes.yaml). Hãy gỡ bài kiểm tra khỏi bài học trước.")
+        return
+    other = session.scalar(select(Lesson.slug).where(
+        Lesson.course_id == lesson.course_id, Lesson.position == lesson.position, Lesson.id != lesson.id,
+        Lesson.status != "retired"))
+    if other is not None:
+        raise AuthoringError(f"Không dùng lại được: thứ tự {lesson.position} đã dùng cho bài «{other}». "
+                             "Hãy đổi thứ tự của một trong hai bài trước.")
+
+
+def _bank_breaks(session: Session) -> set[tuple[str, str]]:
+    """The bank minimums of quizzes/topics.yaml (total, lawful share, per topic) the published
+    questions break, by rule: the checker's own rules, applied to the database."""
+    session.flush()
+    questions = {slug: {"verdict": verdict, "topics": list(topics)} for slug, verdict, topics in session.execute(
+        select(Question.slug, QuestionVersion.verdict, QuestionVersion.topic_slugs)
+        .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
+              & (QuestionVersion.version == Question.latest_version))
+        .where(Question.status == "published"))}
+    quizzes_dir = current_app.config["QUIZZES_DIR"] if has_app_context() else None
+    return {(error.field, re.sub(r"\d+(\.\d+)?%?", "#", error.message))
+            for error in bank_minimum_errors(quizzes_dir, questions)} if quizzes_dir else set()
+
+
+def _refuse_if_bank_breaks(session: Session, before: set[tuple[str, str]]) -> None:
+    """Refuse a change that breaks a bank minimum the bank met before it."""
+    broken = _bank_breaks(session) - before
+    if broken:
+        raise AuthoringError("Không thực hiện được: ngân hàng câu hỏi sẽ dưới mức tối thiểu trong "
+                             "quizzes/topics.yaml (" + "; ".join(sorted(rule for _, rule in broken)).replace("#", "…")
+                             + "). Hãy thêm câu hỏi trước.")
 
 
 # -- lists ----------------------------------------------------------------------------------------

@@ -673,6 +673,17 @@ def _within(check, path: tuple, value: str | None, what: str = "") -> str | None
     return value
 
 
+def bank_minimum_errors(quizzes_dir: str | Path, questions: dict[str, dict]) -> list[ContentError]:
+    """The bank minimums of `quizzes_dir`/topics.yaml applied to `questions` (slug → its verdict and
+    topics): the rules `flask content check` applies to the files, for a bank changed in the database."""
+    checker = ContentChecker(Path(quizzes_dir).parent / "content", quizzes_dir)
+    checker._check_topics()
+    checker.errors.clear()  # topics.yaml's own mistakes are for `flask content check` to report
+    checker.bundle.questions = questions
+    checker._check_bank_minimums()
+    return checker.errors
+
+
 class _LineCheck:
     """The error sink of FileCheck for a place known only by its line (a lesson's body)."""
 
