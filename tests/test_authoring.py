@@ -633,3 +633,26 @@ def test_restore_checks_the_position_and_an_edit_keeps_an_item_retired(client, t
     data = {**_form(client, "/author/questions/q-benh-nhan"), "prompt": "Sửa khi đã ngừng dùng?"}
     assert client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).status_code == 302
     assert question.status == "retired" and _current("q-benh-nhan").version == 2
+
+
+def test_a_quiz_must_stay_drawable_for_every_learner_not_one_seeded_draw(client, trainer):
+    # «Kiểm tra nhanh» draws 2 on du-lieu-benh-nhan, then q-tich-cuc: tagging q-tich-cuc with that
+    # topic lets the first pool take it, and then the second has nothing left for some learners
+    # (with more questions on the topic, one seeded draw alone would mostly miss it).
+    for number in range(3, 9):
+        _publish_item(trainer, f"q-benh-nhan-{number}", verdict="lawful")
+    data = {**_form(client, "/author/questions/q-tich-cuc"), "topics": ["tich-cuc", "du-lieu-benh-nhan"]}
+    html = client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "«Kiểm tra nhanh» sẽ không còn đủ câu hỏi để rút" in html
+    assert _current("q-tich-cuc").version == 1
+
+
+def test_always_drawable_is_a_worst_case_over_overlapping_pools():
+    from app.authoring.services import always_drawable
+
+    assert always_drawable([({1, 2, 3}, 2), ({4}, 1)])
+    assert not always_drawable([({1, 2, 3}, 2), ({3}, 1)])
+    assert always_drawable([({1, 2, 3, 4}, 2), ({3, 4, 5}, 1)])
+    assert not always_drawable([({1, 2}, 1), ({2, 3}, 1), ({1, 3}, 1)])
+    assert always_drawable([({1, 2}, 1), ({2, 3}, 1), ({1, 3, 4}, 1)])
+    assert not always_drawable([({1}, 2)])

@@ -6,7 +6,6 @@ Services flush and write the audit record; the view commits.
 from __future__ import annotations
 
 import difflib
-import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,7 @@ from ..content.export import (lesson_file_name, lesson_file_text, lesson_front_m
 from ..content.files import ContentError
 from ..content.services import apply_lesson, lesson_hash, new_question_version, question_hash
 from ..content.text import normalize_quote_text, strip_diacritics
-from ..learn.services import LearnError, draw_versions
+from ..learn.services import pool_candidates
 from ..models import (Citation, ContentDraft, Course, Lesson, LessonRevision, Question, QuestionVersion,
                       Quiz, Source, Topic, User, question_topic, utcnow)
 
@@ -72,17 +71,48 @@ def require_base(session: Session, kind: str, row: Lesson | Question | None, slu
 
 def _refuse_if_quizzes_short(session: Session) -> None:
     """After a question leaves a pool (retired, or its topics changed): every published quiz must
-    still have enough questions to draw, or learners could no longer start it."""
+    still have enough questions for any learner's draw, or some could no longer start it."""
     session.flush()
-    short = []
-    for quiz in session.scalars(select(Quiz).where(Quiz.status == "published").order_by(Quiz.slug)):
-        try:
-            draw_versions(session, quiz, random.Random(0))
-        except LearnError:
-            short.append(f"«{quiz.title}»")
+    quizzes = list(session.scalars(select(Quiz).where(Quiz.status == "published").order_by(Quiz.slug)
+                                   .options(selectinload(Quiz.pools))))
+    candidates = pool_candidates(session, [pool.id for quiz in quizzes for pool in quiz.pools])
+    short = [f"«{quiz.title}»" for quiz in quizzes
+             if not always_drawable([(set(candidates[pool.id]), pool.draw_count) for pool in quiz.pools])]
     if short:
         raise AuthoringError("Không thực hiện được: " + ", ".join(short) + " sẽ không còn đủ câu hỏi để rút "
                              "(xem quizzes/quizzes.yaml). Hãy thêm câu hỏi cho chủ đề đó trước.")
+
+
+def always_drawable(pools: list[tuple[set[int], int]]) -> bool:
+    """Whether every draw succeeds: pools draw in order, at random, never a question twice, so each
+    pool must keep `count` questions even after the earlier pools took as many of its own as they
+    could (the most they can take is a maximum flow: pool → its questions → this pool's questions)."""
+    for index, (questions, count) in enumerate(pools):
+        if len(questions) - _most_taken(pools[:index], questions) < count:
+            return False
+    return True
+
+
+def _most_taken(earlier: list[tuple[set[int], int]], wanted: set[int]) -> int:
+    """The most questions of `wanted` the `earlier` pools can draw together (augmenting paths)."""
+    holder: dict[int, int] = {}  # question → the earlier pool drawing it
+    taken = [0] * len(earlier)
+
+    def augment(pool: int, seen: set[int]) -> bool:
+        for question in earlier[pool][0] & wanted:
+            if question in seen:
+                continue
+            seen.add(question)
+            other = holder.get(question)
+            if other is None or augment(other, seen):
+                holder[question] = pool
+                return True
+        return False
+
+    for pool, (_, count) in enumerate(earlier):
+        while taken[pool] < count and augment(pool, set()):
+            taken[pool] += 1
+    return len(holder)
 
 
 # -- checking -------------------------------------------------------------------------------------

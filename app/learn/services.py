@@ -282,7 +282,12 @@ def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
 
 def _candidates(session: Session, quiz: Quiz) -> dict[int, dict[int, int]]:
     """For each pool position: {question id: latest version id}, in two queries for the whole quiz."""
-    pool_ids = [pool.id for pool in quiz.pools]
+    return pool_candidates(session, [pool.id for pool in quiz.pools])
+
+
+def pool_candidates(session: Session, pool_ids: list[int]) -> dict[int, dict[int, int]]:
+    """For each pool id: {published question id: its latest version id}, in two queries for any
+    number of pools (of one quiz, or of every quiz)."""
     by_topic = session.execute(
         select(quiz_pool_topic.c.pool_id, Question.id, QuestionVersion.id)
         .join(question_topic, question_topic.c.topic_id == quiz_pool_topic.c.topic_id)
