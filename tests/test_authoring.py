@@ -656,3 +656,26 @@ def test_always_drawable_is_a_worst_case_over_overlapping_pools():
     assert not always_drawable([({1, 2}, 1), ({2, 3}, 1), ({1, 3}, 1)])
     assert always_drawable([({1, 2}, 1), ({2, 3}, 1), ({1, 3, 4}, 1)])
     assert not always_drawable([({1}, 2)])
+
+
+def test_the_shipped_questions_with_four_citations_open_and_round_trip(app, client, auth, make_agency, make_user):
+    content, quizzes = app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]
+    result = check_content(content, quizzes)
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    auth.login(make_user(role="trainer", agency=make_agency()))
+    for slug in ("q-a-006", "q-a-027", "q-c-035", "q-c-037"):
+        assert len(result.bundle.questions[slug]["citations"]) > 3
+        data = _form(client, f"/author/questions/{slug}")
+        response = client.post(f"/author/questions/{slug}", data={**data, "publish": "y"})
+        assert response.status_code == 302, slug
+        assert _current(slug).version == 1 and len(_current(slug).citations) == len(
+            result.bundle.questions[slug]["citations"]), slug
+    # Multiple selects post in the list's order: topics and a lesson's sources keep theirs.
+    revisions = db.session.scalar(select(func.count(LessonRevision.id)))
+    for slug in ("q-a-027", *result.bundle.lessons):
+        kind = "question" if slug.startswith("q-") else "lesson"
+        data = _form(client, f"/author/{kind}s/{slug}")
+        assert client.post(f"/author/{kind}s/{slug}", data={**data, "publish": "y"}).status_code == 302, slug
+    assert db.session.scalar(select(func.count(LessonRevision.id))) == revisions
+    assert _current("q-a-027").version == 1

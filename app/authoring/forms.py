@@ -41,6 +41,13 @@ def _count(value: str) -> int | str:
         return value
 
 
+def _keep_order(chosen: list[str], before: list[str] | None) -> list[str]:
+    """The chosen values, those already there first in their earlier order, then the new ones: an
+    unchanged selection is then the same list (and the same content hash), not a new version."""
+    before = [value for value in before or [] if value in chosen]
+    return before + [value for value in chosen if value not in before]
+
+
 def _parse_path(path: str) -> list:
     return [int(index) if index else name for name, index in _PATH_PART.findall(path)]
 
@@ -161,10 +168,12 @@ class QuestionForm(_ItemForm):
             row.form.source.choices = [("", "— Chọn nguồn —")] + sources
 
     # -- form → entry ------------------------------------------------------------------------------
-    def to_data(self, slug: str | None) -> dict:
-        """What a question draft holds: its bank entry (the slug, once set, stays)."""
+    def to_data(self, slug: str | None, initial: dict | None = None) -> dict:
+        """What a question draft holds: its bank entry (the slug, once set, stays); topics keep the
+        order of `initial` (the state edited), as a multiple select posts them in the list's order."""
         entry = self.to_entry()
         entry["id"] = slug or entry["id"]
+        entry["topics"] = _keep_order(entry["topics"], (initial or {}).get("topics"))
         return entry
 
     @classmethod
@@ -308,10 +317,12 @@ class LessonForm(_ItemForm):
     sources = SelectMultipleField("Nguồn được trích trong bài", render_kw={"size": 6})
     body = TextAreaField("Nội dung (Markdown)", render_kw={"rows": 24, "class": "font-monospace"})
 
-    def to_data(self, slug: str | None) -> dict:
-        """What a lesson draft holds: the front matter and the body (the slug, once set, stays)."""
+    def to_data(self, slug: str | None, initial: dict | None = None) -> dict:
+        """What a lesson draft holds: the front matter and the body (the slug, once set, stays);
+        sources keep the order of `initial` (the state edited)."""
         meta, body = self.to_entry()
         meta["id"] = slug or meta["id"]
+        meta["sources"] = _keep_order(meta["sources"], ((initial or {}).get("meta") or {}).get("sources"))
         return {"meta": meta, "body": body}
 
     @classmethod

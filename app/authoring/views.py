@@ -106,7 +106,7 @@ def _edit(kind: str, row, slug: str | None, form_class, render):
         form.base.data = services.base_marker(db.session, kind, row, slug)
     item = None
     if form.validate_on_submit():
-        data = form.to_data(slug)
+        data = form.to_data(slug, initial)
         item, errors = services.check_data(db.session, kind, data, row, slug)
         if errors:
             form.place_errors(errors)
