@@ -679,3 +679,41 @@ def test_the_shipped_questions_with_four_citations_open_and_round_trip(app, clie
         assert client.post(f"/author/{kind}s/{slug}", data={**data, "publish": "y"}).status_code == 302, slug
     assert db.session.scalar(select(func.count(LessonRevision.id))) == revisions
     assert _current("q-a-027").version == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_publishes_number_distinct_versions(app, world):
+    """Trainers publishing the same question at the same moment, on PostgreSQL: the row lock queues
+    them, each gets the next version, none fails on the unique (question, version)."""
+    import threading
+
+    from app.authoring import services
+    from app.models import User
+
+    trainer_id = world["users"]["trainer"].id
+    item = question_item("q-tich-cuc", _current("q-tich-cuc"))
+    db.session.commit()
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def publish_in_thread(number):
+        with app.app_context():
+            question = db.session.scalar(select(Question).where(Question.slug == "q-tich-cuc"))
+            question.latest_version  # loaded before the others publish: stale once they have
+            barrier.wait()
+            try:
+                services.publish_question(db.session, question, {**item, "prompt": f"Bản {number}"},
+                                          db.session.get(User, trainer_id))
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 (the test reports any failure)
+                errors.append(error)
+            db.session.remove()
+
+    threads = [threading.Thread(target=publish_in_thread, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    db.session.expire_all()
+    assert _current("q-tich-cuc").version == 4
