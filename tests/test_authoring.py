@@ -25,7 +25,9 @@ ACTIONS = ["/author/questions/new", "/author/questions/q-benh-nhan", "/author/le
 
 
 @pytest.fixture
-def world(make_agency, make_user, fixture_course):
+def world(app, make_agency, make_user, fixture_course, fixture_content):
+    # The files the database was loaded from: the bank rules and the files status read them.
+    app.config.update(CONTENT_DIR=str(fixture_content[0]), QUIZZES_DIR=str(fixture_content[1]))
     agency = make_agency()
     users = {role: make_user(role=role, agency=agency) for role in ("learner", "manager", "trainer", "admin")}
     return {"users": users, "course": fixture_course}
@@ -160,8 +162,9 @@ def test_a_draft_does_not_reach_learners_until_published(client, auth, world, tr
     assert _current("q-tich-cuc").version == 1 and "nháp" not in _current("q-tich-cuc").prompt
     assert "có bản nháp" in client.get("/author/questions?status=draft").get_data(as_text=True)
 
-    token = csrf_token(client, "/author/questions/q-tich-cuc")
-    assert client.post("/author/questions/q-tich-cuc/publish-draft", data={"csrf_token": token}).status_code == 302
+    page = _form(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc/publish-draft",
+                       data={"csrf_token": page["csrf_token"], "base": page["base"]}).status_code == 302
     assert _current("q-tich-cuc").prompt == "Câu hỏi nháp mới"
     assert db.session.scalar(select(ContentDraft)) is None
 
@@ -200,8 +203,15 @@ def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world,
     assert "Ngừng dùng" in client.get("/author/questions/q-benh-nhan/history").get_data(as_text=True)
 
     token = csrf_token(client, "/author/lessons/l01-mau")
-    client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token})
+    html = client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    # A published quiz hangs on the lesson: exports would no longer load (quizzes.yaml names it).
+    assert "«Kiểm tra nhanh» gắn với bài học này" in html
     lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    assert lesson.status == "published"
+    db.session.scalar(select(Quiz).where(Quiz.lesson_id == lesson.id)).status = "retired"
+    db.session.commit()
+    client.post("/author/lessons/l01-mau/retire", data={"csrf_token": token})
     assert lesson.status == "retired"
     auth.logout()
     auth.login(learner)
@@ -242,12 +252,14 @@ def test_an_unknown_source_is_refused(client, trainer):
 def test_a_new_question_is_checked_drafted_and_published(client, trainer):
     data = _form(client, "/author/questions/q-benh-nhan")
     data.update({"id": "q-moi-thu", "prompt": "Câu hỏi thử nghiệm?", "choices-0-text": "Có (thử nghiệm)"})
+    data["base"] = _form(client, "/author/questions/new")["base"]
     html = client.post("/author/questions/new", data={**data, "id": "q-benh-nhan", "save": "y"}).get_data(as_text=True)
     assert "bị trùng" in html
     assert client.post("/author/questions/new", data={**data, "save": "y"}).status_code == 302
     assert db.session.scalar(select(Question).where(Question.slug == "q-moi-thu")) is None
     assert "q-moi-thu" in client.get("/author/").get_data(as_text=True)
     assert client.get("/author/questions/q-moi-thu").status_code == 200
+    data["base"] = _form(client, "/author/questions/q-moi-thu")["base"]
     assert client.post("/author/questions/q-moi-thu", data={**data, "publish": "y"}).status_code == 302
     assert _current("q-moi-thu").version == 1
 
@@ -444,7 +456,7 @@ def test_publishing_refuses_a_topic_change_that_leaves_a_quiz_short(client, trai
 def test_a_new_lesson_is_published_to_learners_and_exported(client, auth, world, trainer, tmp_path, app):
     data = {"csrf_token": csrf_token(client, "/author/lessons/new"), "id": "l02-thu", "course": "khoa-mau",
             "order": "1", "title": "Bài thử", "minutes": "3", "sources": "nd-15-2020",
-            "body": "## Bài thử\r\n\r\nMức phạt [@nd-15-2020, Điều 101].\r\n", "publish": "y"}
+            "body": "## Bài thử\r\n\r\nMức phạt [@nd-15-2020, Điều 101].\r\n", "publish": "y", "base": "-|-"}
     html = client.post("/author/lessons/new", data=data).get_data(as_text=True)
     assert "thứ tự 1 đã dùng cho bài «l01-mau»" in html
     assert client.post("/author/lessons/new", data={**data, "order": "2"}).status_code == 302
@@ -459,3 +471,249 @@ def test_a_new_lesson_is_published_to_learners_and_exported(client, auth, world,
                    copy_from=(app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]))
     assert (target / "content" / "lessons" / "02-l02-thu.md").read_text(encoding="utf-8").startswith(
         '---\nid: l02-thu\ncourse: khoa-mau\norder: 2\ntitle: "Bài thử"\n')
+
+
+# -- review fixes ----------------------------------------------------------------------------------
+
+def _publish_item(trainer, slug, of="q-benh-nhan", **changes):
+    """A new published question copied from another, with some fields changed."""
+    from app.authoring import services
+
+    item = {**question_item(of, _current(of)), "slug": slug, **changes}
+    services.publish_question(db.session, None, item, trainer)
+    db.session.commit()
+
+
+def test_a_question_with_more_citations_than_the_form_rows_is_edited_without_loss(client, trainer):
+    citation = question_item("q-benh-nhan", _current("q-benh-nhan"))["citations"][0]
+    _publish_item(trainer, "q-bon-trich-dan", citations=[{**citation, "location": f"Điều {n}"} for n in range(1, 5)])
+    data = _form(client, "/author/questions/q-bon-trich-dan")
+    assert client.post("/author/questions/q-bon-trich-dan", data={**data, "publish": "y"}).status_code == 302
+    assert _current("q-bon-trich-dan").version == 1 and len(_current("q-bon-trich-dan").citations) == 4
+    # A spare row takes a fifth citation.
+    data.update({"citations-4-source": citation["source"], "citations-4-location": "Điều 5"})
+    assert client.post("/author/questions/q-bon-trich-dan", data={**data, "publish": "y"}).status_code == 302
+    assert [c.location for c in _current("q-bon-trich-dan").citations][-1] == "Điều 5"
+    # Past the cap: a Vietnamese error, nothing dropped or saved.
+    data.update({f"citations-{n}-location": f"Điều {n}" for n in range(5, 25)})
+    html = client.post("/author/questions/q-bon-trich-dan", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "Tối đa 20 trích dẫn" in html and _current("q-bon-trich-dan").version == 2
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"reactions": "likes=²"}, "reactions", "phải là số nguyên không âm"),
+    ({"reactions": "likes=99999999999999999999"}, "reactions", "phải là số nguyên không âm"),
+    ({"citations-0-location": "Đ" * 256}, "citations-0-location", "tối đa 255"),
+])
+def test_malformed_question_input_is_a_vietnamese_error_not_a_500(client, trainer, change, field, message):
+    _assert_refused_beside(client, "/author/questions/q-benh-nhan", change, field, message)
+    assert _current("q-benh-nhan").version == 1
+
+
+def _assert_refused_beside(client, url, change, field, message):
+    """Publishing the editor's form with `change` shows `message` beside `field` (no 500)."""
+    data = {**_form(client, url), **change}
+    response = client.post(url, data={**data, "publish": "y"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    block = html[html.index(f'name="{field}"'):][:3000]
+    assert "invalid-feedback" in block and message in block, block
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"order": "99999999999999999999"}, "order", "từ 1 đến 999"),
+    ({"title": "B" * 256}, "title", "tối đa 255"),
+    ({"body": "Mức phạt [@nd-15-2020, " + "Đ" * 256 + "]."}, "body", "tối đa 255"),
+])
+def test_malformed_lesson_input_is_a_vietnamese_error_not_a_500(client, trainer, change, field, message):
+    _assert_refused_beside(client, "/author/lessons/l01-mau", change, field, message)
+    assert db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau")).title != "B" * 256
+
+
+def test_a_stale_editor_page_is_refused_instead_of_overwriting_newer_work(client, trainer):
+    stale = _form(client, "/author/questions/q-tich-cuc")
+    fresh = {**stale, "prompt": "Bản của người thứ hai."}
+    assert client.post("/author/questions/q-tich-cuc", data={**fresh, "publish": "y"}).status_code == 302
+    assert _current("q-tich-cuc").version == 2
+    for button in ("publish", "save"):
+        html = client.post("/author/questions/q-tich-cuc",
+                           data={**stale, "prompt": "Bản cũ.", button: "y"}).get_data(as_text=True)
+        assert "đã được người khác thay đổi" in html, button
+    assert _current("q-tich-cuc").prompt == "Bản của người thứ hai." and _current("q-tich-cuc").version == 2
+    assert db.session.scalar(select(ContentDraft)) is None
+    # A draft saved by someone else after this page was drawn is neither published nor dropped from it.
+    page = _form(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc", data={**page, "prompt": "Nháp 1.", "save": "y"}).status_code == 302
+    drawn = _form(client, "/author/questions/q-tich-cuc")
+    assert client.post("/author/questions/q-tich-cuc", data={**drawn, "prompt": "Nháp 2.", "save": "y"}).status_code == 302
+    for action in ("publish-draft", "discard-draft"):
+        client.post(f"/author/questions/q-tich-cuc/{action}", data={"csrf_token": drawn["csrf_token"], "base": drawn["base"]})
+        draft = db.session.scalar(select(ContentDraft))
+        assert draft is not None and draft.data["prompt"] == "Nháp 2.", action
+    assert _current("q-tich-cuc").version == 2
+    # Publishing the current draft drops it with an audit record of its own.
+    page = _form(client, "/author/questions/q-tich-cuc")
+    client.post("/author/questions/q-tich-cuc/publish-draft", data={"csrf_token": page["csrf_token"], "base": page["base"]})
+    assert _current("q-tich-cuc").prompt == "Nháp 2." and db.session.scalar(select(ContentDraft)) is None
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "question.draft_dropped")).before["prompt"] == "Nháp 2."
+
+
+def test_a_new_item_may_not_take_the_slug_of_another_trainers_draft(client, trainer):
+    data = {**_form(client, "/author/questions/q-benh-nhan"), "id": "q-nhap-cua-nguoi-khac",
+            "base": _form(client, "/author/questions/new")["base"]}
+    assert client.post("/author/questions/new", data={**data, "save": "y"}).status_code == 302
+    html = client.post("/author/questions/new", data={**data, "prompt": "Ghi đè?", "save": "y"}).get_data(as_text=True)
+    assert "bị trùng" in html
+    assert db.session.scalar(select(ContentDraft)).data["prompt"] != "Ghi đè?"
+
+
+def test_export_refuses_files_that_would_not_load_back_and_writes_nothing(app, runner, world, tmp_path):
+    # A lesson a quiz names, retired behind the services' back: quizzes.yaml would name a missing lesson.
+    db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau")).status = "retired"
+    db.session.commit()
+    result = runner.invoke(args=["content", "export", "--to", str(tmp_path / "ra")])
+    assert result.exit_code == 1 and "không qua được `flask content check`" in result.output
+    assert not (tmp_path / "ra").exists()
+
+
+def test_export_in_place_refuses_to_overwrite_work_not_loaded_unless_forced(app, runner, world):
+    from pathlib import Path
+
+    lesson_file = Path(app.config["CONTENT_DIR"]) / "lessons" / "01-mau.md"
+    lesson_file.write_text(lesson_file.read_text(encoding="utf-8") + "\nThêm trên đĩa, chưa nạp.\n", encoding="utf-8")
+    result = runner.invoke(args=["content", "export", "--yes"])
+    assert result.exit_code == 1 and "chưa nạp vào cơ sở dữ liệu" in result.output and "l01-mau" in result.output
+    assert "chưa nạp" in lesson_file.read_text(encoding="utf-8")
+    result = runner.invoke(args=["content", "export", "--yes", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "chưa nạp" not in lesson_file.read_text(encoding="utf-8")
+
+
+def test_retiring_or_publishing_refuses_to_break_the_bank_minimums(client, trainer):
+    from app.authoring import services
+
+    # The fixture bank: three questions, one lawful (min_lawful_share 0.2, min_total 3).
+    _publish_item(trainer, "q-benh-nhan-3")
+    _publish_item(trainer, "q-benh-nhan-4")
+    for quiz in db.session.scalars(select(Quiz)):
+        quiz.status = "retired"  # the pools aside: only the bank rules are left to refuse
+    lawful = db.session.scalar(select(Question).where(Question.slug == "q-tich-cuc"))
+    assert _current("q-tich-cuc").verdict == "lawful"
+    with pytest.raises(services.AuthoringError, match="dưới mức tối thiểu"):
+        services.set_status(db.session, lawful, "retired", trainer)
+    db.session.rollback()
+    data = {**_form(client, "/author/questions/q-tich-cuc"), "verdict": "violation"}
+    html = client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "dưới mức tối thiểu" in html and _current("q-tich-cuc").verdict == "lawful"
+
+
+def test_restore_checks_the_position_and_an_edit_keeps_an_item_retired(client, trainer):
+    from app.authoring import services
+
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "l01-mau"))
+    db.session.scalar(select(Quiz).where(Quiz.lesson_id == lesson.id)).status = "retired"
+    services.set_status(db.session, lesson, "retired", trainer)
+    db.session.commit()
+    data = {**_form(client, "/author/lessons/l01-mau"), "title": "Sửa khi đã ngừng dùng"}
+    assert client.post("/author/lessons/l01-mau", data={**data, "publish": "y"}).status_code == 302
+    assert lesson.status == "retired" and lesson.title == "Sửa khi đã ngừng dùng"
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "lesson.published"))
+    assert audit.before["status"] == audit.after["status"] == "retired"
+    # Another lesson takes its place; restoring would put two at position 1.
+    new = {"csrf_token": data["csrf_token"], "base": "-|-", "id": "l01-thay", "course": "khoa-mau", "order": "1",
+           "title": "Bài thay", "minutes": "3", "body": "Nội dung.", "publish": "y"}
+    assert client.post("/author/lessons/new", data=new).status_code == 302
+    html = client.post("/author/lessons/l01-mau/restore", data={"csrf_token": data["csrf_token"]},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "thứ tự 1 đã dùng cho bài «l01-thay»" in html and lesson.status == "retired"
+    question = db.session.scalar(select(Question).where(Question.slug == "q-benh-nhan"))
+    _publish_item(trainer, "q-benh-nhan-3")
+    services.set_status(db.session, question, "retired", trainer)
+    db.session.commit()
+    data = {**_form(client, "/author/questions/q-benh-nhan"), "prompt": "Sửa khi đã ngừng dùng?"}
+    assert client.post("/author/questions/q-benh-nhan", data={**data, "publish": "y"}).status_code == 302
+    assert question.status == "retired" and _current("q-benh-nhan").version == 2
+
+
+def test_a_quiz_must_stay_drawable_for_every_learner_not_one_seeded_draw(client, trainer):
+    # «Kiểm tra nhanh» draws 2 on du-lieu-benh-nhan, then q-tich-cuc: tagging q-tich-cuc with that
+    # topic lets the first pool take it, and then the second has nothing left for some learners
+    # (with more questions on the topic, one seeded draw alone would mostly miss it).
+    for number in range(3, 9):
+        _publish_item(trainer, f"q-benh-nhan-{number}", verdict="lawful")
+    data = {**_form(client, "/author/questions/q-tich-cuc"), "topics": ["tich-cuc", "du-lieu-benh-nhan"]}
+    html = client.post("/author/questions/q-tich-cuc", data={**data, "publish": "y"}).get_data(as_text=True)
+    assert "«Kiểm tra nhanh» sẽ không còn đủ câu hỏi để rút" in html
+    assert _current("q-tich-cuc").version == 1
+
+
+def test_always_drawable_is_a_worst_case_over_overlapping_pools():
+    from app.authoring.services import always_drawable
+
+    assert always_drawable([({1, 2, 3}, 2), ({4}, 1)])
+    assert not always_drawable([({1, 2, 3}, 2), ({3}, 1)])
+    assert always_drawable([({1, 2, 3, 4}, 2), ({3, 4, 5}, 1)])
+    assert not always_drawable([({1, 2}, 1), ({2, 3}, 1), ({1, 3}, 1)])
+    assert always_drawable([({1, 2}, 1), ({2, 3}, 1), ({1, 3, 4}, 1)])
+    assert not always_drawable([({1}, 2)])
+
+
+def test_the_shipped_questions_with_four_citations_open_and_round_trip(app, client, auth, make_agency, make_user):
+    content, quizzes = app.config["CONTENT_DIR"], app.config["QUIZZES_DIR"]
+    result = check_content(content, quizzes)
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    auth.login(make_user(role="trainer", agency=make_agency()))
+    for slug in ("q-a-006", "q-a-027", "q-c-035", "q-c-037"):
+        assert len(result.bundle.questions[slug]["citations"]) > 3
+        data = _form(client, f"/author/questions/{slug}")
+        response = client.post(f"/author/questions/{slug}", data={**data, "publish": "y"})
+        assert response.status_code == 302, slug
+        assert _current(slug).version == 1 and len(_current(slug).citations) == len(
+            result.bundle.questions[slug]["citations"]), slug
+    # Multiple selects post in the list's order: topics and a lesson's sources keep theirs.
+    revisions = db.session.scalar(select(func.count(LessonRevision.id)))
+    for slug in ("q-a-027", *result.bundle.lessons):
+        kind = "question" if slug.startswith("q-") else "lesson"
+        data = _form(client, f"/author/{kind}s/{slug}")
+        assert client.post(f"/author/{kind}s/{slug}", data={**data, "publish": "y"}).status_code == 302, slug
+    assert db.session.scalar(select(func.count(LessonRevision.id))) == revisions
+    assert _current("q-a-027").version == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_publishes_number_distinct_versions(app, world):
+    """Trainers publishing the same question at the same moment, on PostgreSQL: the row lock queues
+    them, each gets the next version, none fails on the unique (question, version)."""
+    import threading
+
+    from app.authoring import services
+    from app.models import User
+
+    trainer_id = world["users"]["trainer"].id
+    item = question_item("q-tich-cuc", _current("q-tich-cuc"))
+    db.session.commit()
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def publish_in_thread(number):
+        with app.app_context():
+            question = db.session.scalar(select(Question).where(Question.slug == "q-tich-cuc"))
+            question.latest_version  # loaded before the others publish: stale once they have
+            barrier.wait()
+            try:
+                services.publish_question(db.session, question, {**item, "prompt": f"Bản {number}"},
+                                          db.session.get(User, trainer_id))
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 (the test reports any failure)
+                errors.append(error)
+            db.session.remove()
+
+    threads = [threading.Thread(target=publish_in_thread, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    db.session.expire_all()
+    assert _current("q-tich-cuc").version == 4

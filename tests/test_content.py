@@ -375,3 +375,26 @@ def test_topic_below_its_minimum_of_violations(fixture_content):
     [error] = _check(fixture_content).errors
     assert error.field == "topics.du-lieu-benh-nhan" and error.line == 5
     assert "2 tình huống vi phạm, ít hơn mức tối thiểu 3" in error.message
+
+
+def test_loading_unchanged_items_refreshes_their_search_text_and_sources(fixture_course, fixture_content):
+    """A database upgraded by 0007 (search text backfilled from the slug and prompt only) searches
+    like a fresh one after the next load."""
+    from app.content.services import lesson_search_text, question_search_text
+    from app.models import Lesson, Question
+
+    for row in [*db.session.scalars(select(Lesson)), *db.session.scalars(select(Question))]:
+        row.search_text = "cu"
+        if isinstance(row, Lesson):
+            row.source_slugs = []
+    db.session.commit()
+    result = check_content(*fixture_content)
+    report = load_bundle(db.session, result.bundle)
+    db.session.commit()
+    assert not report.changed
+    for slug, item in result.bundle.lessons.items():
+        lesson = db.session.scalar(select(Lesson).where(Lesson.slug == slug))
+        assert lesson.search_text == lesson_search_text(item) and lesson.source_slugs == item["sources"]
+    for slug, item in result.bundle.questions.items():
+        question = db.session.scalar(select(Question).where(Question.slug == slug))
+        assert question.search_text == question_search_text(item)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from wtforms import (BooleanField, FieldList, FormField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, SubmitField, TextAreaField)
+from wtforms import (BooleanField, FieldList, FormField, HiddenField, IntegerField, SelectField,
+                     SelectMultipleField, StringField, SubmitField, TextAreaField)
 from wtforms.validators import Optional
 
 from ..content.files import ContentError
@@ -21,13 +21,31 @@ KIND_LABELS = {"post": "Bài đăng", "comment": "Bình luận", "share": "Chia 
                "group_message": "Tin nhắn nhóm", "video": "Video", "situation": "Tình huống"}
 STATUS_CHOICES = [("", "Tất cả"), ("published", "Đã xuất bản"), ("draft", "Có bản nháp"),
                   ("retired", "Ngừng dùng")]
-CHOICE_ROWS, SEGMENT_ROWS, CITATION_ROWS = 6, 10, 3
+#: rows the editor offers: at least `minimum`, the stored ones plus `spare` empty ones, at most `cap`
+ROW_LIMITS = {"choices": (6, 2, 12), "segments": (10, 2, 30), "citations": (3, 2, 20)}
+ROW_LABELS = {"choices": "lựa chọn", "segments": "phần", "citations": "trích dẫn"}
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def _text(value: str | None) -> str:
     """Browsers send CRLF line ends; the files (and their hashes) use LF."""
     return (value or "").replace("\r\n", "\n")
+
+
+def _count(value: str) -> int | str:
+    """A reaction count as a number; anything else ("²", "12a") stays text for the checker to refuse."""
+    value = value.strip()
+    try:
+        return int(value) if value.isdecimal() else value
+    except ValueError:
+        return value
+
+
+def _keep_order(chosen: list[str], before: list[str] | None) -> list[str]:
+    """The chosen values, those already there first in their earlier order, then the new ones: an
+    unchanged selection is then the same list (and the same content hash), not a new version."""
+    before = [value for value in before or [] if value in chosen]
+    return before + [value for value in chosen if value not in before]
 
 
 def _parse_path(path: str) -> list:
@@ -66,7 +84,14 @@ class CitationRow(SubForm):
     quote = TextAreaField("Trích nguyên văn (chọn trong văn bản nguồn)", render_kw={"rows": 3})
 
 
-class _ItemForm(Form):
+class BaseForm(Form):
+    """A button-only action on an item (publish or discard the draft, retire, restore), carrying the
+    state the page showed so a change made meanwhile by someone else is refused, not overwritten."""
+
+    base = HiddenField(default="")  # missing counts as stale: services compare it
+
+
+class _ItemForm(BaseForm):
     """Buttons shared by both editors, and errors placed by the checker's field paths."""
 
     preview = SubmitField("Xem trước")
@@ -90,7 +115,7 @@ class _ItemForm(Form):
             self._list_errors = {}
         self._list_errors.setdefault(name, []).append(message)
 
-    def _add_general(self, message: str) -> None:
+    def add_general(self, message: str) -> None:
         if not hasattr(self, "_general_errors"):
             self._general_errors = []
         self._general_errors.append(message)
@@ -112,12 +137,30 @@ class QuestionForm(_ItemForm):
     image = StringField("Mô tả ảnh (nếu có)")
     reactions = StringField("Tương tác (vd. likes=120, comments=45, shares=12)")
     comments = TextAreaField("Bình luận, mỗi dòng «Tên: nội dung»", render_kw={"rows": 3})
-    segments = FieldList(FormField(SegmentRow), min_entries=SEGMENT_ROWS, max_entries=SEGMENT_ROWS)
+    # No max_entries: WTForms would assert on a longer stored list and drop extra posted rows;
+    # the cap is a Vietnamese error from validate() instead.
+    segments = FieldList(FormField(SegmentRow))
     prompt = TextAreaField("Câu hỏi", render_kw={"rows": 2})
     answer = SelectField("Đáp án (câu Đúng/Sai)", choices=[("true", "Đúng"), ("false", "Sai")], default="true")
-    choices = FieldList(FormField(ChoiceRow), min_entries=CHOICE_ROWS, max_entries=CHOICE_ROWS)
+    choices = FieldList(FormField(ChoiceRow))
     explanation = TextAreaField("Giải thích (hiện sau khi nộp bài)", render_kw={"rows": 4})
-    citations = FieldList(FormField(CitationRow), min_entries=CITATION_ROWS, max_entries=CITATION_ROWS)
+    citations = FieldList(FormField(CitationRow))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, (minimum, spare, cap) in ROW_LIMITS.items():
+            field_list = self[name]
+            while len(field_list) < min(max(minimum, len(field_list) + spare), cap):
+                field_list.append_entry()
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for name, (_, _, cap) in ROW_LIMITS.items():
+            if len(self[name]) > cap:
+                self._add_list("scenario.segments" if name == "segments" else name,
+                               f"Tối đa {cap} {ROW_LABELS[name]}: hãy bớt các dòng thừa.")
+                valid = False
+        return valid
 
     def set_choices(self, topics: list[tuple[str, str]], sources: list[tuple[str, str]]) -> None:
         self.topics.choices = topics
@@ -125,10 +168,12 @@ class QuestionForm(_ItemForm):
             row.form.source.choices = [("", "— Chọn nguồn —")] + sources
 
     # -- form → entry ------------------------------------------------------------------------------
-    def to_data(self, slug: str | None) -> dict:
-        """What a question draft holds: its bank entry (the slug, once set, stays)."""
+    def to_data(self, slug: str | None, initial: dict | None = None) -> dict:
+        """What a question draft holds: its bank entry (the slug, once set, stays); topics keep the
+        order of `initial` (the state edited), as a multiple select posts them in the list's order."""
         entry = self.to_entry()
         entry["id"] = slug or entry["id"]
+        entry["topics"] = _keep_order(entry["topics"], (initial or {}).get("topics"))
         return entry
 
     @classmethod
@@ -173,7 +218,7 @@ class QuestionForm(_ItemForm):
         for part in (self.reactions.data or "").split(","):
             name, _, count = part.partition("=")
             if name.strip():
-                reactions[name.strip()] = int(count) if count.strip().isdigit() else count.strip()
+                reactions[name.strip()] = _count(count)
         if reactions:
             scenario["reactions"] = reactions
         comments = []
@@ -224,7 +269,7 @@ class QuestionForm(_ItemForm):
         for error in errors:
             parts = _parse_path(error.field)
             if not self._place(parts, error.message):
-                self._add_general(error.message)
+                self.add_general(error.message)
 
     def _place(self, parts: list, message: str) -> bool:
         if not parts:
@@ -272,10 +317,12 @@ class LessonForm(_ItemForm):
     sources = SelectMultipleField("Nguồn được trích trong bài", render_kw={"size": 6})
     body = TextAreaField("Nội dung (Markdown)", render_kw={"rows": 24, "class": "font-monospace"})
 
-    def to_data(self, slug: str | None) -> dict:
-        """What a lesson draft holds: the front matter and the body (the slug, once set, stays)."""
+    def to_data(self, slug: str | None, initial: dict | None = None) -> dict:
+        """What a lesson draft holds: the front matter and the body (the slug, once set, stays);
+        sources keep the order of `initial` (the state edited)."""
         meta, body = self.to_entry()
         meta["id"] = slug or meta["id"]
+        meta["sources"] = _keep_order(meta["sources"], ((initial or {}).get("meta") or {}).get("sources"))
         return {"meta": meta, "body": body}
 
     @classmethod
@@ -308,5 +355,5 @@ class LessonForm(_ItemForm):
                 where = f"Dòng {error.line}: " if error.line else ""
                 self._add(self.body, where + error.message)
             else:
-                self._add_general(error.message)
+                self.add_general(error.message)
 

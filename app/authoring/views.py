@@ -102,30 +102,46 @@ def _edit(kind: str, row, slug: str | None, form_class, render):
     draft = services.get_draft(db.session, kind, slug) if slug else None
     initial = draft.data if draft else services.published_data(db.session, kind, row)
     form = form_class(data=form_class.initial(initial) if initial and request.method == "GET" else None)
+    if request.method == "GET":
+        form.base.data = services.base_marker(db.session, kind, row, slug)
     item = None
     if form.validate_on_submit():
-        data = form.to_data(slug)
-        item, errors = services.check_data(db.session, kind, data, row)
+        data = form.to_data(slug, initial)
+        item, errors = services.check_data(db.session, kind, data, row, slug)
         if errors:
             form.place_errors(errors)
             flash("Chưa lưu: hãy sửa các lỗi được đánh dấu.", "danger")
-        elif form.save.data:
-            services.save_draft(db.session, kind, item["slug"], data, current_user)
-            db.session.commit()
-            flash("Đã lưu bản nháp. Học viên vẫn thấy bản đã xuất bản.", "success")
-            return _back(kind, item["slug"])
-        elif form.publish.data:
-            try:
-                made = services.publish(db.session, kind, row, item, current_user)
-            except services.AuthoringError as error:
-                db.session.rollback()
-                flash(str(error), "danger")
+        elif form.save.data or form.publish.data:
+            if form.save.data:
+                made, error = _run(lambda: services.save_draft(db.session, kind, item["slug"], data, current_user,
+                                                               row=row, base=form.base.data))
+                done = "Đã lưu bản nháp. Học viên vẫn thấy bản đã xuất bản."
             else:
+                made, error = _run(lambda: services.publish(db.session, kind, row, item, current_user,
+                                                            base=form.base.data))
+                done = f"Đã xuất bản ({made})." if made else "Không có gì thay đổi so với bản đã xuất bản."
+            if error is None:
                 db.session.commit()
-                flash(f"Đã xuất bản ({made})." if made else "Không có gì thay đổi so với bản đã xuất bản.",
-                      "success" if made else "info")
+                flash(done, "success" if made else "info")
                 return _back(kind, item["slug"])
+            form.add_general(error)
     return render(form, draft, item)
+
+
+def _run(change):
+    """(what the service returned, None), or (None, its Vietnamese message) after a rollback."""
+    try:
+        return change(), None
+    except services.AuthoringError as error:
+        db.session.rollback()
+        return None, str(error)
+
+
+def _action_form(kind: str, row, slug: str | None) -> forms.BaseForm:
+    """The form behind the page's buttons, carrying the state the page shows."""
+    form = forms.BaseForm()
+    form.base.data = services.base_marker(db.session, kind, row, slug)
+    return form
 
 
 def _edit_question(question: Question | None, slug: str | None = None):
@@ -133,7 +149,7 @@ def _edit_question(question: Question | None, slug: str | None = None):
     def render(form, draft, item):
         return render_template("authoring/question.html", question=question, slug=slug, form=form, draft=draft,
                                preview=_question_preview(item), sources=_sources(), render_markdown=render_markdown,
-                               action_form=EmptyForm(), labels=forms)
+                               action_form=_action_form("question", question, slug), labels=forms)
 
     return _edit("question", question, slug, _QuestionForm, render)
 
@@ -187,7 +203,8 @@ def _edit_lesson(lesson: Lesson | None, slug: str | None = None):
     def render(form, draft, item):
         preview, notes = _lesson_preview(item, form.to_entry()[1] if item else "")
         return render_template("authoring/lesson.html", lesson=lesson, slug=slug, form=form, draft=draft,
-                               preview=preview, notes=notes, sources=_sources(), action_form=EmptyForm())
+                               preview=preview, notes=notes, sources=_sources(),
+                               action_form=_action_form("lesson", lesson, slug))
 
     return _edit("lesson", lesson, slug, _LessonForm, render)
 
@@ -236,22 +253,15 @@ def _back(kind: str, slug: str):
 @require_author
 def publish_draft(kind: str, slug: str):
     """Publish the saved draft after checking it again (sources may have changed since)."""
-    draft = services.get_draft(db.session, kind, slug)
-    if draft is None or not EmptyForm().validate_on_submit():
-        abort(404 if draft is None else 400)
-    row = db.session.scalar(select(KINDS[kind]).where(KINDS[kind].slug == slug))
-    item, errors = services.check_data(db.session, kind, draft.data, row)
+    draft, row, form = _draft_action(kind, slug)
+    item, errors = services.check_data(db.session, kind, draft.data, row, slug)
     if errors:
         flash("Bản nháp không còn hợp lệ: " + "; ".join(e.message for e in errors), "danger")
         return _back(kind, slug)
-    try:
-        services.publish(db.session, kind, row, item, current_user)
-    except services.AuthoringError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-        return _back(kind, slug)
-    db.session.commit()
-    flash("Đã xuất bản bản nháp.", "success")
+    _, error = _run(lambda: services.publish(db.session, kind, row, item, current_user, base=form.base.data))
+    if error is None:
+        db.session.commit()
+    flash(error or "Đã xuất bản bản nháp.", "danger" if error else "success")
     return _back(kind, slug)
 
 
@@ -259,14 +269,23 @@ def publish_draft(kind: str, slug: str):
 @require_author
 def discard_draft(kind: str, slug: str):
     """Throw the draft away; the published item stays as it is."""
-    draft = services.get_draft(db.session, kind, slug)
-    if draft is None or not EmptyForm().validate_on_submit():
-        abort(404 if draft is None else 400)
-    services.discard_draft(db.session, draft, current_user)
+    draft, row, form = _draft_action(kind, slug)
+    _, error = _run(lambda: services.discard_draft(db.session, draft, current_user, row=row, base=form.base.data))
+    if error is not None:
+        flash(error, "danger")
+        return _back(kind, slug)
     db.session.commit()
     flash("Đã bỏ bản nháp.", "success")
-    exists = db.session.scalar(select(KINDS[kind].id).where(KINDS[kind].slug == slug))
-    return _back(kind, slug) if exists else redirect(url_for("authoring.index"))
+    return _back(kind, slug) if row is not None else redirect(url_for("authoring.index"))
+
+
+def _draft_action(kind: str, slug: str):
+    """The draft, the published item (or None) and the posted form of a draft's button, or 404/400."""
+    draft = services.get_draft(db.session, kind, slug)
+    form = forms.BaseForm()
+    if draft is None or not form.validate_on_submit():
+        abort(404 if draft is None else 400)
+    return draft, db.session.scalar(select(KINDS[kind]).where(KINDS[kind].slug == slug)), form
 
 
 @bp.route("/<any(lesson, question):kind>s/<slug>/<any(retire, restore):change>", methods=["POST"])

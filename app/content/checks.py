@@ -31,6 +31,10 @@ from .files import (
 )
 from .text import contains_name, email_addresses, normalize_quote_text, phone_numbers
 
+#: the longest text a String(255) column (lesson title, citation location) holds
+MAX_SHORT_TEXT = 255
+#: the largest lesson order and reaction count: beyond, a database integer would overflow
+MAX_ORDER, MAX_COUNT = 999, 10**9
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 PLATFORMS = ("facebook", "zalo", "tiktok", "youtube", "other")
 SCENARIO_KINDS = ("post", "comment", "share", "message", "group_message", "video", "situation")
@@ -332,8 +336,9 @@ class ContentChecker:
         listed = check.id_list(meta, (), "sources")
         if course and course not in self.bundle.courses:
             check.error(("course",), f"khóa học «{course}» không có trong content/courses.yaml")
-        if order is not None and order < 1:
-            check.error(("order",), "phải là số nguyên từ 1 trở lên")
+        if order is not None and not 1 <= order <= MAX_ORDER:
+            check.error(("order",), f"phải là số nguyên từ 1 đến {MAX_ORDER}")
+            order = None
         if minutes is not None and not 1 <= minutes <= 60:
             check.error(("minutes",), "thời lượng phải từ 1 đến 60 phút")
         for index, source_slug in enumerate(listed):
@@ -354,6 +359,7 @@ class ContentChecker:
             if citation.source in self.bundle.sources and citation.source not in listed:
                 body_check.error((), f"nguồn «{citation.source}» được trích nhưng chưa khai báo "
                                      "trong trường «sources» ở phần đầu")
+            _within(body_check, (), citation.location, "vị trí trích dẫn")
             citations.append({"source": citation.source, "location": citation.location,
                               "quote": citation.quote})
         for number, line in enumerate(lesson_file.body.split("\n"), lesson_file.body_line):
@@ -363,7 +369,7 @@ class ContentChecker:
                         (), f"nguồn «{match.group(1)}» trong [[current-contact:…]] không tồn tại")
         lesson = {
             "slug": slug, "course": course, "position": order,
-            "title": check.get(meta, (), "title", str),
+            "title": _within(check, ("title",), check.get(meta, (), "title", str)),
             "summary": check.get(meta, (), "summary", str, required=False, default=""),
             "minutes": minutes, "body_md": lesson_file.body, "sources": listed,
             "citations": citations, "source_file": rel,
@@ -434,7 +440,7 @@ class ContentChecker:
         if reactions is not None:
             clean = {}
             for key, value in reactions.items():
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
                     check.error(where + ("reactions", key), "phải là số nguyên không âm")
                 else:
                     clean[str(key)] = value
@@ -529,7 +535,7 @@ class ContentChecker:
                 continue
             check.only_keys(citation, cwhere, {"source", "location", "quote"})
             source = check.get(citation, cwhere, "source", str)
-            location = check.get(citation, cwhere, "location", str)
+            location = _within(check, cwhere + ("location",), check.get(citation, cwhere, "location", str))
             quote = check.get(citation, cwhere, "quote", str, required=False)
             if source:
                 self._check_citation_target(check, cwhere + (("quote",) if quote else ("source",)),
@@ -658,6 +664,24 @@ class ContentChecker:
                     rel, topic["line"], f"topics.{slug}",
                     f"chủ đề «{slug}» có {violations[slug]} tình huống vi phạm, ít hơn mức tối "
                     f"thiểu {topic['min_violations']}"))
+
+
+def _within(check, path: tuple, value: str | None, what: str = "") -> str | None:
+    """A text the database keeps in a String(255) column: longer ones are refused, not truncated."""
+    if value is not None and len(value) > MAX_SHORT_TEXT:
+        check.error(path, f"{what} dài {len(value)} ký tự, tối đa {MAX_SHORT_TEXT}".strip())
+    return value
+
+
+def bank_minimum_errors(quizzes_dir: str | Path, questions: dict[str, dict]) -> list[ContentError]:
+    """The bank minimums of `quizzes_dir`/topics.yaml applied to `questions` (slug → its verdict and
+    topics): the rules `flask content check` applies to the files, for a bank changed in the database."""
+    checker = ContentChecker(Path(quizzes_dir).parent / "content", quizzes_dir)
+    checker._check_topics()
+    checker.errors.clear()  # topics.yaml's own mistakes are for `flask content check` to report
+    checker.bundle.questions = questions
+    checker._check_bank_minimums()
+    return checker.errors
 
 
 class _LineCheck:

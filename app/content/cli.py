@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from ..extensions import db
 from .checks import check_content
-from .export import export_content
+from .export import ExportRefused, export_checked
 from .services import bank_stats, load_bundle
 
 content_cli = AppGroup("content", help="Kiểm tra và nạp nội dung khóa học từ content/ và quizzes/.")
@@ -113,17 +113,22 @@ def stats_command(content_dir, quizzes_dir, as_json):
 @click.option("--to", "target", type=click.Path(file_okay=False), default=None,
               help="Thư mục đích (tạo content/ và quizzes/ trong đó); mặc định ghi đè thư mục đang cấu hình.")
 @click.option("--yes", is_flag=True, help="Không hỏi xác nhận khi ghi đè thư mục đang cấu hình.")
-def export_command(target, yes):
-    """Ghi nội dung đã xuất bản ra tệp, đúng định dạng mà `flask content load` đọc."""
-    content_dir = Path(current_app.config["CONTENT_DIR"])
-    quizzes_dir = Path(current_app.config["QUIZZES_DIR"])
-    copy_from = None
+@click.option("--force", is_flag=True, help="Ghi đè cả khi tệp trên đĩa có nội dung chưa nạp vào cơ sở dữ liệu.")
+def export_command(target, yes, force):
+    """Ghi nội dung đã xuất bản ra tệp, đúng định dạng mà `flask content load` đọc (kiểm tra trước khi ghi)."""
+    source_dirs = (Path(current_app.config["CONTENT_DIR"]), Path(current_app.config["QUIZZES_DIR"]))
+    content_dir, quizzes_dir = source_dirs
     if target is not None:
-        copy_from = (content_dir, quizzes_dir)
         content_dir, quizzes_dir = Path(target) / "content", Path(target) / "quizzes"
     elif not yes:
         click.confirm(f"Ghi đè bài học và ngân hàng câu hỏi trong {content_dir} và {quizzes_dir}?", abort=True)
-    report = export_content(db.session, content_dir, quizzes_dir, copy_from=copy_from)
+    try:
+        report = export_checked(db.session, content_dir, quizzes_dir, source_dirs=source_dirs, force=force)
+    except ExportRefused as refused:
+        click.echo(str(refused), err=True)
+        for line in refused.details:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
     click.echo(f"Đã xuất {report.lessons} bài học và {report.questions} câu hỏi vào "
                f"{content_dir} và {quizzes_dir}.")
     for path in report.removed:

@@ -6,6 +6,7 @@ so loading an export changes nothing, and exporting what was loaded writes the s
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -181,6 +182,49 @@ def export_content(session: Session, content_dir: Path, quizzes_dir: Path,
         stale.unlink()
         report.removed.append(str(stale))
     return report
+
+
+class ExportRefused(Exception):
+    """An export that would write files which do not load back, or overwrite work not yet loaded;
+    the message is for the operator, in Vietnamese, with the details below it."""
+
+    def __init__(self, message: str, details: list[str]):
+        super().__init__(message)
+        self.details = details
+
+
+#: differences that mean the files hold work the database lacks: an export in place would lose it
+UNLOADED_WORK = ("files_newer", "only_in_files")
+
+
+def export_checked(session: Session, content_dir: Path, quizzes_dir: Path, *,
+                   source_dirs: tuple[Path, Path], force: bool = False) -> ExportReport:
+    """Export only what loads back: written first to a temporary folder and checked there by the
+    rules of `flask content check`. In place (target = `source_dirs`), refuse while the files hold
+    work the database lacks (newer or unknown items, or files that do not check), unless `force`.
+
+    Raises ExportRefused with nothing written to the target.
+    """
+    in_place = all(Path(a).resolve() == Path(b).resolve()
+                   for a, b in zip((content_dir, quizzes_dir), source_dirs))
+    if in_place and not force:
+        comparison = compare_with_files(session, *source_dirs)
+        unloaded = [f"{d.kind} «{d.slug}»: " + ("tệp mới hơn cơ sở dữ liệu" if d.reason == "files_newer"
+                                                 else "chỉ có trong tệp")
+                    for d in comparison.differences if d.reason in UNLOADED_WORK]
+        if comparison.errors:
+            unloaded.append(f"tệp trên đĩa có {comparison.errors} lỗi (chạy `flask content check`)")
+        if unloaded:
+            raise ExportRefused("Không xuất: tệp trên đĩa có nội dung chưa nạp vào cơ sở dữ liệu, xuất đè sẽ làm "
+                                "mất nội dung đó. Hãy nạp (`flask content load`) hoặc dùng --force.", unloaded)
+    with tempfile.TemporaryDirectory(prefix="export-") as scratch:
+        trial = Path(scratch)
+        export_content(session, trial / "content", trial / "quizzes", copy_from=source_dirs)
+        result = check_content(trial / "content", trial / "quizzes")
+        if not result.ok:
+            raise ExportRefused("Không xuất: các tệp xuất ra không qua được `flask content check`, "
+                                "không ghi gì vào thư mục đích.", [str(e) for e in result.errors])
+    return export_content(session, content_dir, quizzes_dir, copy_from=None if in_place else source_dirs)
 
 
 def _copy_unedited(source_content: Path, source_quizzes: Path, content_dir: Path, quizzes_dir: Path) -> None:

@@ -235,8 +235,9 @@ class _Loader:
                 self.session.add(row)
                 self.report.created["lesson"] += 1
             elif row.content_hash == lesson_hash(item) and row.status != "retired":
-                # Quietly keep columns added after the row was loaded in step with the file.
-                row.source_slugs = item["sources"]
+                # Quietly keep columns added after the row was loaded (0007 backfilled them
+                # differently) in step with the file: the ORM writes only values that differ.
+                row.source_slugs, row.search_text = item["sources"], lesson_search_text(item)
                 self.report.unchanged["lesson"] += 1
                 self.lessons[slug] = row
                 continue
@@ -269,7 +270,7 @@ class _Loader:
                     self.report.updated["question"] += 1
                 else:
                     self.report.unchanged["question"] += 1
-                question.source_file = item["file"]
+                question.source_file, question.search_text = item["file"], question_search_text(item)
                 self.questions[slug] = question
                 continue
             else:

@@ -295,7 +295,12 @@ ChoiceInfo = dict[int, tuple[str, list[str]]]
 def _candidates(session: Session, quiz: Quiz) -> tuple[dict[int, dict[int, int]], ChoiceInfo]:
     """For each pool position, {question id: latest version id}, and each version's type and choice
     keys: one statement for the whole quiz (an exam hour starts thousands of attempts at once)."""
-    pool_ids = [pool.id for pool in quiz.pools]
+    return pool_candidates(session, [pool.id for pool in quiz.pools])
+
+
+def pool_candidates(session: Session, pool_ids: list[int]) -> tuple[dict[int, dict[int, int]], ChoiceInfo]:
+    """For each pool id, {published question id: its latest version id}, and each version's type and
+    choice keys: one statement for any number of pools (of one quiz, or of every quiz)."""
     columns = (Question.id, QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
     latest = (QuestionVersion.question_id == Question.id) & (QuestionVersion.version == Question.latest_version)
     by_topic = (

@@ -67,10 +67,12 @@ def upgrade():
 def _backfill():
     """Search text for what is already loaded, and each lesson's sources from its citations.
 
-    The next `flask content load` sets `source_slugs` exactly from the front matter.
+    The search text is computed as the loader computes it; the next `flask content load` also
+    refreshes both from the files.
     """
     import json
 
+    from app.content.services import question_search_text
     from app.content.text import strip_diacritics
 
     bind = op.get_bind()
@@ -83,12 +85,14 @@ def _backfill():
                      {"text": strip_diacritics(f"{slug} {title}"), "id": lesson_id,
                       "sources": json.dumps(list(dict.fromkeys(sources)))})
     questions = bind.execute(sa.text(
-        "SELECT question.id, question.slug, question_version.prompt FROM question "
+        "SELECT question.id, question.slug, question_version.prompt, question_version.scenario FROM question "
         "JOIN question_version ON question_version.question_id = question.id "
         "AND question_version.version = question.latest_version")).all()
-    for question_id, slug, prompt in questions:
+    for question_id, slug, prompt, scenario in questions:
+        scenario = json.loads(scenario) if isinstance(scenario, str) else scenario
+        text = question_search_text({"slug": slug, "prompt": prompt, "scenario": scenario})
         bind.execute(sa.text("UPDATE question SET search_text = :text WHERE id = :id"),
-                     {"text": strip_diacritics(f"{slug} {prompt}"), "id": question_id})
+                     {"text": text, "id": question_id})
 
 
 def downgrade():
