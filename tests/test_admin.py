@@ -406,6 +406,7 @@ def test_audit_export_is_csv_with_a_bom_and_no_formulas(client, admin, world):
     db.session.commit()
     response = client.get("/admin/audit.csv", query_string={"action": "user.updated"})
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][0] == "Thời điểm (giờ Việt Nam)" and len(rows) == 2

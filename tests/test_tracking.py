@@ -393,6 +393,7 @@ def test_xlsx_export_has_vietnamese_headers_a_frozen_row_filters_and_only_the_su
 def test_csv_export_has_a_bom_and_follows_the_people_filters(client, exported):
     response = client.get(f"/manage/agencies/{exported.id}/export.csv", query_string={"status": "overdue"})
     assert response.status_code == 200 and response.data.startswith("\ufeff".encode())
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     lines = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert lines[0][2] == "Họ và tên"
     assert sorted(line[2] for line in lines[1:]) == ["Hồ Văn Quản", "Vũ Quốc Trễ"]

@@ -435,7 +435,7 @@ def import_template(extension: str):
     if extension == "xlsx":
         data, mimetype = imports.template_xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        data, mimetype = imports.template_csv(), "text/csv; charset=utf-8"
+        data, mimetype = imports.template_csv(), "text/csv"
     return Response(data, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="mau-danh-sach-can-bo.{extension}"'})
 
@@ -486,5 +486,5 @@ def audit_export():
     """The filtered log as CSV (UTF-8 with a BOM, so Excel reads the Vietnamese right)."""
     _, filters = _audit_filters()
     return Response(stream_with_context(services.audit_csv_lines(db.session, filters)),
-                    mimetype="text/csv; charset=utf-8",
+                    mimetype="text/csv",  # Flask adds "; charset=utf-8"
                     headers={"Content-Disposition": 'attachment; filename="nhat-ky-thay-doi.csv"'})

@@ -104,7 +104,7 @@ def export(agency_id: int, kind: str):
     _, filters = _people_filters(agency)
     rows = exports.person_rows(db.session, course, agency, now, **filters)
     if kind == "csv":
-        return Response(stream_with_context(exports.csv_chunks(rows)), mimetype="text/csv; charset=utf-8",
+        return Response(stream_with_context(exports.csv_chunks(rows)), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
     workbook = exports.xlsx_file(rows, title=f"{agency.name} — {course.title}")
     return send_file(workbook, as_attachment=True, download_name=f"{stem}.xlsx",
