@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, literal, select, union_all, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -33,6 +31,7 @@ from ..models import (
     question_topic,
     quiz_pool_question,
     quiz_pool_topic,
+    upsert_insert,
     utcnow,
 )
 from ..tracking.tallies import grading_agency, tally_attempt
@@ -80,8 +79,7 @@ def record_lesson_visit(session: Session, user: User, lesson: Lesson,
 
 def touch_activity(session: Session, user_id: int, course_id: int, now: datetime) -> None:
     """Move the learner's last activity in the course forward (one upsert, never backwards)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(CourseActivity).values(user_id=user_id, course_id=course_id, last_activity_at=now)
+    statement = upsert_insert(session)(CourseActivity).values(user_id=user_id, course_id=course_id, last_activity_at=now)
     session.execute(statement.on_conflict_do_update(
         index_elements=["user_id", "course_id"],
         set_={"last_activity_at": statement.excluded.last_activity_at},

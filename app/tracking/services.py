@@ -22,8 +22,6 @@ from ..models import (
     Agency,
     AnswerTally,
     Assignment,
-    Attempt,
-    AttemptQuestion,
     AuditLog,
     Course,
     CourseActivity,

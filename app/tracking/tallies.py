@@ -9,15 +9,9 @@ its new ones; when a person moves, their past answers stay where they were given
 from __future__ import annotations
 
 from sqlalchemy import and_, case, delete, exists, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from ..models import Agency, AnswerTally, Attempt, AttemptQuestion, User
-
-
-def _upsert(session: Session):
-    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+from ..models import Agency, AnswerTally, Attempt, AttemptQuestion, User, upsert_insert
 
 
 def _adding(statement):
@@ -50,7 +44,7 @@ def tally_attempt(session: Session, attempt: Attempt, path: str, scores: dict[in
              "answered": 1, "wrong": int(score < 1)}
             for agency_id in sorted(int(part) for part in path.strip("/").split("/"))
             for version_id, score in sorted(scores.items())]
-    session.execute(_adding(_upsert(session)(AnswerTally).values(rows)))
+    session.execute(_adding(upsert_insert(session)(AnswerTally).values(rows)))
 
 
 def move_tallies(session: Session, agency: Agency, old_ancestor_ids: list[int], new_ancestor_ids: list[int]) -> None:
@@ -70,7 +64,7 @@ def move_tallies(session: Session, agency: Agency, old_ancestor_ids: list[int], 
         session.execute(delete(AnswerTally).where(AnswerTally.agency_id.in_(leaving), AnswerTally.answered == 0)
                         .execution_options(synchronize_session=False))
     for ancestor_id in joining:  # a handful of levels
-        session.execute(_adding(_upsert(session)(AnswerTally).from_select(
+        session.execute(_adding(upsert_insert(session)(AnswerTally).from_select(
             ["agency_id", "course_id", "question_version_id", "answered", "wrong"],
             select(ancestor_id, moved.course_id, moved.question_version_id, moved.answered, moved.wrong)
             .where(moved.agency_id == agency.id))))
