@@ -147,15 +147,17 @@ def _reset_peak_rss() -> bool:
 
 
 def _sheet_rows(path: str) -> int:
+    """Rows over every sheet (a country-sized export spans several), headers included."""
+    rows = 0
     with zipfile.ZipFile(path) as book:
-        sheet = next(name for name in book.namelist() if name.startswith("xl/worksheets/sheet"))
-        rows, tail = 0, b""
-        with book.open(sheet) as xml:
-            while chunk := xml.read(1 << 20):
-                data = tail + chunk
-                rows += data.count(b"<row") - tail.count(b"<row")
-                tail = data[-4:]
-        return rows
+        for sheet in (name for name in book.namelist() if name.startswith("xl/worksheets/sheet")):
+            tail = b""
+            with book.open(sheet) as xml:
+                while chunk := xml.read(1 << 20):
+                    data = tail + chunk
+                    rows += data.count(b"<row") - tail.count(b"<row")
+                    tail = data[-4:]
+    return rows
 
 
 def export_probe(probe: dict) -> dict:

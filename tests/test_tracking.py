@@ -390,6 +390,25 @@ def test_xlsx_export_has_vietnamese_headers_a_frozen_row_filters_and_only_the_su
     assert by_name["Vũ Quốc Trễ"][5] == "Quá hạn" and by_name["Vũ Quốc Trễ"][9] is None
 
 
+def test_xlsx_export_goes_on_to_further_sheets_past_the_sheet_limit():
+    """Excel opens at most 1,048,576 rows a sheet: a country-sized list continues on more sheets."""
+    from openpyxl import load_workbook
+
+    from app.tracking.exports import xlsx_file
+
+    rows = [(number, f"M{number}", f"Người {number}", "", "Sở", "Hoàn thành", "", "", "", None)
+            for number in range(1, 8)]
+    book = load_workbook(xlsx_file(iter(rows), title="Thử", sheet_rows=3))
+    assert book.sheetnames == ["Kết quả", "Kết quả (2)", "Kết quả (3)"]
+    sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+    assert [len(sheet) for sheet in sheets] == [4, 4, 2]
+    assert all(sheet[0][0] == "STT" for sheet in sheets)
+    assert [row[0] for sheet in sheets for row in sheet[1:]] == list(range(1, 8))
+    assert book.worksheets[2].auto_filter.ref == "A1:J2" and book.worksheets[2].freeze_panes == "A2"
+    empty = load_workbook(xlsx_file(iter([]), title="Thử"))
+    assert empty.sheetnames == ["Kết quả"] and empty.active.max_row == 1
+
+
 def test_csv_export_has_a_bom_and_follows_the_people_filters(client, exported):
     response = client.get(f"/manage/agencies/{exported.id}/export.csv", query_string={"status": "overdue"})
     assert response.status_code == 200 and response.data.startswith("\ufeff".encode())

@@ -30,6 +30,8 @@ HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Email", "Cơ quan, đơn v�
            "Ngày hoàn thành", "Hoạt động gần nhất", "Điểm cao nhất bài kiểm tra cuối (%)")
 COLUMN_WIDTHS = (6, 14, 28, 30, 40, 14, 16, 16, 18, 16)
 BATCH = 2000
+#: data rows per sheet: Excel's limit is 1,048,576 rows, the header included
+SHEET_ROWS = 1_000_000
 #: the PDF lists at most this many overdue people; the XLSX and CSV always list everyone
 PDF_OVERDUE_LIMIT = 500
 
@@ -64,10 +66,34 @@ def _day(moment: datetime | None) -> str:
     return format_datetime_local(moment, "%d/%m/%Y") if moment else ""
 
 
-def xlsx_file(rows: Iterable[tuple], title: str) -> tempfile.SpooledTemporaryFile:
-    """A workbook with a bold frozen header row and filters, written row by row."""
+def xlsx_file(rows: Iterable[tuple], title: str, sheet_rows: int = SHEET_ROWS) -> tempfile.SpooledTemporaryFile:
+    """A workbook with a bold frozen header row and filters, written row by row.
+
+    Excel opens at most 1,048,576 rows a sheet, so a country-sized list goes on as many sheets as
+    it needs ("Kết quả", "Kết quả (2)", …), each with its header; the numbering runs on.
+    """
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Kết quả")
+    workbook.properties.title = title
+    sheet, count, sheets = None, 0, 0
+    for row in rows:
+        if sheet is None or count == sheet_rows:
+            if sheet is not None:
+                _close_sheet(sheet, count)
+            sheets += 1
+            sheet, count = _new_sheet(workbook, "Kết quả" if sheets == 1 else f"Kết quả ({sheets})"), 0
+        sheet.append(row)
+        count += 1
+    if sheet is None:  # nobody in the list: still one sheet with its header
+        sheet = _new_sheet(workbook, "Kết quả")
+    _close_sheet(sheet, count)
+    target = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(target)
+    target.seek(0)
+    return target
+
+
+def _new_sheet(workbook: Workbook, name: str):
+    sheet = workbook.create_sheet(name)
     sheet.freeze_panes = "A2"
     for index, width in enumerate(COLUMN_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
@@ -78,16 +104,11 @@ def xlsx_file(rows: Iterable[tuple], title: str) -> tempfile.SpooledTemporaryFil
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    count = 0
-    for row in rows:
-        sheet.append(row)
-        count += 1
+    return sheet
+
+
+def _close_sheet(sheet, count: int) -> None:
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{count + 1}"
-    workbook.properties.title = title
-    target = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    workbook.save(target)
-    target.seek(0)
-    return target
 
 
 def csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
