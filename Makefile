@@ -41,6 +41,7 @@ run: setup
 # migrations are applied, then gunicorn serves with gunicorn.conf.py.
 serve: setup
 	APP_CONFIG=production $(FLASK) db upgrade
+	APP_CONFIG=production $(FLASK) tracking refresh-progress
 	HOST=$(HOST) PORT=$(PORT) APP_CONFIG=production exec $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app('production')"
 
 system-deps:

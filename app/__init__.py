@@ -98,9 +98,11 @@ def register_commands(app: Flask) -> None:
     from .auth.cli import users_cli
     from .backup.cli import backup_cli
     from .reminders.cli import reminders_cli
+    from .tracking.cli import tracking_cli
 
     app.cli.add_command(content_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(tracking_cli)

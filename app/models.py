@@ -154,7 +154,8 @@ class User(UserMixin, db.Model):
     search_name: Mapped[str] = mapped_column(String(255), default="", server_default="", index=True)
     #: the agency's own staff number; unique when given
     employee_code: Mapped[str | None] = mapped_column(String(50), unique=True)
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True,
+                                            active_history=True)  # the agency it leaves is recounted (tracking.progress)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_trainer: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -167,7 +168,7 @@ class User(UserMixin, db.Model):
     #: no sign-in is accepted before this moment, even with the right password
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    agency: Mapped[Agency] = relationship(back_populates="users")
+    agency: Mapped[Agency] = relationship(back_populates="users", active_history=True)
     #: loaded with the user (scopes and their agencies in one extra query): every page checks them
     manager_scopes: Mapped[list[ManagerScope]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -720,7 +721,8 @@ class Assignment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True,
+                                            active_history=True)  # the agency it leaves is recounted (tracking.progress)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: None for a one-off assignment; 12 for a yearly refresh
@@ -732,9 +734,38 @@ class Assignment(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the cycle start with which the progress summaries of its subtree were last counted
+    #: (`tracking.progress`); None while its current cycle is not counted there yet
+    counted_cycle_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()
+
+
+# -- tracking: progress per agency and course (migration 0009) ---------------------------------------
+
+class AgencyProgress(db.Model):
+    """For one agency and one course assigned to it: its active staff (placed directly in it, not
+    below), how many of them completed the course in the governing cycle, and how many started it
+    without completing. Kept current by `tracking.progress` whenever staff, completions, activity,
+    assignments or the tree change, so a dashboard reads one row per agency instead of every
+    person's status. Nothing here depends on the clock: overdue is worked out on reading, from
+    `due_at`.
+    """
+
+    __tablename__ = "agency_progress"
+    __table_args__ = (
+        CheckConstraint("completed >= 0 AND started >= 0 AND completed + started <= staff",
+                        name="counts_within_staff"),
+    )
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True, index=True)
+    staff: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    #: the due date of the cycle that governs the agency's staff
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # -- reminders (migration 0004) -------------------------------------------------------------------

@@ -31,6 +31,7 @@ from app.extensions import db
 from app.learn.grading import percent, score_answer
 from app.learn.services import COMMITMENT_TEXT, PRACTICE_PASS_PERCENT, draw_versions
 from app.models import Course, Lesson, QuestionVersion, Quiz, QuizPool
+from app.tracking import progress
 from app.tracking.tallies import rebuild_tallies
 
 BASE_STAFF = 60_000
@@ -531,6 +532,10 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     db.session.commit()
     db.session.remove()
     writer.finish()
+    # The progress summaries the dashboards read (`tracking.progress`), counted with statistics.
+    rows.counts["agency_progress"] = progress.rebuild(db.session)
+    db.session.commit()
+    db.session.remove()
 
     mid_path = paths[mid_id]
     return Dataset(

@@ -19,6 +19,7 @@ from app.auth.services import hash_password
 from app.content.text import strip_diacritics
 from app.extensions import db
 from app.models import Course, Lesson, Quiz
+from app.tracking import progress
 from bench.generate import PostgresWriter, _agency_name, _random_name
 
 PASSWORD = "tai-thu-mat-khau-2026"
@@ -65,6 +66,8 @@ def main(learners: int, managers: int, plan_path: Path) -> None:
                                      now + timedelta(days=30), True, start)])
         writer.commit()
         writer.finish()
+        progress.rebuild(db.session)  # written in bulk: the summaries are counted once, afterwards
+        db.session.commit()
     plan = {
         "password": PASSWORD, "course": course.slug, "root_agency": 1, "lessons": list(lessons),
         "checks": [slug for slug, kind in quizzes if kind == "lesson_check"],

@@ -474,12 +474,12 @@ def test_last_activity_only_moves_forward(make_user, fixture_course):
 
     person = make_user()
     now = utcnow()
-    learn.touch_activity(db.session, person.id, fixture_course.id, now)
-    learn.touch_activity(db.session, person.id, fixture_course.id, now - timedelta(days=3))  # a late, older event
+    learn.touch_activity(db.session, person, fixture_course.id, now)
+    learn.touch_activity(db.session, person, fixture_course.id, now - timedelta(days=3))  # a late, older event
     db.session.commit()
     row = db.session.get(CourseActivity, (person.id, fixture_course.id))
     assert row.last_activity_at == now
-    learn.touch_activity(db.session, person.id, fixture_course.id, now + timedelta(minutes=5))
+    learn.touch_activity(db.session, person, fixture_course.id, now + timedelta(minutes=5))
     db.session.commit()
     db.session.refresh(row)
     assert row.last_activity_at == now + timedelta(minutes=5)
@@ -549,3 +549,151 @@ def test_people_exports_neutralise_spreadsheet_formulas(client, exported, make_u
     assert "f" not in cells.values()  # no formula anywhere
     text = client.get(f"/manage/agencies/{exported.id}/export.csv").data.decode("utf-8-sig")
     assert '"\'=HYPERLINK(' in text and ",'+1-2," in text
+
+
+# -- progress summaries (tracking.progress) --------------------------------------------------------
+
+def _live_counts(course, root, now):
+    """What the dashboard counted before the summaries: every person's status, grouped."""
+    from collections import Counter
+
+    from sqlalchemy import func
+
+    people = services.person_statuses(db.session, course, root, now)
+    return Counter({(agency_id, status): number for agency_id, status, number in db.session.execute(
+        select(people.c.agency_id, people.c.status, func.count()).group_by(people.c.agency_id, people.c.status))})
+
+
+def _assert_summaries_follow(course, roots, *, now=None):
+    """The summaries are in use (not the person-by-person fallback) and agree with it everywhere."""
+    from collections import Counter
+
+    from app.tracking import progress
+
+    now = now or utcnow()
+    for root in roots:
+        db.session.refresh(root)
+        counted = progress.status_counts(db.session, course, root, now)
+        assert counted is not None, "the summaries should be counted"
+        assert Counter({(agency_id, status): number for agency_id, status, number in counted}) == \
+            _live_counts(course, root, now), root.path
+
+
+def test_progress_summaries_follow_every_change_the_services_make(tree, make_user, make_agency, fixture_course):
+    from app.auth.services import set_active, update_user
+
+    roots = [tree["root"], tree["a"], tree["b"], tree["b1"]]
+    _assign(fixture_course, tree["root"], started_days_ago=40)
+    _assign(fixture_course, tree["b1"], started_days_ago=5, due_in_days=60)  # governs b1 alone
+    people = {name: [make_user(agency=tree[name]) for _ in range(2)] for name in ("root", "a1", "a2", "b1", "b2")}
+    _assert_summaries_follow(fixture_course, roots)
+
+    _start_something(people["a1"][0])                   # first activity: in progress
+    _start_something(people["a1"][0])                   # again: nothing changes
+    _complete(people["b1"][0], fixture_course)          # completed in b1's own cycle
+    _complete(people["a2"][0], fixture_course)
+    _assert_summaries_follow(fixture_course, roots)
+    _assert_summaries_follow(fixture_course, roots, now=utcnow() + timedelta(days=45))  # root's due date passed
+
+    update_user(db.session, people["a1"][0], actor=None, username=people["a1"][0].username,
+                email=people["a1"][0].email, full_name=people["a1"][0].full_name, employee_code=None,
+                agency=tree["b1"])                      # moves, with the activity, under b1's cycle
+    set_active(db.session, people["b2"][0], False)
+    people["a2"][1].agency_id = tree["b2"].id           # a plain attribute write is noticed too
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, roots)
+
+    move_agency(db.session, tree["b1"], tree["a"])      # b1 keeps its own assignment
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, roots)
+    merge_agency(db.session, tree["b2"], tree["a1"])    # staff, completions and children follow
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"], tree["a"], tree["b"]])
+
+    newcomer_agency = make_agency(parent=tree["a2"])
+    make_user(agency=newcomer_agency)
+    _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]])
+
+
+def test_progress_summaries_wait_for_an_assignment_that_starts_later(tree, make_user, fixture_course):
+    from app.tracking import progress
+
+    _assign(fixture_course, tree["root"], started_days_ago=40)
+    busy = make_user(agency=tree["a1"])
+    _start_something(busy)
+    starts = utcnow() + timedelta(days=3)
+    services.create_assignment(db.session, course=fixture_course, agency=tree["a"], starts_at=starts,
+                               due_at=starts + timedelta(days=30))
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"]])  # not started: the root's cycle governs
+    later = starts + timedelta(days=1)
+    # Started, not counted yet: the dashboard counts person by person, and says the same thing.
+    assert progress.status_counts(db.session, fixture_course, tree["root"], later) is None
+    report = services.agency_report(db.session, fixture_course, tree["root"], now=later)
+    assert report.total.staff == 1 and report.total.not_started == 1  # the new cycle: not started yet
+    assert progress.refresh_pending(db.session, later) == 1
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]], now=later)
+    assert services.agency_report(db.session, fixture_course, tree["root"], now=later).total.not_started == 1
+
+
+def test_progress_summaries_follow_a_new_cycle_and_a_rebuild(tree, make_user, fixture_course, runner):
+    from app.models import AgencyProgress
+    from app.tracking import progress
+
+    _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, recurrence=12)
+    done = make_user(agency=tree["a1"])
+    _complete(done, fixture_course, when=utcnow() - timedelta(days=390))
+    db.session.execute(Assignment.__table__.update().values(counted_cycle_start_at=None))
+    db.session.commit()  # as if the cycle had never been counted
+    assert progress.status_counts(db.session, fixture_course, tree["root"], utcnow()) is None
+    result = runner.invoke(args=["reminders", "send", "--dry-run", "--no-learners", "--no-digests"])
+    assert result.exit_code == 0, result.output
+    assert services.roll_assignment_cycles(db.session) == 1  # a year on: the old completion is archived
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+    assert services.agency_report(db.session, fixture_course, tree["root"]).total.completed == 0
+
+    db.session.execute(AgencyProgress.__table__.delete())
+    db.session.commit()
+    result = runner.invoke(args=["tracking", "refresh-progress", "--all"])
+    assert result.exit_code == 0 and "Đã đếm lại toàn bộ" in result.output, result.output
+    _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]])
+    assert db.session.scalar(select(AgencyProgress.staff).where(AgencyProgress.agency_id == tree["a1"].id)) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_first_steps_in_one_agency_are_all_counted(app, tree, make_user, fixture_course):
+    """Learners of one agency starting at the same moment each recount it: none is lost, because
+    each recount waits for the one before to commit and then counts what it committed."""
+    import threading
+
+    from app.models import User
+
+    _assign(fixture_course, tree["root"])
+    learners = [make_user(agency=tree["a1"]).id for _ in range(6)]
+    lesson_id = db.session.scalar(select(Lesson.id))
+    barrier = threading.Barrier(len(learners))
+    errors = []
+
+    def first_step(user_id):
+        with app.app_context():
+            try:
+                user = db.session.get(User, user_id)
+                lesson = db.session.get(Lesson, lesson_id)
+                barrier.wait()
+                learn.record_lesson_visit(db.session, user, lesson)
+                db.session.commit()
+            except Exception as error:  # reported below: a thread's failure must fail the test
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=first_step, args=(user_id,)) for user_id in learners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+    assert services.agency_report(db.session, fixture_course, tree["a"]).total.in_progress == len(learners)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..audit import record
 from ..models import AGENCY_KINDS, Agency, Assignment, CourseCompletion, ManagerScope, User
+from ..tracking import progress
 from ..tracking.tallies import move_tallies
 
 
@@ -59,6 +60,7 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
     )
     session.expire_all()
     move_tallies(session, agency, old_ancestor_ids, new_parent.ancestor_ids() if new_parent else [])
+    progress.mark_subtree(session, agency.id)  # other assignments may govern it now
     _audit(session, actor, "agency.moved", agency, before=before,
            after={"parent": new_parent.code if new_parent else None})
 
@@ -144,6 +146,7 @@ def merge_agency(session: Session, source: Agency, target: Agency, actor: User |
         move_agency(session, child, target, actor)
     session.execute(update(User).where(User.agency_id == source.id).values(agency_id=target.id)
                     .execution_options(synchronize_session=False))
+    progress.mark(session, [source.id, target.id])  # the bulk UPDATE is not seen by the ORM
     _merge_scopes(session, source, target)
     for assignment in plan.assignments_moved:
         assignment.agency_id = target.id

@@ -34,6 +34,7 @@ from ..models import (
     upsert_insert,
     utcnow,
 )
+from ..tracking import progress
 from ..tracking.tallies import grading_agency, tally_attempt
 from .grading import percent, score_answer
 
@@ -73,17 +74,26 @@ def record_lesson_visit(session: Session, user: User, lesson: Lesson,
     else:
         progress.last_seen_at = now
     session.flush()
-    touch_activity(session, user.id, lesson.course_id, now)
+    touch_activity(session, user, lesson.course_id, now)
     return progress
 
 
-def touch_activity(session: Session, user_id: int, course_id: int, now: datetime) -> None:
-    """Move the learner's last activity in the course forward (one upsert, never backwards)."""
-    statement = upsert_insert(session)(CourseActivity).values(user_id=user_id, course_id=course_id, last_activity_at=now)
+def touch_activity(session: Session, user: User, course_id: int, now: datetime) -> None:
+    """Move the learner's last activity in the course forward (one upsert, never backwards).
+
+    The learner's first activity of the current cycle moves them from "not started" to "in
+    progress": their agency's progress summary is then recounted at commit (`tracking.progress`).
+    """
+    previous = session.scalar(select(CourseActivity.last_activity_at).where(
+        CourseActivity.user_id == user.id, CourseActivity.course_id == course_id))
+    statement = upsert_insert(session)(CourseActivity).values(user_id=user.id, course_id=course_id, last_activity_at=now)
     session.execute(statement.on_conflict_do_update(
         index_elements=["user_id", "course_id"],
         set_={"last_activity_at": statement.excluded.last_activity_at},
         where=CourseActivity.last_activity_at < statement.excluded.last_activity_at))
+    # The summaries count with the cycles governing now, whatever moment this activity is dated.
+    if previous is None or previous < _cycle_start(session, user, course_id):
+        progress.mark(session, [user.agency_id], course_id)
 
 
 def complete_lesson(session: Session, user: User, lesson: Lesson,
@@ -389,7 +399,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     try:
         session.add(attempt)
         session.flush()
-        touch_activity(session, user.id, quiz.course_id, now)
+        touch_activity(session, user, quiz.course_id, now)
     except IntegrityError:
         # Another tab started the same attempt at the same moment (the one-open-attempt index
         # refused this one): roll back and use that one.
@@ -445,7 +455,7 @@ def start_practice(session: Session, user: User, course: Course, *, now: datetim
                       started_at=now, pass_percent=PRACTICE_PASS_PERCENT)
     session.add(attempt)
     session.flush()
-    touch_activity(session, user.id, course.id, now)
+    touch_activity(session, user, course.id, now)
     _add_questions(session, attempt, [version_id for _, version_id in chosen], rng)
     session.flush()
     return attempt

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM
 from ..learn.services import cycle_precedence
+from .progress import status_counts
 from ..models import (
     Agency,
     AnswerTally,
@@ -145,9 +146,10 @@ def governing_cycles(session: Session, course: Course, root: Agency | None, now:
     return pick("cycle_start_at"), pick("cycle_due_at"), is_assigned
 
 
-def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime):
-    """A subquery: one row per active person in `root`'s subtree (everywhere when None) to whom
-    `course` is assigned.
+def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime, *,
+                    agency_ids=None):
+    """A subquery: one row per active person in `root`'s subtree (everywhere when None; only in the
+    given agencies, not below them, when `agency_ids` is given) to whom `course` is assigned.
 
     Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status,
     and the person's search_name and employee_code for filtering. Each agency's cycle is worked out once and its people are joined to it by agency_id.
@@ -157,6 +159,8 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
                       cycle_start_at.label("cycle_start_at"), due_at.label("due_at")).where(is_assigned)
     if root is not None:
         agencies = agencies.where(Agency.path.startswith(root.path, autoescape=True))
+    if agency_ids is not None:
+        agencies = agencies.where(Agency.id.in_(agency_ids))
     # Materialised, so that PostgreSQL works each agency's cycle out once rather than once per person.
     cycles = agencies.cte("agency_cycle").prefix_with("MATERIALIZED", dialect="postgresql")
     # One row per person: the summary kept by the learning services, and the current completion
@@ -214,14 +218,17 @@ class AgencyReport:
 def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
     """Figures for the agency's subtree and for each child's subtree.
 
-    One status query grouped by agency and status (a few thousand rows at most for a province, each
-    person's status worked out once), added up here per child by the path: far cheaper than joining
-    every person to every child by path prefix.
+    One row per agency and status from the progress summaries (`tracking.progress`; or, while an
+    assignment that has started is not counted there yet, every person's status grouped by agency and
+    status), added up here per child by the path: far cheaper than joining every person to every
+    child by path prefix.
     """
     now = now or utcnow()
-    people = person_statuses(session, course, agency, now)
-    rows = session.execute(select(people.c.agency_id, people.c.status, func.count().label("people"))
-                           .group_by(people.c.agency_id, people.c.status)).all()
+    rows = status_counts(session, course, agency, now)
+    if rows is None:  # the summaries do not follow the cycles governing at `now`: count each person
+        people = person_statuses(session, course, agency, now)
+        rows = session.execute(select(people.c.agency_id, people.c.status, func.count().label("people"))
+                               .group_by(people.c.agency_id, people.c.status)).all()
     # The child each agency of the subtree lies under (None for the agency itself).
     child_of = {agency_id: int(below) if (below := path[len(agency.path):].split("/", 1)[0]) else None
                 for agency_id, path in session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter()))}
