@@ -88,3 +88,36 @@ def uncovered_endpoints(app, prefix: str, pages: list[str], actions: list[str], 
                for urls, method in ((pages, "GET"), (actions, "POST")) for url in urls}
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith(prefix)}
     return endpoints - covered
+
+
+# -- progress summaries (tracking.progress) --------------------------------------------------------
+
+def _live_counts(course, root, now):
+    """What the dashboard counted before the summaries: every person's status, grouped."""
+    from collections import Counter
+
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.tracking import services
+
+    people = services.person_statuses(db.session, course, root, now)
+    return Counter({(agency_id, status): number for agency_id, status, number in db.session.execute(
+        select(people.c.agency_id, people.c.status, func.count()).group_by(people.c.agency_id, people.c.status))})
+
+
+def assert_summaries_follow(course, roots, *, now=None):
+    """The summaries are in use (not the person-by-person fallback) and agree with it everywhere."""
+    from collections import Counter
+
+    from app.extensions import db
+    from app.models import utcnow
+    from app.tracking import progress
+
+    now = now or utcnow()
+    for root in roots:
+        db.session.refresh(root)
+        counted = progress.status_counts(db.session, course, root, now)
+        assert counted is not None, "the summaries should be counted"
+        assert Counter({(agency_id, status): number for agency_id, status, number in counted}) == \
+            _live_counts(course, root, now), root.path

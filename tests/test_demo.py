@@ -30,3 +30,15 @@ def test_demo_twice_is_harmless(runner):
     assert "không tạo lại" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 60
     assert first.output.split("Tài khoản mẫu")[1] == second.output.split("Tài khoản mẫu")[1]
+
+
+def test_demo_progress_is_counted_for_the_dashboards(runner, fixture_course):
+    """The demo goes through the services, so the dashboards read its summaries, and they agree."""
+    from support import assert_summaries_follow
+
+    from app.models import Assignment
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) > 0
+    roots = db.session.scalars(select(Agency).where(Agency.parent_id.is_(None))).all()
+    assert_summaries_follow(fixture_course, roots)

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.learn import services as learn
 from app.models import AnswerTally, Assignment, Attempt, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
 from app.tracking import exports, services, tallies
+from support import assert_summaries_follow as _assert_summaries_follow
 from support import complete_fixture_course, csrf_token
 
 
@@ -552,32 +553,6 @@ def test_people_exports_neutralise_spreadsheet_formulas(client, exported, make_u
 
 
 # -- progress summaries (tracking.progress) --------------------------------------------------------
-
-def _live_counts(course, root, now):
-    """What the dashboard counted before the summaries: every person's status, grouped."""
-    from collections import Counter
-
-    from sqlalchemy import func
-
-    people = services.person_statuses(db.session, course, root, now)
-    return Counter({(agency_id, status): number for agency_id, status, number in db.session.execute(
-        select(people.c.agency_id, people.c.status, func.count()).group_by(people.c.agency_id, people.c.status))})
-
-
-def _assert_summaries_follow(course, roots, *, now=None):
-    """The summaries are in use (not the person-by-person fallback) and agree with it everywhere."""
-    from collections import Counter
-
-    from app.tracking import progress
-
-    now = now or utcnow()
-    for root in roots:
-        db.session.refresh(root)
-        counted = progress.status_counts(db.session, course, root, now)
-        assert counted is not None, "the summaries should be counted"
-        assert Counter({(agency_id, status): number for agency_id, status, number in counted}) == \
-            _live_counts(course, root, now), root.path
-
 
 def test_progress_summaries_follow_every_change_the_services_make(tree, make_user, make_agency, fixture_course):
     from app.auth.services import set_active, update_user
