@@ -122,6 +122,21 @@ def get_own_attempt_or_404(attempt_id: int):
     return attempt
 
 
+def get_own_attempt_question_or_404(attempt_id: int, position: int):
+    """(attempt, its question at `position` or None, that question's type) of the current learner, in
+    one statement: saving an answer is the commonest request of an exam. Anyone else's answers 404."""
+    from .models import Attempt, AttemptQuestion, QuestionVersion
+
+    row = db.session.execute(
+        select(Attempt, AttemptQuestion, QuestionVersion.type)
+        .outerjoin(AttemptQuestion, (AttemptQuestion.attempt_id == Attempt.id) & (AttemptQuestion.position == position))
+        .outerjoin(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
+        .where(Attempt.id == attempt_id)).one_or_none()
+    if row is None or row[0].user_id != current_user.id:
+        abort(404)
+    return tuple(row)
+
+
 def get_own_completion_or_404(code: str):
     """A completion (certificate) of the current learner; anyone else's answers 404."""
     from .models import CourseCompletion

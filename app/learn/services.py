@@ -466,23 +466,32 @@ def is_past_deadline(attempt: Attempt, now: datetime) -> bool:
 
 
 def save_answer(session: Session, attempt: Attempt, position: int, keys: list[str], *,
-                now: datetime | None = None) -> AttemptQuestion:
-    """Store one answer as it is given. Refused once the attempt is closed or past its deadline."""
+                now: datetime | None = None, slot: tuple | None = None) -> AttemptQuestion:
+    """Store one answer as it is given. Refused once the attempt is closed or past its deadline.
+
+    `slot` is (the attempt's question at `position` or None, its type) when the caller has read them
+    already (`permissions.get_own_attempt_question_or_404`); otherwise they are read here.
+    """
     now = now or utcnow()
     if not attempt.is_open:
         raise AttemptClosed("Bài làm đã được nộp; không thể sửa câu trả lời.")
     if is_past_deadline(attempt, now):
         close_if_expired(session, attempt, now)
         raise AttemptClosed("Đã hết thời gian làm bài. Bài làm được chấm theo các câu đã lưu.")
-    item = session.scalar(select(AttemptQuestion).where(
-        AttemptQuestion.attempt_id == attempt.id, AttemptQuestion.position == position))
+    if slot is None:
+        slot = session.execute(
+            select(AttemptQuestion, QuestionVersion.type)
+            .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
+            .where(AttemptQuestion.attempt_id == attempt.id, AttemptQuestion.position == position)).one_or_none() \
+            or (None, None)
+    item, question_type = slot
     if item is None:
         raise LearnError("Không có câu hỏi này trong bài làm.")
     valid = set(item.choice_order)
     keys = list(dict.fromkeys(keys))  # keep order, drop repeats
     if any(key not in valid for key in keys):
         raise LearnError("Lựa chọn không hợp lệ.")
-    if item.version.type in ("single", "true_false") and len(keys) > 1:
+    if question_type in ("single", "true_false") and len(keys) > 1:
         raise LearnError("Câu hỏi này chỉ chọn một đáp án.")
     item.answer = keys
     item.answered_at = now

@@ -9,7 +9,8 @@ from ..auth.forms import EmptyForm
 from ..extensions import db, limiter
 from ..models import (Attempt, AttemptQuestion, Citation, Course, Lesson, QuestionVersion, Quiz, Source,
                       utcnow)
-from ..permissions import get_own_attempt_or_404, get_own_completion_or_404
+from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_404,
+                           get_own_completion_or_404)
 from . import services
 from .certificates import certificate_pdf
 from .forms import CommitmentForm, VerifyForm
@@ -173,9 +174,10 @@ def attempt(attempt_id: int):
 @login_required
 def answer(attempt_id: int, position: int):
     """Save one answer: a plain form post, or a background request from the page's script."""
-    attempt = get_own_attempt_or_404(attempt_id)
+    attempt, item, question_type = get_own_attempt_question_or_404(attempt_id, position)
     try:
-        item = services.save_answer(db.session, attempt, position, request.form.getlist("answer"))
+        item = services.save_answer(db.session, attempt, position, request.form.getlist("answer"),
+                                    slot=(item, question_type))
     except services.LearnError as error:
         db.session.commit()  # an expired attempt was graded on the way
         if _wants_json():

@@ -17,7 +17,7 @@ governing cycle, completions and activity) and kept current here:
 
 Overdue is never stored: a row keeps the due date and the reader compares it with the clock.
 Concurrent recounts of the same agency are serialised on PostgreSQL (an advisory lock per agency,
-taken before counting; a recount of whole subtrees locks the table), so the last one to commit
+taken before counting; a recount of whole subtrees excludes every other), so the last one to commit
 always counted everything committed before it.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import and_, case, delete, event, func, insert, inspect, literal, select, text, update
+from sqlalchemy import and_, case, delete, event, func, insert, inspect, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Agency, AgencyProgress, Assignment, Course, CourseCompletion, User, utcnow
@@ -35,7 +35,7 @@ from ..models import Agency, AgencyProgress, Assignment, Course, CourseCompletio
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
 #: advisory lock class of a recount (the second key is the agency id)
 _LOCK_CLASS = 874
-#: more agencies than this in one recount lock the whole table instead of one lock each
+#: more agencies than this in one recount take the exclusive lock instead of one lock each
 _MAX_AGENCY_LOCKS = 100
 
 
@@ -108,7 +108,16 @@ def recount(session: Session, *, agencies=(), users=(), subtrees=(), now: dateti
     """Recount the given (agency, course) pairs, the agencies of the given (user, course) pairs and
     the given (subtree root, course) pairs; a course of None means every assigned course."""
     now = now or utcnow()
-    assigned = _assigned_course_ids(session)
+    assigned = None
+
+    def courses_of(course_id):
+        nonlocal assigned
+        if course_id is not None:
+            return [course_id]
+        if assigned is None:
+            assigned = _assigned_course_ids(session)
+        return assigned
+
     pairs = set(agencies)
     user_courses: dict[int, set[int | None]] = defaultdict(set)
     for user_id, course_id in users:
@@ -119,21 +128,18 @@ def recount(session: Session, *, agencies=(), users=(), subtrees=(), now: dateti
             pairs |= {(agency_id, course_id) for course_id in user_courses[user_id]}
     by_course: dict[int, set[int]] = defaultdict(set)
     for agency_id, course_id in pairs:
-        for course in ([course_id] if course_id is not None else assigned):
+        for course in courses_of(course_id):
             by_course[course].add(agency_id)
-    roots = [(agency_id, course) for agency_id, course_id in subtrees
-             for course in ([course_id] if course_id is not None else assigned)]
+    roots = [(agency_id, course) for agency_id, course_id in subtrees for course in courses_of(course_id)]
     if not by_course and not roots:
         return
     wide = bool(roots) or sum(len(ids) for ids in by_course.values()) > _MAX_AGENCY_LOCKS
     _lock(session, wide=wide, agency_ids=set().union(*by_course.values()) if not wide else ())
-    courses = {course.id: course for course in session.scalars(
-        select(Course).where(Course.id.in_(set(by_course) | {course for _, course in roots})))}
     for course_id, agency_ids in sorted(by_course.items()):
-        _recount(session, courses[course_id], now, agency_ids=sorted(agency_ids))
+        _recount(session, session.get(Course, course_id), now, agency_ids=sorted(agency_ids))
     for agency_id, course_id in sorted(roots):
         root = session.get(Agency, agency_id)
-        _recount(session, courses[course_id], now, root=root)
+        _recount(session, session.get(Course, course_id), now, root=root)
         _counted(session, course_id, now, within=root)
 
 
@@ -169,14 +175,22 @@ def _assigned_course_ids(session: Session) -> list[int]:
 
 
 def _lock(session: Session, *, wide: bool, agency_ids=()) -> None:
-    """Serialise recounts of the same agencies (PostgreSQL; SQLite has one writer at a time)."""
+    """Serialise recounts of the same agencies (PostgreSQL; SQLite has one writer at a time).
+
+    Advisory locks held until the commit: a recount of whole subtrees takes (874, 0) exclusively;
+    a recount of a few agencies takes it shared, then (874, agency id) for each, in one order so
+    that two recounts never wait on each other in a ring. The hot path, a learner's first step of a
+    cycle, takes both in one statement.
+    """
     if session.get_bind().dialect.name != "postgresql":
         return
     if wide:
-        session.execute(text("LOCK TABLE agency_progress IN SHARE ROW EXCLUSIVE MODE"))
+        session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, 0)))
         return
-    session.execute(text("LOCK TABLE agency_progress IN ROW EXCLUSIVE MODE"))
-    for agency_id in sorted(agency_ids):  # one order, so two recounts never wait on each other in a ring
+    first, *others = sorted(agency_ids)
+    session.execute(select(func.pg_advisory_xact_lock_shared(_LOCK_CLASS, 0),
+                           func.pg_advisory_xact_lock(_LOCK_CLASS, first)))
+    for agency_id in others:
         session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, agency_id)))
 
 
