@@ -734,9 +734,6 @@ class Assignment(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: the cycle start with which the progress summaries of its subtree were last counted
-    #: (`tracking.progress`); None while its current cycle is not counted there yet
-    counted_cycle_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()
@@ -766,6 +763,22 @@ class AgencyProgress(db.Model):
     started: Mapped[int] = mapped_column(Integer)
     #: the due date of the cycle that governs the agency's staff
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: when it was counted: the governing cycles are those that had started then
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProgressCycle(db.Model):
+    """The cycle start with which an assignment's subtree was last counted into `AgencyProgress`.
+
+    An assignment whose current cycle has started and is not recorded here with that start is not
+    counted yet: the dashboards then count person by person (`tracking.progress.is_counted`). Kept
+    apart from the assignment row so that a recount never waits on a transaction changing it.
+    """
+
+    __tablename__ = "progress_cycle"
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), primary_key=True)
+    cycle_start_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # -- reminders (migration 0004) -------------------------------------------------------------------

@@ -10,7 +10,10 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from flask import g
+
+pytest.register_assert_rewrite("support")  # its checks show both sides when they fail
+
+from flask import g  # noqa: E402
 from sqlalchemy import event, select, text
 
 from app import create_app

@@ -92,7 +92,7 @@ def uncovered_endpoints(app, prefix: str, pages: list[str], actions: list[str], 
 
 # -- progress summaries (tracking.progress) --------------------------------------------------------
 
-def _live_counts(course, root, now):
+def live_counts(course, root, now):
     """What the dashboard counted before the summaries: every person's status, grouped."""
     from collections import Counter
 
@@ -120,4 +120,4 @@ def assert_summaries_follow(course, roots, *, now=None):
         counted = progress.status_counts(db.session, course, root, now)
         assert counted is not None, "the summaries should be counted"
         assert Counter({(agency_id, status): number for agency_id, status, number in counted}) == \
-            _live_counts(course, root, now), root.path
+            live_counts(course, root, now), root.path

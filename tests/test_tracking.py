@@ -1,6 +1,7 @@
 """Completion tracking: assignments, derived statuses, subtree figures, people, wrong answers, cycles."""
 import csv
 import io
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -590,7 +591,7 @@ def test_progress_summaries_follow_every_change_the_services_make(tree, make_use
     _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]])
 
 
-def test_progress_summaries_wait_for_an_assignment_that_starts_later(tree, make_user, fixture_course):
+def test_progress_summaries_wait_for_an_assignment_that_starts_later(tree, make_user, fixture_course, monkeypatch):
     from app.tracking import progress
 
     _assign(fixture_course, tree["root"], started_days_ago=40)
@@ -606,20 +607,21 @@ def test_progress_summaries_wait_for_an_assignment_that_starts_later(tree, make_
     assert progress.status_counts(db.session, fixture_course, tree["root"], later) is None
     report = services.agency_report(db.session, fixture_course, tree["root"], now=later)
     assert report.total.staff == 1 and report.total.not_started == 1  # the new cycle: not started yet
-    assert progress.refresh_pending(db.session, later) == 1
+    monkeypatch.setattr(progress, "utcnow", lambda: later)  # the daily refresh, run on that day
+    assert progress.refresh_pending(db.session) == 1
     db.session.commit()
     _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]], now=later)
     assert services.agency_report(db.session, fixture_course, tree["root"], now=later).total.not_started == 1
 
 
 def test_progress_summaries_follow_a_new_cycle_and_a_rebuild(tree, make_user, fixture_course, runner):
-    from app.models import AgencyProgress
+    from app.models import AgencyProgress, ProgressCycle
     from app.tracking import progress
 
     _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, recurrence=12)
     done = make_user(agency=tree["a1"])
     _complete(done, fixture_course, when=utcnow() - timedelta(days=390))
-    db.session.execute(Assignment.__table__.update().values(counted_cycle_start_at=None))
+    db.session.execute(ProgressCycle.__table__.delete())
     db.session.commit()  # as if the cycle had never been counted
     assert progress.status_counts(db.session, fixture_course, tree["root"], utcnow()) is None
     result = runner.invoke(args=["reminders", "send", "--dry-run", "--no-learners", "--no-digests"])
@@ -672,3 +674,225 @@ def test_concurrent_first_steps_in_one_agency_are_all_counted(app, tree, make_us
     assert errors == []
     _assert_summaries_follow(fixture_course, [tree["root"]])
     assert services.agency_report(db.session, fixture_course, tree["a"]).total.in_progress == len(learners)
+
+
+def _answers_for(course, roots, now):
+    """Whatever the summaries say for `now` (or None, when they cannot), the dashboard's figures
+    equal the person-by-person count."""
+    from support import live_counts
+
+    from app.tracking import progress
+
+    for root in roots:
+        counted = progress.status_counts(db.session, course, root, now)
+        if counted is not None:
+            assert Counter({(agency_id, status): n for agency_id, status, n in counted}) == \
+                live_counts(course, root, now)
+        live = live_counts(course, root, now)
+        total = services.agency_report(db.session, course, root, now=now).total
+        assert (total.completed, total.in_progress, total.not_started, total.overdue) == tuple(
+            sum(n for (_, status), n in live.items() if status == wanted)
+            for wanted in ("completed", "in_progress", "not_started", "overdue"))
+
+
+def test_progress_summaries_survive_a_savepoint_rolled_back(tree, make_user, fixture_course):
+    from sqlalchemy import text
+
+    from app.models import User
+
+    _assign(fixture_course, tree["root"])
+    person = make_user(agency=tree["a1"])
+    person.agency_id = tree["b1"].id
+    db.session.flush()  # noticed: a1 and b1 are to be recounted at commit
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():  # one optional step that fails and is undone
+            db.session.execute(text("SELECT 1"))
+            raise RuntimeError("undo this step only")
+    db.session.commit()
+    assert db.session.get(User, person.id).agency_id == tree["b1"].id
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+
+
+def test_progress_summaries_are_not_used_for_a_moment_when_other_cycles_governed(
+        tree, make_user, fixture_course, monkeypatch):
+    """A row counted by the clock after an assignment started, read about a moment before it did;
+    and rows counted ahead of the clock, read later. Either way the dashboard stays exact."""
+    from app.tracking import progress
+
+    _assign(fixture_course, tree["root"], started_days_ago=40, due_in_days=-1)  # root's cycle: overdue
+    person = make_user(agency=tree["a1"])
+    starts = utcnow() + timedelta(days=3)
+    services.create_assignment(db.session, course=fixture_course, agency=tree["a"], starts_at=starts,
+                               due_at=starts + timedelta(days=30))
+    db.session.commit()
+    after = starts + timedelta(hours=1)
+    monkeypatch.setattr(progress, "utcnow", lambda: after)
+    _start_something(person)  # a1 recounted under a's cycle, "after it started"
+    before = starts - timedelta(hours=1)
+    _answers_for(fixture_course, [tree["root"], tree["a"]], before)
+    assert progress.status_counts(db.session, fixture_course, tree["root"], before) is None
+    monkeypatch.setattr(progress, "utcnow", lambda: starts + timedelta(days=1))
+    assert progress.refresh_pending(db.session) == 1
+    db.session.commit()
+    monkeypatch.undo()
+    _start_something(make_user(agency=tree["a2"]))  # a2 recounted by the real clock: a's cycle not started
+    _answers_for(fixture_course, [tree["root"], tree["a"]], starts + timedelta(days=2))
+
+
+def test_progress_summaries_follow_an_assignment_moved_through_its_relationship(tree, make_user, fixture_course):
+    assignment = _assign(fixture_course, tree["a"])
+    make_user(agency=tree["a1"])
+    make_user(agency=tree["b1"])
+    assignment = db.session.get(Assignment, assignment.id)  # expired by the commit
+    assignment.agency = tree["b"]
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+
+
+def test_a_returning_learners_lesson_view_costs_two_statements_more(tree, make_user, fixture_course, count_queries):
+    """The check for a first step of the cycle reads the previous activity and the learner's cycle
+    (found without loading their agency). Nothing is recounted for a learner already in progress."""
+    from app.models import User
+
+    _assign(fixture_course, tree["root"])
+    person = make_user(agency=tree["a1"])
+    _start_something(person)
+    lesson_id, person_id = db.session.scalar(select(Lesson.id)), person.id
+    db.session.expire_all()
+    with count_queries() as counter:
+        user, lesson = db.session.get(User, person_id), db.session.get(Lesson, lesson_id)
+        learn.record_lesson_visit(db.session, user, lesson)
+        db.session.commit()
+    # user, their scopes, lesson, progress, UPDATE progress, upsert activity; and now the previous
+    # activity and the cycle
+    assert counter.count <= 8, counter.count
+
+
+@pytest.mark.postgres
+def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, make_user, fixture_course):
+    """The move has recounted a1 and b1 and not committed yet when the learner's first step commits.
+    The learner's recount reads the person FOR SHARE, so it waits for the move and then recounts b1,
+    where the person now is, with its own step; reading a1 without waiting would leave b1 without it."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from app.models import User
+    from app.tracking import progress
+
+    _assign(fixture_course, tree["root"])
+    person = make_user(agency=tree["a1"])
+    person_id, a1_id, b1_id = person.id, tree["a1"].id, tree["b1"].id
+    lesson_id = db.session.scalar(select(Lesson.id))
+    learner, admin, watcher = Session(db.engine), Session(db.engine), Session(db.engine)
+    errors = []
+    try:
+        learn.record_lesson_visit(learner, learner.get(User, person_id), learner.get(Lesson, lesson_id))
+        admin.get(User, person_id).agency_id = b1_id  # an import or the account page, meanwhile
+        admin.flush()
+        progress.recount(admin, agencies={(a1_id, None), (b1_id, None)})  # what its commit does first
+
+        def commit_learner():
+            try:
+                learner.commit()
+            except Exception as error:  # reported below
+                errors.append(error)
+
+        thread = threading.Thread(target=commit_learner)
+        thread.start()
+        for _ in range(100):  # until the learner's commit waits
+            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            watcher.rollback()
+            if waiting:
+                break
+            time.sleep(0.05)
+        admin.info.clear()  # recounted above already
+        admin.commit()
+        thread.join()
+    finally:
+        for session in (learner, admin, watcher):
+            session.close()
+    assert errors == []
+    db.session.expire_all()
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+    assert services.agency_report(db.session, fixture_course, tree["b1"]).total.in_progress == 1
+
+
+@pytest.mark.postgres
+def test_giving_an_assignment_while_the_daily_job_rolls_cycles_does_not_deadlock(app, tree, fixture_course):
+    """The recount records what it counted in its own table, never in the assignment rows the daily
+    job is updating."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from app.models import Agency, Course
+
+    _assign(fixture_course, tree["a"], started_days_ago=400, due_in_days=-300, recurrence=12)
+    course_id, root_id = fixture_course.id, tree["root"].id
+    daily, manager, watcher = Session(db.engine), Session(db.engine), Session(db.engine)
+    errors = []
+    try:
+        assert services.roll_assignment_cycles(daily) == 1  # a's assignment row is locked
+        now = utcnow()
+        services.create_assignment(manager, course=manager.get(Course, course_id), agency=manager.get(Agency, root_id),
+                                   starts_at=now - timedelta(days=1), due_at=now + timedelta(days=30))
+
+        def commit_manager():
+            try:
+                manager.commit()
+            except Exception as error:  # reported below
+                errors.append(error)
+
+        thread = threading.Thread(target=commit_manager)
+        thread.start()
+        for _ in range(100):  # until the manager's commit waits on the daily job
+            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type IN ('Lock', 'advisory')"))
+            watcher.rollback()
+            if waiting:
+                break
+            time.sleep(0.05)
+        try:
+            daily.commit()
+        except Exception as error:  # reported below
+            errors.append(error)
+        thread.join()
+    finally:
+        for session in (daily, manager, watcher):
+            session.close()
+    assert errors == []
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+
+
+@pytest.mark.postgres
+def test_a_recount_of_one_subtree_does_not_hold_up_learners_elsewhere(app, tree, make_user, fixture_course):
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from app.models import User
+    from app.tracking import progress
+
+    _assign(fixture_course, tree["root"])
+    outside, inside = make_user(agency=tree["a1"]), make_user(agency=tree["b1"])
+    lesson_id = db.session.scalar(select(Lesson.id))
+    admin = Session(db.engine)
+    try:
+        progress.recount(admin, subtrees={(tree["b"].id, None)})  # what moving b does at its commit
+        for person, blocked in ((outside, False), (inside, True)):
+            learner = Session(db.engine)
+            try:
+                learner.execute(text("SET lock_timeout = '1s'"))
+                learn.record_lesson_visit(learner, learner.get(User, person.id), learner.get(Lesson, lesson_id))
+                if blocked:  # b1 lies in the subtree being recounted: it waits for it
+                    with pytest.raises(Exception, match="lock timeout"):
+                        learner.commit()
+                else:
+                    learner.commit()
+            finally:
+                learner.close()
+    finally:
+        admin.close()

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -78,11 +78,13 @@ def record_lesson_visit(session: Session, user: User, lesson: Lesson,
     return progress
 
 
-def touch_activity(session: Session, user: User, course_id: int, now: datetime) -> None:
+def touch_activity(session: Session, user: User, course_id: int, now: datetime,
+                   cycle_start: datetime | None = None) -> None:
     """Move the learner's last activity in the course forward (one upsert, never backwards).
 
-    The learner's first activity of the current cycle moves them from "not started" to "in
-    progress": their agency's progress summary is then recounted at commit (`tracking.progress`).
+    The learner's first activity of the current cycle (its start, `cycle_start`, is worked out when
+    the caller has not) moves them from "not started" to "in progress": their agency's progress
+    summary is then recounted at commit (`tracking.progress`).
     """
     previous = session.scalar(select(CourseActivity.last_activity_at).where(
         CourseActivity.user_id == user.id, CourseActivity.course_id == course_id))
@@ -91,9 +93,8 @@ def touch_activity(session: Session, user: User, course_id: int, now: datetime) 
         index_elements=["user_id", "course_id"],
         set_={"last_activity_at": statement.excluded.last_activity_at},
         where=CourseActivity.last_activity_at < statement.excluded.last_activity_at))
-    # The summaries count with the cycles governing now, whatever moment this activity is dated.
-    if previous is None or previous < _cycle_start(session, user, course_id):
-        progress.mark(session, [user.agency_id], course_id)
+    if previous is None or previous < (cycle_start or _cycle_start(session, user, course_id, now)):
+        progress.mark_people(session, [user.id], course_id)
 
 
 def complete_lesson(session: Session, user: User, lesson: Lesson,
@@ -122,13 +123,14 @@ def current_cycles(session: Session, user: User, course_ids: list[int],
     the same due date and status. An assignment that starts in the future does not count yet.
     """
     now = now or utcnow()
-    scope = aliased(Agency)
+    scope, own = aliased(Agency), aliased(Agency)
     best: dict[int, Cycle] = {}
     for course_id, start, due in session.execute(
             select(Assignment.course_id, Assignment.cycle_start_at, Assignment.cycle_due_at)
             .join(scope, scope.id == Assignment.agency_id)
+            .join(own, own.id == user.agency_id)  # the learner's agency, joined rather than loaded
             .where(Assignment.course_id.in_(course_ids), Assignment.is_active, Assignment.cycle_start_at <= now,
-                   literal(user.agency.path).startswith(scope.path))):
+                   own.path.startswith(scope.path))):
         current = best.get(course_id)
         if current is None or cycle_precedence(start, due) > cycle_precedence(current.start, current.due):
             best[course_id] = Cycle(start, due)
@@ -276,19 +278,15 @@ def attempts_used(session: Session, user: User, quiz: Quiz) -> int:
     return _attempts_in_cycle(session, user, quiz)[0]
 
 
-def _attempts_in_cycle(session: Session, user: User, quiz: Quiz,
-                       now: datetime | None = None) -> tuple[int, int]:
-    """(attempts, passed attempts) at this quiz in the learner's current cycle, in one query."""
-    used, passed = session.execute(select(
-        func.count(Attempt.id), func.count(Attempt.id).filter(Attempt.passed.is_(True))).where(
-        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id,
-        Attempt.started_at >= _cycle_start(session, user, quiz.course_id, now))).one()
-    return used or 0, passed or 0
-
-
-def _attempt_number(session: Session, user: User, quiz: Quiz) -> int:
-    return (session.scalar(select(func.max(Attempt.number)).where(
-        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)) or 0) + 1
+def _attempts_in_cycle(session: Session, user: User, quiz: Quiz, now: datetime | None = None,
+                       cycle_start: datetime | None = None) -> tuple[int, int, int]:
+    """(attempts, passed attempts) at this quiz in the learner's current cycle, and the number the
+    next attempt takes (attempts of every cycle are numbered on), in one query."""
+    since = Attempt.started_at >= (cycle_start or _cycle_start(session, user, quiz.course_id, now))
+    used, passed, last = session.execute(select(
+        func.count(Attempt.id).filter(since), func.count(Attempt.id).filter(since & Attempt.passed.is_(True)),
+        func.max(Attempt.number)).where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)).one()
+    return used or 0, passed or 0, (last or 0) + 1
 
 
 def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
@@ -385,13 +383,14 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     if existing is not None:
         if not close_if_expired(session, existing, now):
             return existing
-    used, passed = _attempts_in_cycle(session, user, quiz, now)
+    cycle_start = _cycle_start(session, user, quiz.course_id, now)
+    used, passed, number = _attempts_in_cycle(session, user, quiz, cycle_start=cycle_start)
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
         raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
     if quiz.counts_for_completion and passed:
         raise LearnError("Anh/chị đã đạt bài kiểm tra này; không cần làm lại.")
     attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id,
-                      number=_attempt_number(session, user, quiz),
+                      number=number,
                       started_at=now, pass_percent=quiz.pass_percent,
                       deadline_at=now + timedelta(minutes=quiz.time_limit_minutes)
                       if quiz.time_limit_minutes else None)
@@ -399,7 +398,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     try:
         session.add(attempt)
         session.flush()
-        touch_activity(session, user, quiz.course_id, now)
+        touch_activity(session, user, quiz.course_id, now, cycle_start)
     except IntegrityError:
         # Another tab started the same attempt at the same moment (the one-open-attempt index
         # refused this one): roll back and use that one.

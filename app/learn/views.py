@@ -119,9 +119,10 @@ def quiz(slug: str):
         .order_by(Attempt.number)).all()
     for attempt in attempts:
         services.close_if_expired(db.session, attempt)
-    db.session.commit()
-    return render_template("learn/quiz.html", quiz=quiz, attempts=attempts, form=EmptyForm(),
+    page = render_template("learn/quiz.html", quiz=quiz, attempts=attempts, form=EmptyForm(),
                            passed=any(a.passed for a in attempts))
+    db.session.commit()  # after rendering: committing first would expire, and reload, all it shows
+    return page
 
 
 @bp.route("/quizzes/<slug>/start", methods=["POST"])
@@ -132,12 +133,12 @@ def start_quiz(slug: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        attempt = services.start_attempt(db.session, current_user, quiz)
+        attempt_id = services.start_attempt(db.session, current_user, quiz).id
     except services.LearnError as error:
         flash(str(error), "warning")
         return redirect(url_for("learn.quiz", slug=slug))
     db.session.commit()
-    return redirect(url_for("learn.attempt", attempt_id=attempt.id))
+    return redirect(url_for("learn.attempt", attempt_id=attempt_id))  # the id read before the commit
 
 
 @bp.route("/courses/<slug>/practice", methods=["POST"])

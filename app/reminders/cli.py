@@ -24,7 +24,7 @@ def send_command(dry_run: bool, learners: bool, digests: bool):
     now = utcnow()
     settings = Settings.from_config(current_app.config)
     roll_assignment_cycles(db.session, now)
-    refresh_pending(db.session, now)  # assignments whose cycle started since yesterday
+    refresh_pending(db.session)  # assignments whose cycle started since yesterday
     plan = plan_reminders(db.session, settings, now, learners=learners, digests=digests)
     if dry_run:
         db.session.rollback()

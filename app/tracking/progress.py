@@ -8,17 +8,25 @@ governing cycle, completions and activity) and kept current here:
 - Changes made through the ORM (people created, moved, deactivated; completions recorded or
   archived; assignments given, moved, closed or rolled to a new cycle) are noticed after each
   flush, and the agencies they touch are recounted just before the transaction commits, in it.
-- Changes written as bulk statements say so themselves: `mark` (a learner's first activity of the
-  cycle, people moved by a merge) and `mark_subtree` (a subtree moved).
+- Changes written as bulk statements say so themselves: `mark_people` (a learner's first activity
+  of a cycle), `mark` (people moved by a merge) and `mark_subtree` (a subtree moved).
 - Time alone changes one thing: an assignment whose cycle starts later governs from that moment.
-  Each assignment records the cycle start it was counted with; until it is counted (`flask tracking
-  refresh-progress`, run on deploy and by the daily `flask reminders send`), `status_counts`
-  answers None and the dashboard works the statuses out person by person, as before.
+  `ProgressCycle` records the cycle start each assignment's subtree was counted with; until it is
+  counted (`flask tracking refresh-progress`, run on deploy and by the daily `flask reminders
+  send`), `status_counts` answers None and the dashboard works the statuses out person by person.
 
-Overdue is never stored: a row keeps the due date and the reader compares it with the clock.
-Concurrent recounts of the same agency are serialised on PostgreSQL (an advisory lock per agency,
-taken before counting; a recount of whole subtrees excludes every other), so the last one to commit
-always counted everything committed before it.
+Recounts always use the clock, and a row keeps the moment it was counted: a reader asking about a
+moment when other cycles governed one of its agencies than when it was counted gets None too. Overdue is never stored: a row keeps the due date
+and the reader compares it with the clock.
+
+Concurrency (PostgreSQL; SQLite has one writer at a time): every recount takes advisory locks
+before counting, held until the commit, so of two recounts of the same agency the second waits and
+then counts what the first committed. A recount of an agency takes (874, agency) exclusively and
+(875, a) shared for the agency and each one above it; a recount of a subtree takes (875, its root)
+exclusively and (875, a) shared above it. Two recounts thus wait for each other only when their
+agencies overlap, and locks are always taken in one order, so they never wait in a ring. The person
+whose change is counted is read FOR SHARE first: a concurrent move of that person either finishes
+before (and the recount follows them) or waits for this commit (and then counts this change).
 """
 from __future__ import annotations
 
@@ -26,17 +34,18 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import and_, case, delete, event, func, insert, inspect, literal, select, update
+from sqlalchemy import and_, case, delete, event, func, insert, inspect, literal, select
 from sqlalchemy.orm import Session
 
-from ..models import Agency, AgencyProgress, Assignment, Course, CourseCompletion, User, utcnow
+from ..models import (Agency, AgencyProgress, Assignment, Course, CourseCompletion, ProgressCycle, User,
+                      upsert_insert, utcnow)
 
 #: session.info keys: {(agency id, course id or None)}, {(user id, course id or None)}, subtrees alike
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
-#: advisory lock class of a recount (the second key is the agency id)
-_LOCK_CLASS = 874
-#: more agencies than this in one recount take the exclusive lock instead of one lock each
-_MAX_AGENCY_LOCKS = 100
+#: advisory lock classes: an agency's own row; an agency's subtree
+_ROW_LOCK, _SUBTREE_LOCK = 874, 875
+#: more agencies than this in one recount lock their whole trees instead of one row each
+_MAX_ROW_LOCKS = 100
 
 
 # -- noticing changes -------------------------------------------------------------------------------
@@ -45,6 +54,11 @@ def mark(session: Session, agency_ids, course_id: int | None = None) -> None:
     """Recount these agencies (for one course, or every assigned course) before the commit."""
     session.info.setdefault(_AGENCIES, set()).update((agency_id, course_id) for agency_id in agency_ids
                                                       if agency_id is not None)
+
+
+def mark_people(session: Session, user_ids, course_id: int | None = None) -> None:
+    """Recount the agencies these people are in at the commit (read FOR SHARE then)."""
+    session.info.setdefault(_USERS, set()).update((user_id, course_id) for user_id in user_ids)
 
 
 def mark_subtree(session: Session, agency_id: int, course_id: int | None = None) -> None:
@@ -61,13 +75,11 @@ def _ids(obj, column: str, relation: str | None = None) -> set[int]:
     """The values a foreign key had and has (the relationship's too: it is set before the key)."""
     state = inspect(obj)
     history = state.attrs[column].history
-    ids = {value for value in chain(history.deleted or (), history.sum()) if value is not None}
+    ids = set(chain(history.deleted or (), history.sum()))
     if relation is not None:
         related = state.attrs[relation].history
         ids |= {item.id for item in chain(related.deleted or (), related.sum()) if item is not None}
-    current = getattr(obj, column)
-    if current is not None:
-        ids.add(current)
+    ids.add(getattr(obj, column))
     return {value for value in ids if value is not None}
 
 
@@ -79,16 +91,18 @@ def _notice(session: Session, _context) -> None:
         if isinstance(obj, User) and (touched or _changed(obj, "agency_id", "agency", "is_active")):
             mark(session, _ids(obj, "agency_id", "agency"))
         elif isinstance(obj, CourseCompletion) and (touched or _changed(obj, "archived_at", "completed_at")):
-            # counted under the person's agency now, which the completion's own may no longer be
-            session.info.setdefault(_USERS, set()).add((obj.user_id, obj.course_id))
+            mark_people(session, [obj.user_id], obj.course_id)  # their agency now, not the completion's
         elif isinstance(obj, Assignment) and (touched or _changed(
                 obj, "agency_id", "agency", "is_active", "cycle_start_at", "cycle_due_at", "course_id")):
             for agency_id in _ids(obj, "agency_id", "agency"):
-                mark_subtree(session, agency_id, obj.course_id)
+                for course_id in _ids(obj, "course_id", "course"):
+                    mark_subtree(session, agency_id, course_id)
 
 
 @event.listens_for(Session, "before_commit")
 def _recount_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer commit recounts
     session.flush()  # the commit's own flush comes after this hook: notice its changes now
     if not any(session.info.get(key) for key in (_AGENCIES, _USERS, _SUBTREES)):
         return
@@ -96,18 +110,21 @@ def _recount_before_commit(session: Session) -> None:
     recount(session, agencies=agencies, users=users, subtrees=subtrees)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    for key in (_AGENCIES, _USERS, _SUBTREES):
-        session.info.pop(key, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    # A savepoint rolled back leaves the outer transaction's changes, and their marks, in place (a
+    # mark for what was undone only costs a recount).
+    if not previous_transaction.nested:
+        for key in (_AGENCIES, _USERS, _SUBTREES):
+            session.info.pop(key, None)
 
 
 # -- counting -------------------------------------------------------------------------------------
 
-def recount(session: Session, *, agencies=(), users=(), subtrees=(), now: datetime | None = None) -> None:
+def recount(session: Session, *, agencies=(), users=(), subtrees=()) -> None:
     """Recount the given (agency, course) pairs, the agencies of the given (user, course) pairs and
     the given (subtree root, course) pairs; a course of None means every assigned course."""
-    now = now or utcnow()
+    now = utcnow()
     assigned = None
 
     def courses_of(course_id):
@@ -124,30 +141,30 @@ def recount(session: Session, *, agencies=(), users=(), subtrees=(), now: dateti
         user_courses[user_id].add(course_id)
     if user_courses:
         for user_id, agency_id in session.execute(
-                select(User.id, User.agency_id).where(User.id.in_(user_courses))):
+                select(User.id, User.agency_id).where(User.id.in_(sorted(user_courses)))
+                .order_by(User.id).with_for_update(read=True)):
             pairs |= {(agency_id, course_id) for course_id in user_courses[user_id]}
     by_course: dict[int, set[int]] = defaultdict(set)
     for agency_id, course_id in pairs:
         for course in courses_of(course_id):
             by_course[course].add(agency_id)
-    roots = [(agency_id, course) for agency_id, course_id in subtrees for course in courses_of(course_id)]
+    roots = sorted({(agency_id, course) for agency_id, course_id in subtrees for course in courses_of(course_id)})
     if not by_course and not roots:
         return
-    wide = bool(roots) or sum(len(ids) for ids in by_course.values()) > _MAX_AGENCY_LOCKS
-    _lock(session, wide=wide, agency_ids=set().union(*by_course.values()) if not wide else ())
+    _lock(session, agency_ids=set().union(*by_course.values()), root_ids={agency_id for agency_id, _ in roots})
     for course_id, agency_ids in sorted(by_course.items()):
         _recount(session, session.get(Course, course_id), now, agency_ids=sorted(agency_ids))
-    for agency_id, course_id in sorted(roots):
+    for agency_id, course_id in roots:
         root = session.get(Agency, agency_id)
         _recount(session, session.get(Course, course_id), now, root=root)
         _counted(session, course_id, now, within=root)
 
 
-def rebuild(session: Session, now: datetime | None = None) -> int:
+def rebuild(session: Session) -> int:
     """Count every agency and course afresh: after data loaded in bulk (bench, load tests) or to
     repair. Returns the rows written."""
-    now = now or utcnow()
-    _lock(session, wide=True)
+    now = utcnow()
+    _lock(session, root_ids=set(session.scalars(select(Agency.id).where(Agency.parent_id.is_(None)))))
     session.execute(delete(AgencyProgress))
     for course in session.scalars(select(Course).where(Course.id.in_(_assigned_course_ids(session)))):
         _recount(session, course, now, everywhere=True)
@@ -156,16 +173,17 @@ def rebuild(session: Session, now: datetime | None = None) -> int:
     return session.scalar(select(func.count()).select_from(AgencyProgress))
 
 
-def refresh_pending(session: Session, now: datetime | None = None) -> int:
+def refresh_pending(session: Session) -> int:
     """Count the subtrees of the assignments whose current cycle has started but is not counted yet
     (they started after being given, or the table is new). Returns how many were counted."""
-    now = now or utcnow()
-    pending = session.execute(select(Assignment.agency_id, Assignment.course_id).where(
-        Assignment.is_active, Assignment.cycle_start_at <= now,
-        (Assignment.counted_cycle_start_at.is_(None)) | (Assignment.counted_cycle_start_at != Assignment.cycle_start_at)
-    ).distinct()).all()
+    pending = session.execute(
+        select(Assignment.agency_id, Assignment.course_id)
+        .outerjoin(ProgressCycle, ProgressCycle.assignment_id == Assignment.id)
+        .where(Assignment.is_active, Assignment.cycle_start_at <= utcnow(),
+               ProgressCycle.cycle_start_at.is_(None) | (ProgressCycle.cycle_start_at != Assignment.cycle_start_at))
+        .distinct()).all()
     if pending:
-        recount(session, subtrees={(agency_id, course_id) for agency_id, course_id in pending}, now=now)
+        recount(session, subtrees=set(pending))
     return len(pending)
 
 
@@ -174,24 +192,24 @@ def _assigned_course_ids(session: Session) -> list[int]:
                                 .order_by(Assignment.course_id)))
 
 
-def _lock(session: Session, *, wide: bool, agency_ids=()) -> None:
-    """Serialise recounts of the same agencies (PostgreSQL; SQLite has one writer at a time).
+def _lock(session: Session, *, agency_ids=(), root_ids=()) -> None:
+    """Take the advisory locks of a recount (see the module's docstring), in one order, in one statement."""
+    if session.get_bind().dialect.name != "postgresql" or not (agency_ids or root_ids):
+        return
+    paths = dict(session.execute(select(Agency.id, Agency.path).where(Agency.id.in_(set(agency_ids) | set(root_ids)))).all())
+    if len(agency_ids) > _MAX_ROW_LOCKS:  # many agencies (an import): lock their whole trees instead
+        tops = {int(paths[agency_id].strip("/").split("/")[0]) for agency_id in agency_ids}
+        paths.update({top: f"/{top}/" for top in tops})
+        root_ids, agency_ids = set(root_ids) | tops, ()
 
-    Advisory locks held until the commit: a recount of whole subtrees takes (874, 0) exclusively;
-    a recount of a few agencies takes it shared, then (874, agency id) for each, in one order so
-    that two recounts never wait on each other in a ring. The hot path, a learner's first step of a
-    cycle, takes both in one statement.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    if wide:
-        session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, 0)))
-        return
-    first, *others = sorted(agency_ids)
-    session.execute(select(func.pg_advisory_xact_lock_shared(_LOCK_CLASS, 0),
-                           func.pg_advisory_xact_lock(_LOCK_CLASS, first)))
-    for agency_id in others:
-        session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, agency_id)))
+    def above(agency_id):
+        return [int(part) for part in paths[agency_id].strip("/").split("/")]
+
+    exclusive = {(_ROW_LOCK, agency_id) for agency_id in agency_ids} | {(_SUBTREE_LOCK, root) for root in root_ids}
+    shared = {(_SUBTREE_LOCK, part) for agency_id in chain(agency_ids, root_ids) for part in above(agency_id)} - exclusive
+    calls = [func.pg_advisory_xact_lock(*key) if key in exclusive else func.pg_advisory_xact_lock_shared(*key)
+             for key in sorted(exclusive | shared)]
+    session.execute(select(*calls))  # PostgreSQL evaluates a select list from left to right
 
 
 def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None, root: Agency | None = None,
@@ -203,7 +221,8 @@ def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None
     started = case((and_(people.c.completed_at.is_(None), people.c.last_activity_at >= people.c.cycle_start_at), 1),
                    else_=0)
     counts = (select(people.c.agency_id, literal(course.id), func.count(), func.count(people.c.completed_at),
-                     func.coalesce(func.sum(started), 0), func.min(people.c.due_at))
+                     func.coalesce(func.sum(started), 0), func.min(people.c.due_at),
+                     literal(now, AgencyProgress.counted_at.type))
               .group_by(people.c.agency_id))
     stale = delete(AgencyProgress).where(AgencyProgress.course_id == course.id)
     if agency_ids is not None:
@@ -213,42 +232,58 @@ def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None
     if not everywhere:
         session.execute(stale.execution_options(synchronize_session=False))
     session.execute(insert(AgencyProgress).from_select(
-        ["agency_id", "course_id", "staff", "completed", "started", "due_at"], counts))
+        ["agency_id", "course_id", "staff", "completed", "started", "due_at", "counted_at"], counts))
 
 
 def _counted(session: Session, course_id: int, now: datetime, within: Agency | None = None) -> None:
-    """Record that the started assignments of the course (inside `within`) are now counted."""
-    statement = (update(Assignment)
-                 .where(Assignment.course_id == course_id, Assignment.is_active, Assignment.cycle_start_at <= now)
-                 .values(counted_cycle_start_at=Assignment.cycle_start_at)
-                 .execution_options(synchronize_session=False))
+    """Record that the started assignments of the course (inside `within`) are now counted. Its own
+    table, written under the recount's locks only: an UPDATE of the assignments here would wait on,
+    and deadlock with, a transaction rolling their cycles."""
+    started = (select(Assignment.id, Assignment.cycle_start_at)
+               .where(Assignment.course_id == course_id, Assignment.is_active, Assignment.cycle_start_at <= now))
     if within is not None:
-        statement = statement.where(Assignment.agency_id.in_(select(Agency.id).where(within.subtree_filter())))
-    session.execute(statement)
+        started = started.where(Assignment.agency_id.in_(select(Agency.id).where(within.subtree_filter())))
+    statement = upsert_insert(session)(ProgressCycle).from_select(["assignment_id", "cycle_start_at"], started)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["assignment_id"], set_={"cycle_start_at": statement.excluded.cycle_start_at}))
 
 
 # -- reading --------------------------------------------------------------------------------------
 
 def is_counted(session: Session, course: Course, now: datetime) -> bool:
-    """Do the rows follow the cycles that govern at `now`? Every assignment whose cycle has started
-    by then was counted with that cycle, and none that starts later was."""
+    """Every assignment whose cycle has started by `now` was counted with that cycle, and none that
+    starts later was."""
     return all((start <= now) == (counted == start) for start, counted in session.execute(
-        select(Assignment.cycle_start_at, Assignment.counted_cycle_start_at)
+        select(Assignment.cycle_start_at, ProgressCycle.cycle_start_at)
+        .outerjoin(ProgressCycle, ProgressCycle.assignment_id == Assignment.id)
         .where(Assignment.course_id == course.id, Assignment.is_active)))
 
 
 def status_counts(session: Session, course: Course, root: Agency, now: datetime):
-    """[(agency id, status, people)] over the subtree from the rows, or None while they do not
-    follow the cycles that govern at `now` (the caller then counts person by person)."""
+    """[(agency id, status, people)] over the subtree from the rows, or None when they cannot answer
+    for `now`: an assignment has started and is not counted yet, or one covering an agency started
+    between the moment its row was counted and `now` (a reader asking about another moment than the
+    clock's). The caller then counts person by person."""
     if not is_counted(session, course, now):
         return None
     rows = session.execute(
-        select(AgencyProgress.agency_id, AgencyProgress.staff, AgencyProgress.completed, AgencyProgress.started,
-               AgencyProgress.due_at)
+        select(AgencyProgress.agency_id, Agency.path, AgencyProgress.staff, AgencyProgress.completed,
+               AgencyProgress.started, AgencyProgress.due_at, AgencyProgress.counted_at)
         .join(Agency, Agency.id == AgencyProgress.agency_id)
-        .where(AgencyProgress.course_id == course.id, root.subtree_filter()))
+        .where(AgencyProgress.course_id == course.id, root.subtree_filter())).all()
+    if not rows:
+        return []
+    earliest = min(min(row.counted_at for row in rows), now)
+    latest = max(max(row.counted_at for row in rows), now)
+    suspects = [(path, start) for path, start in session.execute(
+        select(Agency.path, Assignment.cycle_start_at).join(Agency, Agency.id == Assignment.agency_id)
+        .where(Assignment.course_id == course.id, Assignment.is_active,
+               Assignment.cycle_start_at > earliest, Assignment.cycle_start_at <= latest))]
     counts = []
-    for agency_id, staff, completed, started, due_at in rows:
+    for agency_id, path, staff, completed, started, due_at, counted_at in rows:
+        low, high = sorted((counted_at, now))
+        if any(low < start <= high and path.startswith(scope) for scope, start in suspects):
+            return None
         waiting = staff - completed
         split = {"completed": completed, "overdue": waiting} if due_at < now else {
             "completed": completed, "in_progress": started, "not_started": waiting - started}

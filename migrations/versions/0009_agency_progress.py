@@ -1,10 +1,10 @@
-"""agency progress: staff, completed and started per agency and course, kept by the services; the cycle each assignment was counted with
+"""agency progress: staff, completed and started per agency and course, kept by the services; the cycle each assignment was counted with (progress_cycle)
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-01 03:35:00
 
-The table starts empty and every assignment uncounted, so the dashboards work each person's status
+The tables start empty: every assignment is uncounted, and the dashboards work each person's status
 out as before until `flask tracking refresh-progress` (run by `make serve` on deploy, and daily by
 `flask reminders send`) has counted them.
 """
@@ -28,6 +28,7 @@ def upgrade():
     sa.Column('completed', sa.Integer(), nullable=False),
     sa.Column('started', sa.Integer(), nullable=False),
     sa.Column('due_at', app.models.UTCDateTime(), nullable=False),
+    sa.Column('counted_at', app.models.UTCDateTime(), nullable=False),
     sa.CheckConstraint('completed >= 0 AND started >= 0 AND completed + started <= staff', name=op.f('ck_agency_progress_counts_within_staff')),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_agency_progress_agency_id_agency')),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_agency_progress_course_id_course')),
@@ -35,13 +36,16 @@ def upgrade():
     )
     with op.batch_alter_table('agency_progress', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_agency_progress_course_id'), ['course_id'], unique=False)
-    with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('counted_cycle_start_at', app.models.UTCDateTime(), nullable=True))
+    op.create_table('progress_cycle',
+    sa.Column('assignment_id', sa.Integer(), nullable=False),
+    sa.Column('cycle_start_at', app.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assignment_id'], ['assignment.id'], name=op.f('fk_progress_cycle_assignment_id_assignment')),
+    sa.PrimaryKeyConstraint('assignment_id', name=op.f('pk_progress_cycle'))
+    )
 
 
 def downgrade():
-    with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.drop_column('counted_cycle_start_at')
+    op.drop_table('progress_cycle')
     with op.batch_alter_table('agency_progress', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agency_progress_course_id'))
     op.drop_table('agency_progress')
