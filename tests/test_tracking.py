@@ -768,15 +768,41 @@ def test_a_returning_learners_lesson_view_costs_two_statements_more(tree, make_u
     assert counter.count <= 8, counter.count
 
 
+def _commit_in_background(session, errors):
+    """Commit `session` in a thread and return it once that commit waits on a lock (PostgreSQL)."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    def commit():
+        try:
+            session.commit()
+        except Exception as error:  # the caller asserts there is none
+            errors.append(error)
+
+    thread = threading.Thread(target=commit)
+    thread.start()
+    watcher = Session(db.engine)
+    try:
+        for _ in range(100):
+            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            watcher.rollback()
+            if waiting:
+                break
+            time.sleep(0.05)
+    finally:
+        watcher.close()
+    return thread
+
+
 @pytest.mark.postgres
 def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, make_user, fixture_course):
     """The move has recounted a1 and b1 and not committed yet when the learner's first step commits.
     The learner's recount reads the person FOR SHARE, so it waits for the move and then recounts b1,
     where the person now is, with its own step; reading a1 without waiting would leave b1 without it."""
-    import threading
-    import time
 
-    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     from app.models import User
@@ -786,7 +812,7 @@ def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, 
     person = make_user(agency=tree["a1"])
     person_id, a1_id, b1_id = person.id, tree["a1"].id, tree["b1"].id
     lesson_id = db.session.scalar(select(Lesson.id))
-    learner, admin, watcher = Session(db.engine), Session(db.engine), Session(db.engine)
+    learner, admin = Session(db.engine), Session(db.engine)
     errors = []
     try:
         learn.record_lesson_visit(learner, learner.get(User, person_id), learner.get(Lesson, lesson_id))
@@ -794,25 +820,12 @@ def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, 
         admin.flush()
         progress.recount(admin, agencies={(a1_id, None), (b1_id, None)})  # what its commit does first
 
-        def commit_learner():
-            try:
-                learner.commit()
-            except Exception as error:  # reported below
-                errors.append(error)
-
-        thread = threading.Thread(target=commit_learner)
-        thread.start()
-        for _ in range(100):  # until the learner's commit waits
-            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            watcher.rollback()
-            if waiting:
-                break
-            time.sleep(0.05)
+        thread = _commit_in_background(learner, errors)
         admin.info.clear()  # recounted above already
         admin.commit()
         thread.join()
     finally:
-        for session in (learner, admin, watcher):
+        for session in (learner, admin):
             session.close()
     assert errors == []
     db.session.expire_all()
@@ -824,17 +837,14 @@ def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, 
 def test_giving_an_assignment_while_the_daily_job_rolls_cycles_does_not_deadlock(app, tree, fixture_course):
     """The recount records what it counted in its own table, never in the assignment rows the daily
     job is updating."""
-    import threading
-    import time
 
-    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     from app.models import Agency, Course
 
     _assign(fixture_course, tree["a"], started_days_ago=400, due_in_days=-300, recurrence=12)
     course_id, root_id = fixture_course.id, tree["root"].id
-    daily, manager, watcher = Session(db.engine), Session(db.engine), Session(db.engine)
+    daily, manager = Session(db.engine), Session(db.engine)
     errors = []
     try:
         assert services.roll_assignment_cycles(daily) == 1  # a's assignment row is locked
@@ -842,27 +852,14 @@ def test_giving_an_assignment_while_the_daily_job_rolls_cycles_does_not_deadlock
         services.create_assignment(manager, course=manager.get(Course, course_id), agency=manager.get(Agency, root_id),
                                    starts_at=now - timedelta(days=1), due_at=now + timedelta(days=30))
 
-        def commit_manager():
-            try:
-                manager.commit()
-            except Exception as error:  # reported below
-                errors.append(error)
-
-        thread = threading.Thread(target=commit_manager)
-        thread.start()
-        for _ in range(100):  # until the manager's commit waits on the daily job
-            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type IN ('Lock', 'advisory')"))
-            watcher.rollback()
-            if waiting:
-                break
-            time.sleep(0.05)
+        thread = _commit_in_background(manager, errors)
         try:
             daily.commit()
         except Exception as error:  # reported below
             errors.append(error)
         thread.join()
     finally:
-        for session in (daily, manager, watcher):
+        for session in (daily, manager):
             session.close()
     assert errors == []
     _assert_summaries_follow(fixture_course, [tree["root"]])
