@@ -110,8 +110,10 @@ def assert_summaries_follow(course, roots, *, now=None):
     """The summaries are in use (not the person-by-person fallback) and agree with it everywhere."""
     from collections import Counter
 
+    from sqlalchemy import select
+
     from app.extensions import db
-    from app.models import utcnow
+    from app.models import Agency, utcnow
     from app.tracking import progress
 
     now = now or utcnow()
@@ -119,5 +121,13 @@ def assert_summaries_follow(course, roots, *, now=None):
         db.session.refresh(root)
         counted = progress.status_counts(db.session, course, root, now)
         assert counted is not None, "the summaries should be counted"
-        assert Counter({(agency_id, status): number for agency_id, status, number in counted}) == \
-            live_counts(course, root, now), root.path
+        live = live_counts(course, root, now)
+        assert Counter({(agency_id, status): number for agency_id, status, number in counted}) == live, root.path
+        # and added up per child of the root, as the dashboard reads them
+        paths = dict(db.session.execute(select(Agency.id, Agency.path)).all())
+        by_child = Counter()
+        for (agency_id, status), number in live.items():
+            below = paths[agency_id][len(root.path):].split("/", 1)[0]
+            by_child[int(below) if below else None, status] += number
+        counted = progress.status_counts(db.session, course, root, now, by_child=True)
+        assert Counter({(key, status): number for key, status, number in counted}) == by_child, root.path

@@ -34,7 +34,7 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import and_, case, delete, event, func, insert, inspect, literal, select
+from sqlalchemy import Integer, and_, case, delete, event, func, insert, inspect, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import (Agency, AgencyProgress, Assignment, Course, CourseCompletion, ProgressCycle, User,
@@ -259,33 +259,54 @@ def is_counted(session: Session, course: Course, now: datetime) -> bool:
         .where(Assignment.course_id == course.id, Assignment.is_active)))
 
 
-def status_counts(session: Session, course: Course, root: Agency, now: datetime):
+def status_counts(session: Session, course: Course, root: Agency, now: datetime, *, by_child: bool = False):
     """[(agency id, status, people)] over the subtree from the rows, or None when they cannot answer
     for `now`: an assignment has started and is not counted yet, or one covering an agency started
     between the moment its row was counted and `now` (a reader asking about another moment than the
-    clock's). The caller then counts person by person."""
+    clock's). The caller then counts person by person.
+
+    With `by_child`, the first element is instead the child of `root` the agency lies under (None for
+    `root` itself), added up in SQL: a country's dashboard reads one row per child, not 45,000.
+    """
     if not is_counted(session, course, now):
         return None
-    rows = session.execute(
-        select(AgencyProgress.agency_id, Agency.path, AgencyProgress.staff, AgencyProgress.completed,
-               AgencyProgress.started, AgencyProgress.due_at, AgencyProgress.counted_at)
-        .join(Agency, Agency.id == AgencyProgress.agency_id)
-        .where(AgencyProgress.course_id == course.id, root.subtree_filter())).all()
-    if not rows:
+    in_subtree = and_(AgencyProgress.course_id == course.id, root.subtree_filter())
+    earliest, latest = session.execute(
+        select(func.min(AgencyProgress.counted_at), func.max(AgencyProgress.counted_at))
+        .join(Agency, Agency.id == AgencyProgress.agency_id).where(in_subtree)).one()
+    if earliest is None:
         return []
-    earliest = min(min(row.counted_at for row in rows), now)
-    latest = max(max(row.counted_at for row in rows), now)
-    suspects = [(path, start) for path, start in session.execute(
+    suspects = session.execute(
         select(Agency.path, Assignment.cycle_start_at).join(Agency, Agency.id == Assignment.agency_id)
         .where(Assignment.course_id == course.id, Assignment.is_active,
-               Assignment.cycle_start_at > earliest, Assignment.cycle_start_at <= latest))]
-    counts = []
-    for agency_id, path, staff, completed, started, due_at, counted_at in rows:
-        low, high = sorted((counted_at, now))
-        if any(low < start <= high and path.startswith(scope) for scope, start in suspects):
-            return None
-        waiting = staff - completed
-        split = {"completed": completed, "overdue": waiting} if due_at < now else {
-            "completed": completed, "in_progress": started, "not_started": waiting - started}
-        counts.extend((agency_id, status, number) for status, number in split.items() if number)
-    return counts
+               Assignment.cycle_start_at > min(earliest, now), Assignment.cycle_start_at <= max(latest, now))).all()
+    if suspects and session.scalar(select(AgencyProgress.agency_id).join(Agency, Agency.id == AgencyProgress.agency_id)
+                                   .where(in_subtree, or_(*[and_(
+                                       Agency.path.startswith(path, autoescape=True),
+                                       AgencyProgress.counted_at < start if start <= now else AgencyProgress.counted_at >= start)
+                                       for path, start in suspects])).limit(1)) is not None:
+        return None
+    key = _child_of(session, root) if by_child else AgencyProgress.agency_id
+    past_due = AgencyProgress.due_at < now
+    waiting = AgencyProgress.staff - AgencyProgress.completed
+    split = {"completed": AgencyProgress.completed,
+             "in_progress": case((past_due, 0), else_=AgencyProgress.started),
+             "not_started": case((past_due, 0), else_=waiting - AgencyProgress.started),
+             "overdue": case((past_due, waiting), else_=0)}
+    rows = session.execute(
+        select(key.label("key"), *[func.sum(value).label(status) for status, value in split.items()])
+        .select_from(AgencyProgress).join(Agency, Agency.id == AgencyProgress.agency_id)
+        .where(in_subtree).group_by(key))
+    return [(row.key if row.key != "" else None, status, number) for row in rows
+            for status in split if (number := getattr(row, status))]
+
+
+def _child_of(session: Session, root: Agency):
+    """SQL: the id of the child of `root` an agency of its subtree lies under ('' for `root` itself),
+    the first part of the agency's path after the root's."""
+    rest = func.substr(Agency.path, len(root.path) + 1)
+    if session.get_bind().dialect.name == "postgresql":
+        part = func.split_part(rest, "/", 1)
+        return func.cast(func.nullif(part, ""), Integer)
+    part = func.substr(rest, 1, func.instr(rest, "/") - 1)
+    return func.cast(func.nullif(part, ""), Integer)

@@ -218,25 +218,26 @@ class AgencyReport:
 def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
     """Figures for the agency's subtree and for each child's subtree.
 
-    One row per agency and status from the progress summaries (`tracking.progress`; or, while an
-    assignment that has started is not counted there yet, every person's status grouped by agency and
-    status), added up here per child by the path: far cheaper than joining every person to every
-    child by path prefix.
+    From the progress summaries (`tracking.progress`), added up per child in SQL; or, while they
+    cannot answer for `now`, every person's status grouped by agency and status, added up here per
+    child by the path: far cheaper than joining every person to every child by path prefix.
     """
     now = now or utcnow()
-    rows = status_counts(session, course, agency, now)
-    if rows is None:  # the summaries do not follow the cycles governing at `now`: count each person
+    counts: Counter = Counter()
+    rows = status_counts(session, course, agency, now, by_child=True)
+    if rows is not None:
+        for child_id, status, number in rows:
+            counts[child_id, status] += number
+    else:  # the summaries do not follow the cycles governing at `now`: count each person
         people = person_statuses(session, course, agency, now)
-        rows = session.execute(select(people.c.agency_id, people.c.status, func.count().label("people"))
-                               .group_by(people.c.agency_id, people.c.status)).all()
-    # The child each agency of the subtree lies under (None for the agency itself).
-    child_of = {agency_id: int(below) if (below := path[len(agency.path):].split("/", 1)[0]) else None
-                for agency_id, path in session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter()))}
+        # The child each agency of the subtree lies under (None for the agency itself).
+        child_of = {agency_id: int(below) if (below := path[len(agency.path):].split("/", 1)[0]) else None
+                    for agency_id, path in session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter()))}
+        for agency_id, status, number in session.execute(
+                select(people.c.agency_id, people.c.status, func.count()).group_by(people.c.agency_id, people.c.status)):
+            counts[child_of[agency_id], status] += number
     children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
                                .order_by(Agency.name)).all()
-    counts: Counter = Counter()
-    for agency_id, status, number in rows:
-        counts[child_of[agency_id], status] += number
     names = ("staff", *STATUSES)
 
     def figures_of(keys) -> Figures:

@@ -1,4 +1,4 @@
-"""agency progress: staff, completed and started per agency and course, kept by the services; the cycle each assignment was counted with (progress_cycle)
+"""agency progress: staff, completed and started per agency and course, kept by the services; the cycle each assignment was counted with (progress_cycle); completions by course and date for the weekly chart
 
 Revision ID: 0009
 Revises: 0008
@@ -36,6 +36,8 @@ def upgrade():
     )
     with op.batch_alter_table('agency_progress', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_agency_progress_course_id'), ['course_id'], unique=False)
+    op.create_index('ix_course_completion_course_time', 'course_completion',
+                    ['course_id', 'completed_at', 'agency_id'], unique=False)
     op.create_table('progress_cycle',
     sa.Column('assignment_id', sa.Integer(), nullable=False),
     sa.Column('cycle_start_at', app.models.UTCDateTime(), nullable=False),
@@ -46,6 +48,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('progress_cycle')
+    op.drop_index('ix_course_completion_course_time', table_name='course_completion')
     with op.batch_alter_table('agency_progress', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agency_progress_course_id'))
     op.drop_table('agency_progress')
