@@ -893,29 +893,3 @@ def test_a_recount_of_one_subtree_does_not_hold_up_learners_elsewhere(app, tree,
                 learner.close()
     finally:
         admin.close()
-
-
-def test_people_pages_take_their_count_from_the_summaries_unless_a_name_is_searched(
-        tree, make_user, fixture_course, count_queries):
-    from app.pagination import paginate_rows
-
-    _assign(fixture_course, tree["root"])
-    people = [make_user(agency=tree[name], full_name=f"Nguyễn Văn {letter}")
-              for name, letter in (("a1", "A"), ("a1", "B"), ("a2", "C"), ("b1", "D"))]
-    _start_something(people[1])
-    _start_something(people[3])
-    assert services.counted_total(db.session, fixture_course, tree["root"], utcnow(), "in_progress") == 2
-
-    def page(number, **filters):
-        return paginate_rows(db.session, lambda limit, offset: services.people_page(
-            db.session, fixture_course, tree["root"], utcnow(), limit=limit, offset=offset, **filters),
-            number, 1, total_column="total")
-
-    for filters, names in (({}, ["A", "B", "C", "D"]), ({"status": "in_progress"}, ["B", "D"]),
-                           ({"within": tree["a"]}, ["A", "B", "C"]),
-                           ({"status": "not_started", "within": tree["a"]}, ["A", "C"]),
-                           ({"search": "van b"}, ["B"])):
-        first = page(1, **filters)
-        assert first.total == len(names), filters
-        assert [page(n, **filters).items[0][0].full_name[-1] for n in range(1, len(names) + 1)] == names
-        assert page(len(names) + 1, **filters).total == len(names)

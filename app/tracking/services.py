@@ -259,17 +259,13 @@ def people_page(session: Session, course: Course, root: Agency, now: datetime, *
     """A page of the subtree's people with their status, filtered, in name order (a select).
 
     Rows: User, Agency, status, due_at, completed_at, last_activity_at, total, where `total` counts
-    every person matching: from the progress summaries when no name is searched (the page is then
-    read in name order and stops after its rows), otherwise counted in the same pass over the
-    subtree (`count(*) OVER ()`). The page is cut from narrow rows first; only its people are then
-    read in full.
+    every person matching, so a page and its count come from one pass over the subtree. The page is
+    cut from narrow rows first; only its people are then read in full.
     """
     people = person_statuses(session, course, root, now)
-    known = None if search else counted_total(session, course, within or root, now, status)
-    total = func.count().over() if known is None else literal(known)
     matching = filter_people(
         select(people.c.user_id, people.c.agency_id, people.c.status, people.c.due_at, people.c.completed_at,
-               people.c.last_activity_at, total.label("total"), people.c.search_name),
+               people.c.last_activity_at, func.count().over().label("total"), people.c.search_name),
         people, status=status, within=within, search=search)
     cut = (matching.order_by(people.c.search_name, people.c.user_id).limit(limit).offset(offset)
            .subquery("page"))
@@ -277,15 +273,6 @@ def people_page(session: Session, course: Course, root: Agency, now: datetime, *
             .join(cut, cut.c.user_id == User.id)
             .join(Agency, Agency.id == cut.c.agency_id)
             .order_by(cut.c.search_name, User.id))
-
-
-def counted_total(session: Session, course: Course, root: Agency, now: datetime, status: str | None) -> int | None:
-    """How many people of the subtree have the status (any status when None), from the progress
-    summaries; None when they cannot answer for `now`."""
-    counts = status_counts(session, course, root, now)
-    if counts is None:
-        return None
-    return sum(number for _, each, number in counts if status not in STATUSES or each == status)
 
 
 def filter_people(query, people, *, status: str | None = None, within: Agency | None = None,
