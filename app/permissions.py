@@ -124,14 +124,19 @@ def get_own_attempt_or_404(attempt_id: int):
 
 def get_own_attempt_question_or_404(attempt_id: int, position: int):
     """(attempt, its question at `position` or None, that question's type) of the current learner, in
-    one statement: saving an answer is the commonest request of an exam. Anyone else's answers 404."""
+    one statement: saving an answer is the commonest request of an exam. Anyone else's answers 404.
+
+    The attempt is read FOR SHARE (PostgreSQL): a submission in progress finishes first, and the
+    answer is then refused as the attempt is closed; a submission arriving meanwhile waits for it.
+    """
     from .models import Attempt, AttemptQuestion, QuestionVersion
 
     row = db.session.execute(
         select(Attempt, AttemptQuestion, QuestionVersion.type)
         .outerjoin(AttemptQuestion, (AttemptQuestion.attempt_id == Attempt.id) & (AttemptQuestion.position == position))
         .outerjoin(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
-        .where(Attempt.id == attempt_id)).one_or_none()
+        .where(Attempt.id == attempt_id)
+        .with_for_update(read=True, of=Attempt)).one_or_none()
     if row is None or row[0].user_id != current_user.id:
         abort(404)
     return tuple(row)

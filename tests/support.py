@@ -131,3 +131,35 @@ def assert_summaries_follow(course, roots, *, now=None):
             by_child[int(below) if below else None, status] += number
         counted = progress.status_counts(db.session, course, root, now, by_child=True)
         assert Counter({(key, status): number for key, status, number in counted}) == by_child, root.path
+
+
+def in_background_until_blocked(work, errors: list):
+    """Run `work` in a thread and return the thread once a database session waits on a lock
+    (PostgreSQL), or after 5 s; an exception of `work` is added to `errors`."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from app.extensions import db
+
+    def run():
+        try:
+            work()
+        except Exception as error:  # the caller asserts on `errors`
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    watcher = Session(db.engine)
+    try:
+        for _ in range(100):
+            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            watcher.rollback()
+            if waiting:
+                break
+            time.sleep(0.05)
+    finally:
+        watcher.close()
+    return thread

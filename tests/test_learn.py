@@ -423,6 +423,55 @@ def test_concurrent_submissions_grade_exactly_once(app, course, learner):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("first", ["save", "submit"])
+def test_an_answer_and_a_submission_at_the_same_moment(app, course, learner, first):
+    """Saving holds the attempt FOR SHARE, submitting locks it FOR UPDATE: an answer saved first is
+    graded with the attempt; an answer arriving during the grading waits and is then refused."""
+    from sqlalchemy.orm import Session
+
+    from support import in_background_until_blocked
+
+    attempt = services.start_attempt(db.session, learner, _quiz())
+    db.session.commit()
+    attempt_id = attempt.id
+    item = attempt.questions[0]
+    position, keys = item.position, list(item.version.correct_keys)
+    saver, submitter = Session(db.engine), Session(db.engine)
+    errors = []
+    try:
+        def save():
+            services.save_answer(saver, saver.get(Attempt, attempt_id), position, keys)
+            saver.commit()
+
+        def submit():
+            services.submit_attempt(submitter, submitter.get(Attempt, attempt_id))
+            submitter.commit()
+
+        if first == "save":  # the answer is being saved (uncommitted) when the submission comes
+            services.save_answer(saver, saver.get(Attempt, attempt_id), position, keys)
+            thread = in_background_until_blocked(submit, errors)
+            saver.commit()
+        else:  # the grading is under way (uncommitted) when the answer comes
+            services.submit_attempt(submitter, submitter.get(Attempt, attempt_id))
+            thread = in_background_until_blocked(save, errors)
+            submitter.commit()
+        thread.join()
+    finally:
+        saver.close()
+        submitter.close()
+    db.session.expire_all()
+    graded = db.session.get(Attempt, attempt_id)
+    stored = db.session.scalar(select(AttemptQuestion).where(
+        AttemptQuestion.attempt_id == attempt_id, AttemptQuestion.position == position))
+    assert graded.status == "submitted"
+    if first == "save":
+        assert errors == [] and stored.answer == keys and stored.score == 1  # graded with the answer
+    else:
+        assert [type(error) for error in errors] == [services.AttemptClosed]
+        assert not stored.answer and stored.score == 0  # refused: nothing ungraded was stored
+
+
+@pytest.mark.postgres
 def test_concurrent_starts_open_one_attempt(app, course, learner):
     import threading
 

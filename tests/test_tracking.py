@@ -13,7 +13,7 @@ from app.learn import services as learn
 from app.models import AnswerTally, Assignment, Attempt, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
 from app.tracking import exports, services, tallies
 from support import assert_summaries_follow as _assert_summaries_follow
-from support import complete_fixture_course, csrf_token
+from support import complete_fixture_course, csrf_token, in_background_until_blocked
 
 
 @pytest.fixture
@@ -768,35 +768,6 @@ def test_a_returning_learners_lesson_view_costs_two_statements_more(tree, make_u
     assert counter.count <= 8, counter.count
 
 
-def _commit_in_background(session, errors):
-    """Commit `session` in a thread and return it once that commit waits on a lock (PostgreSQL)."""
-    import threading
-    import time
-
-    from sqlalchemy import text
-    from sqlalchemy.orm import Session
-
-    def commit():
-        try:
-            session.commit()
-        except Exception as error:  # the caller asserts there is none
-            errors.append(error)
-
-    thread = threading.Thread(target=commit)
-    thread.start()
-    watcher = Session(db.engine)
-    try:
-        for _ in range(100):
-            waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            watcher.rollback()
-            if waiting:
-                break
-            time.sleep(0.05)
-    finally:
-        watcher.close()
-    return thread
-
-
 @pytest.mark.postgres
 def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, make_user, fixture_course):
     """The move has recounted a1 and b1 and not committed yet when the learner's first step commits.
@@ -820,7 +791,7 @@ def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, 
         admin.flush()
         progress.recount(admin, agencies={(a1_id, None), (b1_id, None)})  # what its commit does first
 
-        thread = _commit_in_background(learner, errors)
+        thread = in_background_until_blocked(learner.commit, errors)
         admin.info.clear()  # recounted above already
         admin.commit()
         thread.join()
@@ -852,7 +823,7 @@ def test_giving_an_assignment_while_the_daily_job_rolls_cycles_does_not_deadlock
         services.create_assignment(manager, course=manager.get(Course, course_id), agency=manager.get(Agency, root_id),
                                    starts_at=now - timedelta(days=1), due_at=now + timedelta(days=30))
 
-        thread = _commit_in_background(manager, errors)
+        thread = in_background_until_blocked(manager.commit, errors)
         try:
             daily.commit()
         except Exception as error:  # reported below

@@ -477,7 +477,10 @@ def save_answer(session: Session, attempt: Attempt, position: int, keys: list[st
     if is_past_deadline(attempt, now):
         close_if_expired(session, attempt, now)
         raise AttemptClosed("Đã hết thời gian làm bài. Bài làm được chấm theo các câu đã lưu.")
-    if slot is None:
+    if slot is None:  # read here: lock the attempt as the view's read does, and look again
+        session.refresh(attempt, with_for_update={"read": True})
+        if not attempt.is_open:
+            raise AttemptClosed("Bài làm đã được nộp; không thể sửa câu trả lời.")
         slot = session.execute(
             select(AttemptQuestion, QuestionVersion.type)
             .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
@@ -502,10 +505,14 @@ def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None =
                    expired: bool = False) -> bool:
     """Grade and close the attempt exactly once. Returns False if it was already closed.
 
-    The conditional UPDATE is the guard: of two concurrent submissions (a double click, two tabs,
-    a retry), the database lets only one change a row that is still `in_progress`.
+    The attempt row is locked first (FOR UPDATE on PostgreSQL): an answer being saved holds it FOR
+    SHARE, so the grading waits for it and grades it, and an answer arriving later waits for the
+    grading and is then refused. The conditional UPDATE is the guard against grading twice: of two
+    concurrent submissions (a double click, two tabs, a retry), only one changes a row that is still
+    `in_progress`.
     """
     now = now or utcnow()
+    session.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
     agency = grading_agency(session, attempt) if attempt.quiz_id is not None else None
     items = session.execute(
         select(AttemptQuestion, QuestionVersion.type, QuestionVersion.correct_keys)

@@ -117,8 +117,9 @@ def quiz(slug: str):
     attempts = db.session.scalars(select(Attempt).where(
         Attempt.user_id == current_user.id, Attempt.quiz_id == quiz.id)
         .order_by(Attempt.number)).all()
-    for attempt in attempts:
-        services.close_if_expired(db.session, attempt)
+    graded = [attempt for attempt in attempts if attempt.is_open and services.close_if_expired(db.session, attempt)]
+    if graded:  # release the grading's locks (the shared answer tallies) before rendering
+        db.session.commit()
     page = render_template("learn/quiz.html", quiz=quiz, attempts=attempts, form=EmptyForm(),
                            passed=any(a.passed for a in attempts))
     db.session.commit()  # after rendering: committing first would expire, and reload, all it shows
