@@ -74,7 +74,7 @@ def run_database(name: str, database_url: str, scale: float, requests: int, budg
     from app.extensions import db
 
     from .generate import generate
-    from .measure import make_app, measure_export, measure_pages
+    from .measure import make_app, measure_pages
 
     app = make_app(database_url)
     with app.app_context():
@@ -88,6 +88,16 @@ def run_database(name: str, database_url: str, scale: float, requests: int, budg
     results.update(measure_pages(app, dataset, requests, budget_s, log=echo))
     with app.app_context():
         db.engine.dispose()  # SQLite: no connection of ours stays open while the export reads
+    results.update(timed_export(database_url, dataset))
+    results["staff"] = dataset.root_staff
+    results.update({f"rows_{table}": count for table, count in dataset.counts.items()})
+    return results
+
+
+def timed_export(database_url: str, dataset) -> dict:
+    """The export's figures (n/a when it failed, with the reason printed)."""
+    from .measure import measure_export
+
     export = measure_export(database_url, dataset)
     if export["status"] == 404:
         echo("  export         HTTP 404: the export route is missing; reported as n/a")
@@ -97,11 +107,7 @@ def run_database(name: str, database_url: str, scale: float, requests: int, budg
         echo(f"  export         {export['export_xlsx_s']} s, peak RSS {export['export_peak_mb']} MB "
              f"(before: {export['export_baseline_mb']} MB), {export['export_rows']:,} sheet rows, "
              f"{export['export_bytes'] / 1e6:.1f} MB")
-    for key in ("export_xlsx_s", "export_peak_mb", "export_baseline_mb", "export_rows"):
-        results[key] = export.get(key)
-    results["staff"] = dataset.root_staff
-    results.update({f"rows_{table}": count for table, count in dataset.counts.items()})
-    return results
+    return {key: export.get(key) for key in ("export_xlsx_s", "export_peak_mb", "export_baseline_mb", "export_rows")}
 
 
 def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
@@ -116,7 +122,7 @@ def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
     from app.tracking import progress
 
     from .generate import PASSWORD, Dataset
-    from .measure import make_app, measure_export, measure_pages
+    from .measure import make_app, measure_pages
 
     app = make_app(database_url)
     with app.app_context():
@@ -138,9 +144,7 @@ def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
     results.update(measure_pages(app, dataset, requests, budget_s, log=echo))
     with app.app_context():
         db.engine.dispose()
-    export = measure_export(database_url, dataset)
-    for key in ("export_xlsx_s", "export_peak_mb", "export_baseline_mb", "export_rows"):
-        results[key] = export.get(key)
+    results.update(timed_export(database_url, dataset))
     return results
 
 

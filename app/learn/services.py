@@ -472,15 +472,14 @@ def save_answer(session: Session, attempt: Attempt, position: int, keys: list[st
     already (`permissions.get_own_attempt_question_or_404`); otherwise they are read here.
     """
     now = now or utcnow()
+    if slot is None:  # read here: lock the attempt as the view's read does
+        session.refresh(attempt, with_for_update={"read": True})
     if not attempt.is_open:
         raise AttemptClosed("Bài làm đã được nộp; không thể sửa câu trả lời.")
     if is_past_deadline(attempt, now):
         close_if_expired(session, attempt, now)
         raise AttemptClosed("Đã hết thời gian làm bài. Bài làm được chấm theo các câu đã lưu.")
-    if slot is None:  # read here: lock the attempt as the view's read does, and look again
-        session.refresh(attempt, with_for_update={"read": True})
-        if not attempt.is_open:
-            raise AttemptClosed("Bài làm đã được nộp; không thể sửa câu trả lời.")
+    if slot is None:
         slot = session.execute(
             select(AttemptQuestion, QuestionVersion.type)
             .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)

@@ -34,7 +34,7 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import Integer, and_, case, delete, event, func, insert, inspect, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, inspect, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import (Agency, AgencyProgress, Assignment, Course, CourseCompletion, ProgressCycle, User,
@@ -167,7 +167,7 @@ def rebuild(session: Session) -> int:
     _lock(session, root_ids=set(session.scalars(select(Agency.id).where(Agency.parent_id.is_(None)))))
     session.execute(delete(AgencyProgress))
     for course in session.scalars(select(Course).where(Course.id.in_(_assigned_course_ids(session)))):
-        _recount(session, course, now, everywhere=True)
+        _recount(session, course, now)
         _counted(session, course.id, now)
     session.flush()
     return session.scalar(select(func.count()).select_from(AgencyProgress))
@@ -212,8 +212,7 @@ def _lock(session: Session, *, agency_ids=(), root_ids=()) -> None:
     session.execute(select(*calls))  # PostgreSQL evaluates a select list from left to right
 
 
-def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None, root: Agency | None = None,
-             everywhere: bool = False) -> None:
+def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None, root: Agency | None = None) -> None:
     """Replace the rows of these agencies (or of the subtree, or all) for the course by a fresh count."""
     from .services import person_statuses
 
@@ -229,8 +228,7 @@ def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None
         stale = stale.where(AgencyProgress.agency_id.in_(agency_ids))
     elif root is not None:
         stale = stale.where(AgencyProgress.agency_id.in_(select(Agency.id).where(root.subtree_filter())))
-    if not everywhere:
-        session.execute(stale.execution_options(synchronize_session=False))
+    session.execute(stale.execution_options(synchronize_session=False))
     session.execute(insert(AgencyProgress).from_select(
         ["agency_id", "course_id", "staff", "completed", "started", "due_at", "counted_at"], counts))
 
@@ -286,7 +284,7 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
                                        AgencyProgress.counted_at < start if start <= now else AgencyProgress.counted_at >= start)
                                        for path, start in suspects])).limit(1)) is not None:
         return None
-    key = _child_of(session, root) if by_child else AgencyProgress.agency_id
+    key = child_of(session, root, Agency.path) if by_child else AgencyProgress.agency_id
     past_due = AgencyProgress.due_at < now
     waiting = AgencyProgress.staff - AgencyProgress.completed
     split = {"completed": AgencyProgress.completed,
@@ -297,16 +295,15 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
         select(key.label("key"), *[func.sum(value).label(status) for status, value in split.items()])
         .select_from(AgencyProgress).join(Agency, Agency.id == AgencyProgress.agency_id)
         .where(in_subtree).group_by(key))
-    return [(row.key if row.key != "" else None, status, number) for row in rows
-            for status in split if (number := getattr(row, status))]
+    return [(row.key, status, number) for row in rows for status in split if (number := getattr(row, status))]
 
 
-def _child_of(session: Session, root: Agency):
-    """SQL: the id of the child of `root` an agency of its subtree lies under ('' for `root` itself),
-    the first part of the agency's path after the root's."""
-    rest = func.substr(Agency.path, len(root.path) + 1)
+def child_of(session: Session, root: Agency, path):
+    """SQL: the id of the child of `root` that the agency with this `path` (a column) lies under, the
+    first part of the path after the root's; NULL for `root` itself."""
+    rest = func.substr(path, len(root.path) + 1)
     if session.get_bind().dialect.name == "postgresql":
         part = func.split_part(rest, "/", 1)
-        return func.cast(func.nullif(part, ""), Integer)
-    part = func.substr(rest, 1, func.instr(rest, "/") - 1)
-    return func.cast(func.nullif(part, ""), Integer)
+    else:
+        part = func.substr(rest, 1, func.instr(rest, "/") - 1)
+    return cast(func.nullif(part, ""), Integer)

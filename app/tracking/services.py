@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM
 from ..learn.services import cycle_precedence
-from .progress import status_counts
+from .progress import child_of, status_counts
 from ..models import (
     Agency,
     AnswerTally,
@@ -218,24 +218,17 @@ class AgencyReport:
 def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
     """Figures for the agency's subtree and for each child's subtree.
 
-    From the progress summaries (`tracking.progress`), added up per child in SQL; or, while they
-    cannot answer for `now`, every person's status grouped by agency and status, added up here per
-    child by the path: far cheaper than joining every person to every child by path prefix.
+    From the progress summaries (`tracking.progress`); or, while they cannot answer for `now`,
+    every person's status. Either way added up per child in SQL, the child read off the path (far
+    cheaper than joining every person to every child by path prefix).
     """
     now = now or utcnow()
-    counts: Counter = Counter()
     rows = status_counts(session, course, agency, now, by_child=True)
-    if rows is not None:
-        for child_id, status, number in rows:
-            counts[child_id, status] += number
-    else:  # the summaries do not follow the cycles governing at `now`: count each person
+    if rows is None:  # the summaries do not follow the cycles governing at `now`: count each person
         people = person_statuses(session, course, agency, now)
-        # The child each agency of the subtree lies under (None for the agency itself).
-        child_of = {agency_id: int(below) if (below := path[len(agency.path):].split("/", 1)[0]) else None
-                    for agency_id, path in session.execute(select(Agency.id, Agency.path).where(agency.subtree_filter()))}
-        for agency_id, status, number in session.execute(
-                select(people.c.agency_id, people.c.status, func.count()).group_by(people.c.agency_id, people.c.status)):
-            counts[child_of[agency_id], status] += number
+        child = child_of(session, agency, people.c.path)
+        rows = session.execute(select(child, people.c.status, func.count()).group_by(child, people.c.status)).all()
+    counts = Counter({(child_id, status): number for child_id, status, number in rows})
     children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
                                .order_by(Agency.name)).all()
     names = ("staff", *STATUSES)
