@@ -2,6 +2,8 @@
 import os
 
 from flask import Flask, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from config import CONFIGS
 from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
@@ -41,7 +43,11 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(models.User, int(user_id))
+        # Every request loads its user: with the agency (shown in the menu) and the manager scopes
+        # (checked by the menu and the permissions) in the same statement, not three.
+        user = db.session.scalar(
+            select(models.User).where(models.User.id == int(user_id))
+            .options(joinedload(models.User.agency), joinedload(models.User.manager_scopes)))
         return user if user is not None and user.is_active else None
 
 

@@ -197,7 +197,7 @@ def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world,
     question = db.session.scalar(select(Question).where(Question.slug == "q-benh-nhan"))
     assert question.status == "retired"
     # What a new attempt draws from no longer holds it (the fixture bank is then too small to draw).
-    candidates, _ = learn._candidates(db.session, final)
+    candidates = learn._candidates(db.session, final)
     assert all(question.id not in pool for pool in candidates.values())
     assert db.session.scalar(select(func.count(QuestionVersion.id)).where(QuestionVersion.question_id == question.id)) == 1
     assert "Ngừng dùng" in client.get("/author/questions/q-benh-nhan/history").get_data(as_text=True)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.learn import services
@@ -218,6 +218,9 @@ def test_no_correct_answer_or_explanation_before_submission(client, signed_in, c
     before = re.sub(r'value="[^"]+" name="csrf_token"|name="csrf_token" type="hidden" value="[^"]+"', "", page.get_data(as_text=True))
     for version in versions:
         version.correct_keys = [version.choices[-1]["key"]]
+        # As a real change would (the hash is of the whole content): the page renders afresh, not
+        # from the questions this process has already rendered.
+        version.content_hash += "-other-answer"
     db.session.commit()
     after = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
     after = re.sub(r'value="[^"]+" name="csrf_token"|name="csrf_token" type="hidden" value="[^"]+"', "", after)
@@ -379,6 +382,42 @@ def test_completion_certificate_and_verification(client, auth, signed_in, make_u
     assert client.get(f"/verify?code={code.lower()}").headers["Location"].endswith(f"/verify/{code}")
     auth.login(make_user())
     assert client.get(f"/certificates/{code}.pdf").status_code == 404
+
+
+def test_the_exam_hours_requests_cost_a_fixed_number_of_statements(client, signed_in, course, count_queries):
+    """Saving reads the user and the attempt with its question, then writes; an attempt page over
+    questions this process has rendered reads no question version."""
+    attempt_id = _start(client)
+    client.get(f"/attempts/{attempt_id}")
+    item = _items(attempt_id)[0]
+    position, answer = item.position, item.choice_order[:1]
+    token = csrf_token(client, "/")
+    with count_queries() as save:
+        response = client.post(f"/attempts/{attempt_id}/questions/{position}",
+                               data={"answer": answer, "csrf_token": token},
+                               headers={"X-Requested-With": "fetch"})
+    assert response.status_code == 200 and save.count == 3
+    with count_queries() as page:
+        html = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    assert page.count == 4 and html.count('class="answer-form"') == 3  # user, attempt, its questions, quiz
+
+
+def test_questions_are_shown_and_shuffled_by_their_content_not_their_id(client, signed_in, course):
+    """What a process keeps of a question (its rendering, its choice keys) is found by content hash:
+    the same version id with other content (another database, a restore) is never shown stale."""
+    attempt_id = _start(client)
+    client.get(f"/attempts/{attempt_id}")
+    single = next(i for i in _items(attempt_id) if i.version.type == "single")
+    version_id, keys = single.question_version_id, single.version.choices
+    db.session.execute(update(QuestionVersion).where(QuestionVersion.id == version_id).values(
+        prompt="Lời hỏi hoàn toàn mới?", content_hash="noi-dung-khac",
+        choices=[{"key": choice["key"], "text": f"Lựa chọn mới {choice['key']}"} for choice in keys]
+        + [{"key": "z", "text": "Lựa chọn thêm"}]))
+    db.session.commit()
+    html = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    assert "Lời hỏi hoàn toàn mới?" in html and f"Lựa chọn mới {keys[0]['key']}" in html
+    assert services._choice_info(db.session, {version_id: "noi-dung-khac"})[version_id][1] == \
+        [choice["key"] for choice in keys] + ["z"]
 
 
 def test_home_queries_do_not_grow_with_progress(client, signed_in, course, count_queries):

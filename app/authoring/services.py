@@ -75,7 +75,7 @@ def _refuse_if_quizzes_short(session: Session) -> None:
     session.flush()
     quizzes = list(session.scalars(select(Quiz).where(Quiz.status == "published").order_by(Quiz.slug)
                                    .options(selectinload(Quiz.pools))))
-    candidates, _ = pool_candidates(session, [pool.id for quiz in quizzes for pool in quiz.pools])
+    candidates = pool_candidates(session, [pool.id for quiz in quizzes for pool in quiz.pools])
     short = [f"«{quiz.title}»" for quiz in quizzes
              if not always_drawable([(set(candidates[pool.id]), pool.draw_count) for pool in quiz.pools])]
     if short:

@@ -15,7 +15,7 @@ from ..content.checks import TRUE_FALSE_CHOICES
 from ..content.export import compare_with_files
 from ..content.files import body_citations
 from ..extensions import db
-from ..learn.rendering import render_lesson, render_markdown
+from ..learn.rendering import render_lesson, render_markdown, render_question
 from ..models import Course, Lesson, Question, Source, Topic
 from ..pagination import paginate_rows
 from ..permissions import require_author
@@ -147,8 +147,10 @@ def _action_form(kind: str, row, slug: str | None) -> forms.BaseForm:
 def _edit_question(question: Question | None, slug: str | None = None):
     """The question editor: an existing question, a new one (slug None), or a new one's draft."""
     def render(form, draft, item):
+        preview = _question_preview(item)
         return render_template("authoring/question.html", question=question, slug=slug, form=form, draft=draft,
-                               preview=_question_preview(item), sources=_sources(), render_markdown=render_markdown,
+                               preview=preview, preview_parts=preview and render_question(preview),
+                               sources=_sources(), render_markdown=render_markdown,
                                action_form=_action_form("question", question, slug), labels=forms)
 
     return _edit("question", question, slug, _QuestionForm, render)

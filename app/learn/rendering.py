@@ -5,11 +5,14 @@ import re
 from dataclasses import dataclass
 
 import nh3
+from flask import get_template_attribute
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..content.files import CURRENT_CONTACT, body_citations
-from ..models import Citation, Lesson
+from ..models import Citation, Lesson, QuestionVersion
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
@@ -115,3 +118,40 @@ def highlight_quote(text: str, quote: str | None) -> tuple[Markup, bool]:
             return (Markup(escape(text[: match.start()])) + Markup('<mark id="trich-dan">')
                     + escape(match.group(0)) + Markup("</mark>") + escape(text[match.end():]), True)
     return Markup(escape(text)), False
+
+
+@dataclass(frozen=True)
+class QuestionParts:
+    """A question as a learner sees it before answering: its type, the scenario card with the prompt,
+    and each choice's label by key. Nothing of the correct answer or the explanation."""
+
+    type: str
+    body: Markup
+    labels: dict[str, Markup]
+
+
+def render_question(version) -> QuestionParts:
+    """A question version (or the editor's preview standing in for one) through the learner's macros."""
+    body = get_template_attribute("learn/_macros.html", "question_body")
+    label = get_template_attribute("learn/_macros.html", "choice_label")
+    return QuestionParts(version.type, Markup(body(version)),
+                         {choice["key"]: Markup(label(version.type, choice)) for choice in version.choices
+                          if choice.get("key")})  # the editor's preview may hold a choice not keyed yet
+
+
+#: rendered questions of this process, by content hash: a version never changes (a change is a new
+#: row) and its hash is of its whole content (content.services.question_hash)
+_rendered_questions: dict[str, QuestionParts] = {}
+RENDERED_QUESTIONS_KEPT = 4096
+
+
+def question_parts(session: Session, versions: dict[int, str]) -> dict[int, QuestionParts]:
+    """The rendered parts of these versions ({id: content hash}); only those this process has not
+    rendered yet are read (an exam hour shows the same bank thousands of times)."""
+    missing = {version_id for version_id, digest in versions.items() if digest not in _rendered_questions}
+    if missing:
+        if len(_rendered_questions) + len(missing) > RENDERED_QUESTIONS_KEPT:
+            _rendered_questions.clear()
+        for version in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(missing))):
+            _rendered_questions[version.content_hash] = render_question(version)
+    return {version_id: _rendered_questions[digest] for version_id, digest in versions.items()}

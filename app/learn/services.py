@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, union_all, update
+from sqlalchemy import func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -296,18 +296,22 @@ def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
 
 #: what is needed to shuffle a version's choices: its type and its choice keys
 ChoiceInfo = dict[int, tuple[str, list[str]]]
+#: the same by content hash, kept by this process: a version never changes and its hash is of its whole
+#: content (content.services.question_hash), so an exam hour decodes each version's choices once
+_choice_keys: dict[str, tuple[str, list[str]]] = {}
+CHOICE_KEYS_KEPT = 4096
 
 
-def _candidates(session: Session, quiz: Quiz) -> tuple[dict[int, dict[int, int]], ChoiceInfo]:
-    """For each pool position, {question id: latest version id}, and each version's type and choice
-    keys: one statement for the whole quiz (an exam hour starts thousands of attempts at once)."""
+def _candidates(session: Session, quiz: Quiz) -> dict[int, dict[int, tuple[int, str]]]:
+    """For each pool, {question id: (latest version id, its content hash)}: one statement for the
+    whole quiz (an exam hour starts thousands of attempts at once)."""
     return pool_candidates(session, [pool.id for pool in quiz.pools])
 
 
-def pool_candidates(session: Session, pool_ids: list[int]) -> tuple[dict[int, dict[int, int]], ChoiceInfo]:
-    """For each pool id, {published question id: its latest version id}, and each version's type and
-    choice keys: one statement for any number of pools (of one quiz, or of every quiz)."""
-    columns = (Question.id, QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
+def pool_candidates(session: Session, pool_ids: list[int]) -> dict[int, dict[int, tuple[int, str]]]:
+    """For each pool id, {published question id: (its latest version id, that version's content
+    hash)}: one statement for any number of pools (of one quiz, or of every quiz)."""
+    columns = (Question.id, QuestionVersion.id, QuestionVersion.content_hash)
     latest = (QuestionVersion.question_id == Question.id) & (QuestionVersion.version == Question.latest_version)
     by_topic = (
         select(quiz_pool_topic.c.pool_id, *columns)
@@ -320,25 +324,30 @@ def pool_candidates(session: Session, pool_ids: list[int]) -> tuple[dict[int, di
         .join(Question, Question.id == quiz_pool_question.c.question_id)
         .join(QuestionVersion, latest)
         .where(quiz_pool_question.c.pool_id.in_(pool_ids), Question.status == "published"))
-    pools: dict[int, dict[int, int]] = {pool_id: {} for pool_id in pool_ids}
-    info: ChoiceInfo = {}
-    for pool_id, question_id, version_id, qtype, choices in session.execute(union_all(by_topic, explicit)):
-        pools[pool_id][question_id] = version_id
-        info[version_id] = (qtype, [choice["key"] for choice in choices])
-    return pools, info
+    pools: dict[int, dict[int, tuple[int, str]]] = {pool_id: {} for pool_id in pool_ids}
+    for pool_id, question_id, version_id, digest in session.execute(union_all(by_topic, explicit)):
+        pools[pool_id][question_id] = (version_id, digest)
+    return pools
 
 
-def _choice_orders(session: Session, version_ids: list[int], rng: random.Random,
-                   info: ChoiceInfo | None = None) -> dict[int, list[str]]:
+def _choice_info(session: Session, versions: dict[int, str]) -> ChoiceInfo:
+    """Type and choice keys of these versions ({id: content hash}); only those this process has not
+    seen are read, in one statement."""
+    missing = {version_id for version_id, digest in versions.items() if digest not in _choice_keys}
+    if missing:
+        if len(_choice_keys) + len(missing) > CHOICE_KEYS_KEPT:
+            _choice_keys.clear()
+        for digest, qtype, choices in session.execute(
+                select(QuestionVersion.content_hash, QuestionVersion.type, QuestionVersion.choices)
+                .where(QuestionVersion.id.in_(missing))):
+            _choice_keys[digest] = (qtype, [choice["key"] for choice in choices])
+    return {version_id: _choice_keys[digest] for version_id, digest in versions.items()}
+
+
+def _choice_orders(info: ChoiceInfo, rng: random.Random) -> dict[int, list[str]]:
     """Shuffled choice keys per version; true/false and the parts of a post keep their order."""
-    if info is None:
-        info = {version_id: (qtype, [choice["key"] for choice in choices])
-                for version_id, qtype, choices in session.execute(
-                    select(QuestionVersion.id, QuestionVersion.type, QuestionVersion.choices)
-                    .where(QuestionVersion.id.in_(version_ids)))}
     orders = {}
-    for version_id in version_ids:
-        qtype, keys = info[version_id]
+    for version_id, (qtype, keys) in info.items():
         keys = list(keys)
         if qtype in ("single", "multiple"):
             rng.shuffle(keys)
@@ -346,18 +355,21 @@ def _choice_orders(session: Session, version_ids: list[int], rng: random.Random,
     return orders
 
 
-def _add_questions(session: Session, attempt: Attempt, version_ids: list[int], rng: random.Random,
-                   info: ChoiceInfo | None = None) -> None:
-    orders = _choice_orders(session, version_ids, rng, info)
-    session.add_all(
-        AttemptQuestion(attempt=attempt, position=position, question_version_id=version_id,
-                        choice_order=orders[version_id])
-        for position, version_id in enumerate(version_ids, 1))
+def _add_questions(session: Session, attempt: Attempt, versions: dict[int, str], rng: random.Random) -> None:
+    """The drawn versions ({id: content hash}, in drawing order) as the attempt's questions: one
+    multi-row INSERT, no object per question."""
+    orders = _choice_orders(_choice_info(session, versions), rng)
+    session.execute(insert(AttemptQuestion), [
+        {"attempt_id": attempt.id, "position": position, "question_version_id": version_id,
+         "choice_order": orders[version_id]}
+        for position, version_id in enumerate(versions, 1)])
 
 
-def _draw(session: Session, quiz: Quiz, rng: random.Random) -> tuple[list[int], ChoiceInfo]:
-    candidates, info = _candidates(session, quiz)
-    drawn: list[int] = []
+def _draw(session: Session, quiz: Quiz, rng: random.Random) -> dict[int, str]:
+    """Versions for a new attempt ({id: content hash}, in order): each pool in turn, at random, no
+    question twice."""
+    candidates = _candidates(session, quiz)
+    drawn: dict[int, str] = {}
     used: set[int] = set()
     for pool in quiz.pools:
         available = sorted(qid for qid in candidates[pool.id] if qid not in used)
@@ -365,13 +377,14 @@ def _draw(session: Session, quiz: Quiz, rng: random.Random) -> tuple[list[int], 
             raise LearnError("Ngân hàng câu hỏi chưa đủ câu cho bài kiểm tra này. Vui lòng báo giảng viên.")
         for question_id in rng.sample(available, pool.draw_count):
             used.add(question_id)
-            drawn.append(candidates[pool.id][question_id])
-    return drawn, info
+            version_id, digest = candidates[pool.id][question_id]
+            drawn[version_id] = digest
+    return drawn
 
 
 def draw_versions(session: Session, quiz: Quiz, rng: random.Random) -> list[int]:
     """Question versions for a new attempt: each pool in order, at random, no question twice."""
-    return _draw(session, quiz, rng)[0]
+    return list(_draw(session, quiz, rng))
 
 
 def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | None = None,
@@ -394,7 +407,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
                       started_at=now, pass_percent=quiz.pass_percent,
                       deadline_at=now + timedelta(minutes=quiz.time_limit_minutes)
                       if quiz.time_limit_minutes else None)
-    versions, info = _draw(session, quiz, rng)
+    versions = _draw(session, quiz, rng)
     try:
         session.add(attempt)
         session.flush()
@@ -407,8 +420,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
         if existing is None:
             raise
         return existing
-    _add_questions(session, attempt, versions, rng, info)
-    session.flush()
+    _add_questions(session, attempt, versions, rng)
     return attempt
 
 
@@ -437,7 +449,7 @@ def start_practice(session: Session, user: User, course: Course, *, now: datetim
     now = now or utcnow()
     rng = rng or random.SystemRandom()
     topics = wrong_topic_ids(session, user, course)
-    query = (select(Question.id, QuestionVersion.id)
+    query = (select(Question.id, QuestionVersion.id, QuestionVersion.content_hash)
              .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
                    & (QuestionVersion.version == Question.latest_version))
              .where(Question.status == "published"))
@@ -455,8 +467,7 @@ def start_practice(session: Session, user: User, course: Course, *, now: datetim
     session.add(attempt)
     session.flush()
     touch_activity(session, user, course.id, now)
-    _add_questions(session, attempt, [version_id for _, version_id in chosen], rng)
-    session.flush()
+    _add_questions(session, attempt, {version_id: digest for _, version_id, digest in chosen}, rng)
     return attempt
 
 

@@ -14,7 +14,7 @@ from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_4
 from . import services
 from .certificates import certificate_pdf
 from .forms import CommitmentForm, VerifyForm
-from .rendering import highlight_quote, render_lesson_cached, render_markdown
+from .rendering import highlight_quote, question_parts, render_lesson_cached, render_markdown
 
 bp = Blueprint("learn", __name__, template_folder="templates")
 
@@ -166,10 +166,13 @@ def attempt(attempt_id: int):
     if services.close_if_expired(db.session, attempt):
         db.session.commit()
         return redirect(url_for("learn.review", attempt_id=attempt.id))
-    items = db.session.scalars(
-        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
-        .order_by(AttemptQuestion.position).options(selectinload(AttemptQuestion.version))).all()
-    return render_template("learn/attempt.html", attempt=attempt, items=items, form=EmptyForm())
+    rows = db.session.execute(
+        select(AttemptQuestion, QuestionVersion.content_hash)
+        .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
+        .where(AttemptQuestion.attempt_id == attempt.id).order_by(AttemptQuestion.position)).all()
+    items = [item for item, _ in rows]
+    parts = question_parts(db.session, {item.question_version_id: digest for item, digest in rows})
+    return render_template("learn/attempt.html", attempt=attempt, items=items, parts=parts, form=EmptyForm())
 
 
 @bp.route("/attempts/<int:attempt_id>/questions/<int:position>", methods=["POST"])
@@ -187,9 +190,10 @@ def answer(attempt_id: int, position: int):
         flash(str(error), "warning")
         target = "learn.review" if not attempt.is_open else "learn.attempt"
         return redirect(url_for(target, attempt_id=attempt.id))
+    answered = len(item.answer) > 0  # read before the commit expires it (a reload for one boolean)
     db.session.commit()
     if _wants_json():
-        return jsonify(ok=True, position=position, answered=len(item.answer) > 0)
+        return jsonify(ok=True, position=position, answered=answered)
     flash(f"Đã lưu câu trả lời câu {position}.", "success")
     return redirect(url_for("learn.attempt", attempt_id=attempt.id, _anchor=f"cau-{position}"))
 
