@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.learn import services
+from app.learn import rendering, services
 from app.learn.grading import score_answer
 from app.models import (Attempt, AttemptQuestion, Course, CourseCompletion, Lesson, LessonProgress,
                         QuestionVersion, Quiz, utcnow)
@@ -220,7 +220,7 @@ def test_no_correct_answer_or_explanation_before_submission(client, signed_in, c
         version.correct_keys = [version.choices[-1]["key"]]
         # As a real change would (the hash is of the whole content): the page renders afresh, not
         # from the questions this process has already rendered.
-        version.content_hash += "-other-answer"
+        version.content_hash = f"other-answer-{version.id}".ljust(64, "0")
     db.session.commit()
     after = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
     after = re.sub(r'value="[^"]+" name="csrf_token"|name="csrf_token" type="hidden" value="[^"]+"', "", after)
@@ -418,6 +418,23 @@ def test_questions_are_shown_and_shuffled_by_their_content_not_their_id(client, 
     assert "Lời hỏi hoàn toàn mới?" in html and f"Lựa chọn mới {keys[0]['key']}" in html
     assert services._choice_info(db.session, {version_id: "noi-dung-khac"})[version_id][1] == \
         [choice["key"] for choice in keys] + ["z"]
+
+
+def test_a_full_cache_is_emptied_without_losing_what_the_request_needs(client, signed_in, course, monkeypatch):
+    attempt_id = _start(client)
+    client.get(f"/attempts/{attempt_id}")  # its questions are now kept by this process
+    monkeypatch.setattr(rendering, "RENDERED_QUESTIONS_KEPT", 1)
+    monkeypatch.setattr(services, "CHOICE_KEYS_KEPT", 1)
+    items = _items(attempt_id)
+    items[0].version.content_hash = "mot-noi-dung-chua-gap"  # one miss among hits: the caches are full
+    db.session.commit()
+    response = client.get(f"/attempts/{attempt_id}")
+    assert response.status_code == 200 and response.get_data(as_text=True).count('class="answer-form"') == 3
+    versions = {item.question_version_id: item.version.content_hash for item in items}
+    versions[items[0].question_version_id] = "mot-noi-dung-khac-nua"
+    db.session.execute(update(QuestionVersion).where(QuestionVersion.id == items[0].question_version_id)
+                       .values(content_hash="mot-noi-dung-khac-nua"))
+    assert set(services._choice_info(db.session, versions)) == set(versions)
 
 
 def test_home_queries_do_not_grow_with_progress(client, signed_in, course, count_queries):

@@ -148,10 +148,11 @@ RENDERED_QUESTIONS_KEPT = 4096
 def question_parts(session: Session, versions: dict[int, str]) -> dict[int, QuestionParts]:
     """The rendered parts of these versions ({id: content hash}); only those this process has not
     rendered yet are read (an exam hour shows the same bank thousands of times)."""
-    missing = {version_id for version_id, digest in versions.items() if digest not in _rendered_questions}
+    found = {digest: parts for digest in versions.values() if (parts := _rendered_questions.get(digest))}
+    missing = [version_id for version_id, digest in versions.items() if digest not in found]
     if missing:
         if len(_rendered_questions) + len(missing) > RENDERED_QUESTIONS_KEPT:
-            _rendered_questions.clear()
+            _rendered_questions.clear()  # what this request needs is in `found` already
         for version in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(missing))):
-            _rendered_questions[version.content_hash] = render_question(version)
-    return {version_id: _rendered_questions[digest] for version_id, digest in versions.items()}
+            found[version.content_hash] = _rendered_questions[version.content_hash] = render_question(version)
+    return {version_id: found[digest] for version_id, digest in versions.items()}

@@ -333,15 +333,16 @@ def pool_candidates(session: Session, pool_ids: list[int]) -> dict[int, dict[int
 def _choice_info(session: Session, versions: dict[int, str]) -> ChoiceInfo:
     """Type and choice keys of these versions ({id: content hash}); only those this process has not
     seen are read, in one statement."""
-    missing = {version_id for version_id, digest in versions.items() if digest not in _choice_keys}
+    found = {digest: info for digest in versions.values() if (info := _choice_keys.get(digest))}
+    missing = [version_id for version_id, digest in versions.items() if digest not in found]
     if missing:
         if len(_choice_keys) + len(missing) > CHOICE_KEYS_KEPT:
-            _choice_keys.clear()
+            _choice_keys.clear()  # what this start needs is in `found` already
         for digest, qtype, choices in session.execute(
                 select(QuestionVersion.content_hash, QuestionVersion.type, QuestionVersion.choices)
                 .where(QuestionVersion.id.in_(missing))):
-            _choice_keys[digest] = (qtype, [choice["key"] for choice in choices])
-    return {version_id: _choice_keys[digest] for version_id, digest in versions.items()}
+            found[digest] = _choice_keys[digest] = (qtype, [choice["key"] for choice in choices])
+    return {version_id: found[digest] for version_id, digest in versions.items()}
 
 
 def _choice_orders(info: ChoiceInfo, rng: random.Random) -> dict[int, list[str]]:
