@@ -21,15 +21,6 @@ preload_app = True
 # first requests, which fill the per-process caches (templates, SQL, rendered questions), stay few.
 max_requests = 10000
 max_requests_jitter = 1000
-
-
-def post_fork(server, worker):
-    """A worker starts with no database connection of the master's: with preload_app, a pool filled
-    before the fork would otherwise be shared by every worker."""
-    from app.extensions import db
-
-    with server.app.wsgi().app_context():
-        db.engine.dispose(close=False)
 # Logs go to stdout/stderr, for journald or the container runtime: no log files on the server.
 accesslog = "-"
 errorlog = "-"
@@ -44,3 +35,12 @@ access_log_format = (
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn 27's control socket would be a file under $HOME: nothing is kept on the server's disk.
 control_socket_disable = True
+
+
+def post_fork(server, worker):
+    """A worker starts with no database connection of the master's: with preload_app, a pool filled
+    before the fork would otherwise be shared by every worker."""
+    from app.extensions import db
+
+    with server.app.wsgi().app_context():
+        db.engine.dispose(close=False)

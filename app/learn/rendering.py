@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..content.files import CURRENT_CONTACT, body_citations
 from ..models import Citation, Lesson, QuestionVersion
+from .services import kept_by_content
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
@@ -139,8 +140,7 @@ def render_question(version) -> QuestionParts:
                           if choice.get("key")})  # the editor's preview may hold a choice not keyed yet
 
 
-#: rendered questions of this process, by content hash: a version never changes (a change is a new
-#: row) and its hash is of its whole content (content.services.question_hash)
+#: rendered questions of this process, by content hash (services.kept_by_content)
 _rendered_questions: dict[str, QuestionParts] = {}
 RENDERED_QUESTIONS_KEPT = 4096
 
@@ -148,11 +148,8 @@ RENDERED_QUESTIONS_KEPT = 4096
 def question_parts(session: Session, versions: dict[int, str]) -> dict[int, QuestionParts]:
     """The rendered parts of these versions ({id: content hash}); only those this process has not
     rendered yet are read (an exam hour shows the same bank thousands of times)."""
-    found = {digest: parts for digest in versions.values() if (parts := _rendered_questions.get(digest))}
-    missing = [version_id for version_id, digest in versions.items() if digest not in found]
-    if missing:
-        if len(_rendered_questions) + len(missing) > RENDERED_QUESTIONS_KEPT:
-            _rendered_questions.clear()  # what this request needs is in `found` already
-        for version in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(missing))):
-            found[version.content_hash] = _rendered_questions[version.content_hash] = render_question(version)
-    return {version_id: found[digest] for version_id, digest in versions.items()}
+    def read(version_ids):
+        for version in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(version_ids))):
+            yield version.content_hash, render_question(version)
+
+    return kept_by_content(_rendered_questions, RENDERED_QUESTIONS_KEPT, versions, read)

@@ -294,10 +294,25 @@ def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
         Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.status == "in_progress"))
 
 
+def kept_by_content(kept: dict, limit: int, versions: dict[int, str], read) -> dict:
+    """{version id: what this process keeps of it} for these versions ({id: content hash}), found in
+    `kept` by content hash: a version never changes and its hash is of its whole content
+    (content.services.question_hash), so an exam hour works each one out once per process. The
+    others come from `read(their ids)`, which yields (content hash, value); past `limit` entries
+    `kept` is emptied first (what this call found there is not lost)."""
+    found = {digest: kept[digest] for digest in versions.values() if digest in kept}
+    missing = [version_id for version_id, digest in versions.items() if digest not in found]
+    if missing:
+        if len(kept) + len(missing) > limit:
+            kept.clear()
+        for digest, value in read(missing):
+            found[digest] = kept[digest] = value
+    return {version_id: found[digest] for version_id, digest in versions.items()}
+
+
 #: what is needed to shuffle a version's choices: its type and its choice keys
 ChoiceInfo = dict[int, tuple[str, list[str]]]
-#: the same by content hash, kept by this process: a version never changes and its hash is of its whole
-#: content (content.services.question_hash), so an exam hour decodes each version's choices once
+#: the same by content hash, kept by this process (kept_by_content)
 _choice_keys: dict[str, tuple[str, list[str]]] = {}
 CHOICE_KEYS_KEPT = 4096
 
@@ -331,18 +346,15 @@ def pool_candidates(session: Session, pool_ids: list[int]) -> dict[int, dict[int
 
 
 def _choice_info(session: Session, versions: dict[int, str]) -> ChoiceInfo:
-    """Type and choice keys of these versions ({id: content hash}); only those this process has not
-    seen are read, in one statement."""
-    found = {digest: info for digest in versions.values() if (info := _choice_keys.get(digest))}
-    missing = [version_id for version_id, digest in versions.items() if digest not in found]
-    if missing:
-        if len(_choice_keys) + len(missing) > CHOICE_KEYS_KEPT:
-            _choice_keys.clear()  # what this start needs is in `found` already
+    """Type and choice keys of these versions ({id: content hash}); those this process has not seen
+    are read in one statement."""
+    def read(version_ids):
         for digest, qtype, choices in session.execute(
                 select(QuestionVersion.content_hash, QuestionVersion.type, QuestionVersion.choices)
-                .where(QuestionVersion.id.in_(missing))):
-            found[digest] = _choice_keys[digest] = (qtype, [choice["key"] for choice in choices])
-    return {version_id: found[digest] for version_id, digest in versions.items()}
+                .where(QuestionVersion.id.in_(version_ids))):
+            yield digest, (qtype, [choice["key"] for choice in choices])
+
+    return kept_by_content(_choice_keys, CHOICE_KEYS_KEPT, versions, read)
 
 
 def _choice_orders(info: ChoiceInfo, rng: random.Random) -> dict[int, list[str]]:
