@@ -793,7 +793,7 @@ def key_balance_errors(questions) -> list[str]:
                 errors.append(f"câu một lựa chọn: đáp án «{key}» đúng ở {right}/{len(single)} câu; "
                               f"đoán luôn «{key}» được {right / len(single):.0%}, hơn hẳn mức ngẫu nhiên "
                               f"{chance:.0%}: hãy đổi khóa của đáp án đúng cho cân bằng")
-            if expected >= 4 and right < expected / 2:
+            if expected >= 3 and right < expected / 2:
                 errors.append(f"câu một lựa chọn: đáp án «{key}» chỉ đúng ở {right} câu, trong khi "
                               f"ngẫu nhiên sẽ khoảng {expected:.0f}: hãy đổi khóa cho cân bằng")
     multiple = [q for q in questions if q["type"] == "multiple" and q["choices"]]
