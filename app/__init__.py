@@ -99,6 +99,7 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .card.cli import card_cli
     from .content.cli import content_cli
     from .demo.cli import demo_command
     from .auth.cli import users_cli
@@ -106,6 +107,7 @@ def register_commands(app: Flask) -> None:
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
 
+    app.cli.add_command(card_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
