@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from .authoring.views import bp as authoring_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
+    from .refreshers.views import bp as refreshers_bp
     from .reminders.views import bp as reminders_bp
     from .tracking.views import bp as tracking_bp
 
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(authoring_bp)
+    app.register_blueprint(refreshers_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
