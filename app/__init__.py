@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from .authoring.views import bp as authoring_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
+    from .refreshers.views import bp as refreshers_bp
     from .reminders.views import bp as reminders_bp
     from .tracking.views import bp as tracking_bp
 
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(authoring_bp)
+    app.register_blueprint(refreshers_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -99,6 +101,7 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .card.cli import card_cli
     from .content.cli import content_cli
     from .demo.cli import demo_command
     from .auth.cli import users_cli
@@ -106,6 +109,7 @@ def register_commands(app: Flask) -> None:
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
 
+    app.cli.add_command(card_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)

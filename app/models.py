@@ -879,3 +879,41 @@ class LessonRevision(db.Model):
 
     lesson: Mapped[Lesson] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+
+# -- spaced refreshers (migration 0016) -------------------------------------------------------------
+
+REFRESHER_MONTHS = (1, 3)
+
+
+class Refresher(db.Model):
+    """A three-question refresher offered one and three months after a completion. Taking it is a
+    practice attempt: never graded for completion; the dashboards count who took it and how many
+    answers were right."""
+
+    __tablename__ = "refresher"
+    __table_args__ = (
+        UniqueConstraint("completion_id", "months"),
+        CheckConstraint("months IN (1, 3)", name="months_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[int] = mapped_column(ForeignKey("course_completion.id", ondelete="CASCADE"),
+                                               index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    #: the completion's agency: a refresher counts in the dashboard where the completion counts
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    #: 1 or 3: months after the completion
+    months: Mapped[int] = mapped_column(Integer)
+    #: the day (Vietnam's time) from which it is offered
+    due_on: Mapped[date] = mapped_column(Date)
+    #: when the invitation went out with `flask reminders send`
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the practice attempt that took it; None until started
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id"), unique=True)
+
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+    completion: Mapped[CourseCompletion] = relationship()
+    attempt: Mapped[Attempt | None] = relationship()

@@ -245,7 +245,9 @@ def test_load_creates_everything(app, runner, fixture_content):
     counts = _snapshot()
     assert counts["Question"] == 3 and counts["QuestionVersion"] == 3
     assert counts["Lesson"] == 1 and counts["Quiz"] == 2
-    assert counts["Source"] == 16
+    # Every entry of the shipped sources.yaml (the fixtures use it): 18 since the December 2026
+    # update added Nghị định 211/2025 and Luật Bảo vệ dữ liệu cá nhân 91/2025.
+    assert counts["Source"] == 18
     lesson = db.session.scalar(select(Lesson))
     assert [c.source.slug for c in lesson.citations] == ["cat-tuyen-quang-2021", "nd-15-2020"]
     letter = db.session.scalar(select(Source).where(Source.slug == "stttt-yen-bai-2021"))
@@ -398,3 +400,129 @@ def test_loading_unchanged_items_refreshes_their_search_text_and_sources(fixture
     for slug, item in result.bundle.questions.items():
         question = db.session.scalar(select(Question).where(Question.slug == slug))
         assert question.search_text == question_search_text(item)
+
+
+# -- December 2026: quotations, callouts, current law, key balance ------------------------------
+
+CHECK_FIXTURES = ROOT / "tests" / "fixtures" / "checks"
+
+
+def _add(dirs, name, where="lessons"):
+    """Copy one of tests/fixtures/checks/ into the fixture curriculum."""
+    target = dirs[0] / "lessons" if where == "lessons" else dirs[1]
+    (target / name).write_text((CHECK_FIXTURES / name).read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def test_blockquote_without_attribution_is_refused(fixture_content):
+    _add(fixture_content, "02-trich-dan-khong-nguon.md")
+    result = _check(fixture_content)
+    errors = [e for e in result.errors if e.file.endswith("02-trich-dan-khong-nguon.md")]
+    # The paraphrase shaped as a quotation (line 14) is refused; the attributed quotation is not.
+    assert [e.line for e in errors] == [14], _messages(result)
+    assert "> — [mã-nguồn, vị trí]" in errors[0].message and "::: ghi-nho" in errors[0].message
+
+
+def test_attributed_quotation_not_verbatim_is_refused(fixture_content):
+    _replace(_lesson(fixture_content), "của người bệnh Covid-19;", "của người bệnh Covid-19 và người nhà;")
+    result = _check(fixture_content)
+    assert any("không khớp nguyên văn" in e.message and e.file.endswith("01-mau.md")
+               for e in result.errors), _messages(result)
+
+
+def test_callouts_and_example_posts_pass_and_render_as_their_own_cards(app, fixture_content):
+    from app.learn.rendering import render_with_containers
+
+    _add(fixture_content, "04-khoi.md")
+    result = _check(fixture_content)
+    assert result.ok, _messages(result)
+    body = result.bundle.lessons["l04-khoi"]["body_md"]
+    with app.test_request_context():
+        html = str(render_with_containers(body + "\n::: vi-du\n<script>alert(1)</script> *mẫu*\n:::\n"))
+    assert "<blockquote" not in html
+    assert '<aside class="lesson-callout lesson-callout-ghi-nho" aria-label="Ghi nhớ">' in html
+    assert 'class="post-card post-zalo post-kind-group_message"' in html and "Tổ dân phố 9" in html
+    assert "mn oi mai cat dien ca ngay nha" in html and "là hư cấu" in html
+    assert "<script>" not in html and "<em>mẫu</em>" in html
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("::: canh-bao\nNội dung.\n:::\n", "loại khối «canh-bao» không được hỗ trợ"),
+    ("::: ghi-nho\nKhông đóng khối.\n", "chưa được đóng"),
+    ("::: ghi-nho\n:::\n", "không có nội dung"),
+    ("::: ghi-nho\n::: luu-y\nLồng.\n:::\n", "không được lồng"),
+    ("::: bai-dang\nauthor: \"Lục Thị Mai\"\ntext: \"Không có nền tảng\"\n:::\n", "«platform»"),
+    ("::: bai-dang\nplatform: zalo\ntext: \"gọi 0915.274.777 nhé\"\n:::\n", "số điện thoại thật"),
+])
+def test_container_mistakes_are_refused(fixture_content, body, expected):
+    path = _lesson(fixture_content)
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + body, encoding="utf-8")
+    result = _check(fixture_content)
+    assert any(expected in e.message and e.file.endswith("01-mau.md") for e in result.errors), \
+        _messages(result)
+
+
+def test_superseded_wording_and_real_places_are_refused_in_lessons(fixture_content):
+    _add(fixture_content, "03-luat-cu.md")
+    result = _check(fixture_content)
+    found = {(e.line, e.message.split(":")[0]) for e in result.errors if e.file.endswith("03-luat-cu.md")}
+    messages = " | ".join(e.message for e in result.errors)
+    assert "viết «đã thay thế», không viết «sẽ thay thế»" in messages           # line 12
+    assert "nêu cả Nghị định 211/2025/NĐ-CP" in messages                       # line 14
+    assert "địa danh thật «Đồng Tâm»" in messages                               # line 16
+    assert {line for line, _ in found} == {12, 14, 16}, found
+
+
+@pytest.mark.parametrize("explanation, expected", [
+    ("Luật An ninh mạng 2018 sẽ được thay bằng Luật An ninh mạng 2025.", "«sẽ thay thế»"),
+    ("Luật An ninh mạng 2025 (116/2025/QH15, cần đối chiếu văn bản gốc).", "đã được xác nhận"),
+    ("Nghị định 15/2020 (đã sửa đổi bởi Nghị định 14/2022/NĐ-CP) phạt việc này.", "211/2025"),
+    ("Từ năm 2026 có thể có quy định xử phạt mới từ năm 2026.", "không có nghị định xử phạt mới"),
+])
+def test_superseded_wording_is_refused_in_questions(fixture_content, explanation, expected):
+    _replace(_bank(fixture_content),
+             '    explanation: "Bài đăng nêu tên, tuổi và nơi ở của người bệnh.',
+             f'    explanation: "{explanation} Bài đăng nêu tên, tuổi và nơi ở của người bệnh.')
+    result = _check(fixture_content)
+    assert any(expected in e.message and e.field.endswith("explanation") for e in result.errors), \
+        _messages(result)
+
+
+def test_a_question_citing_article_101_needs_the_currency_note(fixture_content):
+    cite = '      - source: nd-15-2020\n        location: "Điều 101 khoản 1"\n'
+    _replace(_bank(fixture_content), '    citations:\n      - source: cat-tuyen-quang-2021\n        location: "đoạn 1, hành vi (1)"\n',
+             '    citations:\n' + cite + '      - source: cat-tuyen-quang-2021\n        location: "đoạn 1, hành vi (1)"\n')
+    result = _check(fixture_content)
+    assert any("cần đối chiếu văn bản hiện hành" in e.message for e in result.errors), _messages(result)
+    _replace(_bank(fixture_content), "Công an tỉnh Tuyên Quang nêu đây là hành vi vi phạm chủ yếu.",
+             "Công an tỉnh Tuyên Quang nêu đây là hành vi vi phạm chủ yếu. Mức phạt có thể đã thay đổi; "
+             "cần đối chiếu văn bản hiện hành.")
+    assert _check(fixture_content).ok, _messages(_check(fixture_content))
+
+
+def test_skewed_key_distribution_is_refused(fixture_content):
+    _add(fixture_content, "bank-lech-khoa.yaml", where="quizzes")
+    result = _check(fixture_content)
+    messages = [e.message for e in result.errors if e.field == "bank"]
+    assert any("đáp án «a» đúng ở 13/13 câu" in m for m in messages), messages
+    assert any("đáp án «d» chỉ đúng ở 0 câu" in m for m in messages), messages
+    assert any("tập đáp án đúng {a, b} lặp lại ở 10/10 câu" in m for m in messages), messages
+    assert any("11/11 câu có đáp án «Sai»" in m for m in messages), messages
+
+
+def test_the_shipped_bank_cannot_be_guessed_by_a_fixed_pattern():
+    """Issue 16 §2: always `a`, always `false`, always the most common correct set score no better
+    than chance (within the margins of key_balance_errors) on the shipped bank."""
+    from collections import Counter
+
+    from app.content.checks import key_balance_errors
+
+    questions = list(check_content(ROOT / "content", ROOT / "quizzes").bundle.questions.values())
+    assert key_balance_errors(questions) == []
+    single = [q for q in questions if q["type"] == "single"]
+    chance = sum(1 / len(q["choices"]) for q in single) / len(single)
+    for key in "abcd":
+        assert sum(q["correct_keys"] == [key] for q in single) / len(single) <= chance + 0.10, key
+    true_false = [q for q in questions if q["type"] == "true_false"]
+    assert 0.35 <= sum(q["correct_keys"] == ["false"] for q in true_false) / len(true_false) <= 0.65
+    multiple = [q for q in questions if q["type"] == "multiple"]
+    assert Counter(tuple(q["correct_keys"]) for q in multiple).most_common(1)[0][1] / len(multiple) <= 0.25

@@ -19,15 +19,19 @@ from ..models import (
     VERDICTS,
 )
 from .files import (
+    CALLOUT_KINDS,
     CURRENT_CONTACT,
+    POST_CONTAINER,
     ContentError,
     LessonFile,
     ParsedFile,
     body_citations,
+    body_containers,
     format_path,
     parse_lesson,
     parse_yaml,
     read_text,
+    unattributed_blockquotes,
 )
 from .text import contains_name, email_addresses, normalize_quote_text, phone_numbers
 
@@ -39,6 +43,28 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 PLATFORMS = ("facebook", "zalo", "tiktok", "youtube", "other")
 SCENARIO_KINDS = ("post", "comment", "share", "message", "group_message", "video", "situation")
 TRUE_FALSE_CHOICES = [{"key": "true", "text": "Đúng"}, {"key": "false", "text": "Sai"}]
+
+#: wording that teaches a superseded rule as current (legal facts sheet §0, December 2026), with why
+SUPERSEDED_WORDING = [
+    (re.compile(r"\bsẽ\s+(?:được\s+)?thay(?:\s+thế|\s+bằng)?(?!\s*đổi)", re.IGNORECASE),
+     "Luật An ninh mạng 2025 đã có hiệu lực từ 01/7/2026: viết «đã thay thế», không viết «sẽ thay thế»"),
+    (re.compile(r"(?:Luật An ninh mạng 2025|116/2025/QH15)[^.\n]{0,80}?(?:sẽ có hiệu lực|chưa có hiệu lực)",
+                re.IGNORECASE),
+     "Luật An ninh mạng 2025 đã có hiệu lực từ 01/7/2026"),
+    (re.compile(r"116/2025/QH15[^.\n]{0,40}?cần đối chiếu", re.IGNORECASE),
+     "số hiệu 116/2025/QH15 đã được xác nhận; bỏ ghi chú «cần đối chiếu» ở số hiệu"),
+    (re.compile(r"(?:quy định|chế độ) (?:xử phạt )?mới (?:có thể )?(?:áp dụng )?từ năm 2026", re.IGNORECASE),
+     "không có nghị định xử phạt mới được xác nhận; viết «mức phạt có thể đã thay đổi; cần đối chiếu "
+     "văn bản hiện hành»"),
+]
+#: the first amending decree of Nghị định 15/2020, named only together with the second
+FIRST_AMENDMENT, SECOND_AMENDMENT = "14/2022", "211/2025"
+#: real places tied to real events: scenarios and lessons use invented places instead
+REAL_PLACES = ("Đồng Tâm", "Pác Ngòi")
+FINE_NOTE = "cần đối chiếu văn bản hiện hành"
+_FINE_AMOUNT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:[–-]|đến)?\s*\d*(?:[.,]\d+)?\s*triệu", re.IGNORECASE)
+#: the least number of questions of a type before its key distribution is judged
+KEY_BALANCE_MIN = 10
 
 _TYPE_NAMES = {
     str: "chuỗi ký tự",
@@ -160,6 +186,7 @@ class ContentChecker:
         self._check_questions()
         self._check_quizzes()
         self._check_bank_minimums()
+        self._check_key_balance()
         return CheckResult(self.bundle, self.errors, self.files_read)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -362,6 +389,14 @@ class ContentChecker:
             _within(body_check, (), citation.location, "vị trí trích dẫn")
             citations.append({"source": citation.source, "location": citation.location,
                               "quote": citation.quote})
+        self._check_lesson_blocks(lesson_file, rel)
+        for paragraph_line, paragraph in _paragraphs(lesson_file.body, lesson_file.body_line):
+            for message in currency_errors(paragraph):
+                _LineCheck(rel, paragraph_line, self.errors).error((), message)
+            for place in REAL_PLACES:
+                if contains_name(paragraph, place):
+                    _LineCheck(rel, paragraph_line, self.errors).error(
+                        (), f"bài học nêu địa danh thật «{place}»; hãy dùng địa danh hư cấu, ghi rõ là giả định")
         for number, line in enumerate(lesson_file.body.split("\n"), lesson_file.body_line):
             for match in CURRENT_CONTACT.finditer(line):
                 if match.group(1) not in self.bundle.sources:
@@ -377,6 +412,41 @@ class ContentChecker:
         if slug and self._register("lesson", slug, check, ()):
             self.bundle.lessons[slug] = lesson
         return lesson
+
+    def _check_lesson_blocks(self, lesson_file, rel: str) -> None:
+        """Blockquotes are attributed quotations only; callouts and example posts are containers."""
+        first = lesson_file.body_line
+        for index in unattributed_blockquotes(lesson_file.body):
+            _LineCheck(rel, first + index, self.errors).error(
+                (), "khối trích dẫn (dòng bắt đầu bằng «>») phải là trích dẫn nguyên văn, kết thúc bằng "
+                    "dòng ghi nguồn «> — [mã-nguồn, vị trí]»; ghi nhớ, lưu ý, ví dụ dùng «::: ghi-nho», "
+                    "«::: luu-y», «::: vi-du» và bài đăng minh họa dùng «::: bai-dang»")
+        containers, nested = body_containers(lesson_file.body)
+        for index in nested:
+            _LineCheck(rel, first + index, self.errors).error((), "khối «:::» không được lồng trong khối khác")
+        for container in containers:
+            where = _LineCheck(rel, first + container.start, self.errors)
+            if container.end is None:
+                where.error((), f"khối «::: {container.kind}» chưa được đóng bằng dòng «:::»")
+            if container.kind == POST_CONTAINER:
+                self._check_example_post(container, rel, first)
+            elif container.kind not in CALLOUT_KINDS:
+                where.error((), f"loại khối «{container.kind}» không được hỗ trợ; chọn một trong: "
+                                + ", ".join([*CALLOUT_KINDS, POST_CONTAINER]))
+            elif not container.text.strip():
+                where.error((), f"khối «::: {container.kind}» không có nội dung")
+
+    def _check_example_post(self, container, rel: str, first: int) -> None:
+        """An example post is a scenario card in YAML, with the rules of a question's scenario."""
+        parsed, errors = parse_yaml(container.text, rel, line_offset=first + container.start)
+        self.errors.extend(errors)
+        if parsed is None:
+            return
+        check = FileCheck(parsed, self.errors)
+        if not check.mapping(parsed.data, ()):
+            return
+        self._check_scenario(check, (), {**parsed.data}, None, where_key=None)
+        self._check_real_people(check, (), {"scenario": parsed.data}, scenario_path=())
 
     # -- questions --------------------------------------------------------------------------
     def _check_questions(self) -> None:
@@ -403,6 +473,7 @@ class ContentChecker:
         explanation = check.get(item, where, "explanation", str)
         citations = self._check_question_citations(check, where, item)
         self._check_real_people(check, where, item)
+        self._check_question_currency(check, where, item, citations)
         question = {
             "slug": slug, "type": qtype,
             "difficulty": check.get(item, where, "difficulty", str, choices=DIFFICULTIES),
@@ -417,8 +488,9 @@ class ContentChecker:
             self.bundle.questions[slug] = question
         return question
 
-    def _check_scenario(self, check: FileCheck, where: tuple, scenario: Any, qtype: str | None):
-        where = where + ("scenario",)
+    def _check_scenario(self, check: FileCheck, where: tuple, scenario: Any, qtype: str | None,
+                        where_key: str | None = "scenario"):
+        where = where + ((where_key,) if where_key else ())
         if scenario is None:
             if qtype == "select_parts":
                 check.error(where, "câu hỏi chọn phần vi phạm cần có «scenario» với «segments»")
@@ -543,10 +615,11 @@ class ContentChecker:
             citations.append({"source": source, "location": location or "", "quote": quote})
         return citations
 
-    def _check_real_people(self, check, where, item) -> None:
+    def _check_real_people(self, check, where, item, scenario_path: tuple | None = None) -> None:
         """Scenarios use invented people: no official named in a letter, no letter's phone or email."""
         texts = []
-        for path, value in _strings(item.get("scenario"), where + ("scenario",)):
+        base = where + ("scenario",) if scenario_path is None else scenario_path
+        for path, value in _strings(item.get("scenario"), base):
             texts.append((path, value))
         for key in ("prompt",):
             if isinstance(item.get(key), str):
@@ -563,6 +636,34 @@ class ContentChecker:
                 check.error(path, f"tình huống dùng số điện thoại thật {number} của văn bản nguồn")
             for email in email_addresses(text) & self._emails:
                 check.error(path, f"tình huống dùng địa chỉ email thật {email} của văn bản nguồn")
+            for place in REAL_PLACES:
+                if contains_name(text, place):
+                    check.error(path, f"tình huống dùng địa danh thật «{place}»; hãy dùng địa danh hư cấu "
+                                      "và ghi rõ là giả định")
+
+    def _check_question_currency(self, check, where, item, citations) -> None:
+        """No superseded rule taught as current; Điều 101's fines always carry the currency note."""
+        texts = [(where + (key,), item[key]) for key in ("prompt", "explanation")
+                 if isinstance(item.get(key), str)]
+        texts += [(where + ("choices", index, "text"), choice["text"])
+                  for index, choice in enumerate(item.get("choices") or [])
+                  if isinstance(choice, dict) and isinstance(choice.get("text"), str)]
+        texts += [(where + ("citations", index, "location"), citation["location"])
+                  for index, citation in enumerate(citations) if citation.get("location")]
+        whole = "\n".join(text for _, text in texts)
+        for path, text in texts:
+            for message in currency_errors(text, whole):
+                check.error(path, message)
+            for place in REAL_PLACES:
+                if path[-1] == "explanation" and contains_name(text, place):
+                    check.error(path, f"nêu địa danh thật «{place}»; hãy dùng địa danh hư cấu")
+        cites_fines = any(c.get("source") == "nd-15-2020" and "101" in (c.get("location") or "")
+                          for c in citations) or (_FINE_AMOUNT.search(whole) and "101" in whole)
+        note_in = " ".join(item.get(key) or "" for key in ("prompt", "explanation")
+                           if isinstance(item.get(key), str))
+        if cites_fines and FINE_NOTE not in note_in:
+            check.error(where + ("explanation",), "câu hỏi dẫn Điều 101 Nghị định 15/2020 (mức phạt) "
+                                                  f"phải ghi chú «mức phạt có thể đã thay đổi; {FINE_NOTE}»")
 
     # -- quizzes ----------------------------------------------------------------------------
     def _check_quizzes(self) -> None:
@@ -664,6 +765,83 @@ class ContentChecker:
                     rel, topic["line"], f"topics.{slug}",
                     f"chủ đề «{slug}» có {violations[slug]} tình huống vi phạm, ít hơn mức tối "
                     f"thiểu {topic['min_violations']}"))
+
+
+    # -- key balance --------------------------------------------------------------------------
+    def _check_key_balance(self) -> None:
+        rel = self._rel(self.quizzes_dir)
+        for message in key_balance_errors(self.bundle.questions.values()):
+            self.errors.append(ContentError(rel, None, "bank", message))
+
+
+def key_balance_errors(questions) -> list[str]:
+    """Refuse a bank whose answer keys can be guessed without reading: a fixed guess (always `a`,
+    always `false`, always {a, b, c}) must not beat chance, and no key may be (almost) never right.
+
+    Judged per type once it holds KEY_BALANCE_MIN questions, so that a small bank is not refused
+    for the luck of a few draws."""
+    errors = []
+    single = [q for q in questions if q["type"] == "single" and q["choices"]]
+    if len(single) >= KEY_BALANCE_MIN:
+        chance = sum(1 / len(q["choices"]) for q in single) / len(single)
+        keys = sorted({c["key"] for q in single for c in q["choices"] if c["key"]})
+        for key in keys:
+            having = [q for q in single if any(c["key"] == key for c in q["choices"])]
+            right = sum(1 for q in having if key in q["correct_keys"])
+            expected = sum(1 / len(q["choices"]) for q in having)
+            if right / len(single) > chance + 0.10:
+                errors.append(f"câu một lựa chọn: đáp án «{key}» đúng ở {right}/{len(single)} câu; "
+                              f"đoán luôn «{key}» được {right / len(single):.0%}, hơn hẳn mức ngẫu nhiên "
+                              f"{chance:.0%}: hãy đổi khóa của đáp án đúng cho cân bằng")
+            if expected >= 3 and right < expected / 2:
+                errors.append(f"câu một lựa chọn: đáp án «{key}» chỉ đúng ở {right} câu, trong khi "
+                              f"ngẫu nhiên sẽ khoảng {expected:.0f}: hãy đổi khóa cho cân bằng")
+    multiple = [q for q in questions if q["type"] == "multiple" and q["choices"]]
+    if len(multiple) >= KEY_BALANCE_MIN:
+        sets = Counter(tuple(sorted(q["correct_keys"])) for q in multiple)
+        common, count = sets.most_common(1)[0]
+        if count / len(multiple) > 0.25:
+            errors.append(f"câu nhiều lựa chọn: tập đáp án đúng {{{', '.join(common)}}} lặp lại ở "
+                          f"{count}/{len(multiple)} câu: hãy đổi khóa cho cân bằng")
+        keys = sorted({c["key"] for q in multiple for c in q["choices"] if c["key"]})
+        for key in keys:
+            having = [q for q in multiple if any(c["key"] == key for c in q["choices"])]
+            if len(having) < KEY_BALANCE_MIN:
+                continue
+            share = sum(1 for q in having if key in q["correct_keys"]) / len(having)
+            if share > 0.8 or share < 0.2:
+                errors.append(f"câu nhiều lựa chọn: lựa chọn «{key}» là đáp án đúng ở {share:.0%} số câu "
+                              "có nó: hãy đổi khóa cho cân bằng")
+    true_false = [q for q in questions if q["type"] == "true_false" and q["correct_keys"]]
+    if len(true_false) >= KEY_BALANCE_MIN:
+        false = sum(1 for q in true_false if q["correct_keys"] == ["false"])
+        if not 0.35 <= false / len(true_false) <= 0.65:
+            errors.append(f"câu đúng/sai: {false}/{len(true_false)} câu có đáp án «Sai»; tỷ lệ phải "
+                          "trong khoảng 35–65 % để không đoán được")
+    return errors
+
+
+def currency_errors(text: str, context: str | None = None) -> list[str]:
+    """What in `text` teaches a superseded rule as current; `context` is the whole item the text
+    belongs to (a question, a paragraph), where the second amending decree may be named."""
+    errors = [message for pattern, message in SUPERSEDED_WORDING if pattern.search(text)]
+    if FIRST_AMENDMENT in text and SECOND_AMENDMENT not in (context or text):
+        errors.append("Nghị định 15/2020 có hai nghị định sửa đổi: nêu cả Nghị định 211/2025/NĐ-CP "
+                      "cùng với Nghị định 14/2022/NĐ-CP")
+    return errors
+
+
+def _paragraphs(body: str, body_line: int):
+    """Each paragraph of a lesson body (blank-line separated) with the file line it starts on."""
+    start, lines = None, []
+    for number, line in enumerate(body.split("\n") + [""], body_line):
+        if line.strip():
+            if start is None:
+                start = number
+            lines.append(line)
+        elif lines:
+            yield start, "\n".join(lines)
+            start, lines = None, []
 
 
 def _within(check, path: tuple, value: str | None, what: str = "") -> str | None:

@@ -165,3 +165,65 @@ def body_citations(body: str, body_line: int = 1) -> list[BodyCitation]:
             citations.append(BodyCitation(match.group(1), match.group(2), None, number, index,
                                           match.span()))
     return citations
+
+
+#: a fenced container in a lesson: `::: kind` alone on a line opens it, `:::` alone closes it
+CONTAINER_OPEN = re.compile(r"^:::[ \t]*([a-z][a-z-]*)[ \t]*$")
+CONTAINER_CLOSE = re.compile(r"^:::[ \t]*$")
+#: callout kinds and the label each is read out with; `bai-dang` holds an example post (YAML)
+CALLOUT_KINDS = {"ghi-nho": "Ghi nhớ", "luu-y": "Lưu ý", "vi-du": "Ví dụ"}
+POST_CONTAINER = "bai-dang"
+_BLOCKQUOTE = re.compile(r"^ {0,3}>")
+
+
+@dataclass
+class Container:
+    kind: str
+    #: index in the body of the opening line, and of the closing line (None when never closed)
+    start: int
+    end: int | None
+    text: str
+
+
+def body_containers(body: str) -> tuple[list[Container], list[int]]:
+    """The fenced containers of a lesson body, and the indexes of opening lines found inside
+    another container (containers do not nest)."""
+    containers: list[Container] = []
+    nested: list[int] = []
+    lines = body.split("\n")
+    index = 0
+    while index < len(lines):
+        match = CONTAINER_OPEN.match(lines[index])
+        if not match:
+            index += 1
+            continue
+        end = None
+        for inner in range(index + 1, len(lines)):
+            if CONTAINER_CLOSE.match(lines[inner]):
+                end = inner
+                break
+            if CONTAINER_OPEN.match(lines[inner]):
+                nested.append(inner)
+        stop = end if end is not None else len(lines)
+        containers.append(Container(match.group(1), index, end, "\n".join(lines[index + 1:stop])))
+        index = stop + 1
+    return containers, nested
+
+
+def unattributed_blockquotes(body: str) -> list[int]:
+    """Indexes (in the body) of the first line of each blockquote whose last line is not an
+    attribution `> — [source, location]`: a blockquote is only ever a verbatim quotation."""
+    found = []
+    run_start = None
+    lines = body.split("\n")
+    for index, line in enumerate(lines + [""]):
+        if _BLOCKQUOTE.match(line):
+            if run_start is None:
+                run_start = index
+            if ATTRIBUTION.match(line.lstrip()):
+                run_start = None  # this quotation is attributed; a following `>` line starts anew
+            continue
+        if run_start is not None and any(l.strip(" >") for l in lines[run_start:index]):
+            found.append(run_start)
+        run_start = None
+    return found

@@ -5,13 +5,21 @@ import re
 from dataclasses import dataclass
 
 import nh3
+import yaml
 from flask import get_template_attribute
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..content.files import CURRENT_CONTACT, body_citations
+from ..content.files import (
+    CALLOUT_KINDS,
+    CONTAINER_CLOSE,
+    CONTAINER_OPEN,
+    CURRENT_CONTACT,
+    POST_CONTAINER,
+    body_citations,
+)
 from ..models import Citation, Lesson, QuestionVersion
 from .services import kept_by_content
 
@@ -65,7 +73,46 @@ def render_lesson(lesson: Lesson, source_url, current_contacts: dict[str, str | 
         lines[marker.body_index] = line[:start] + marker.replacement + line[end:]
     body = "\n".join(lines)
     body = CURRENT_CONTACT.sub(lambda m: _contact_markdown(current_contacts.get(m.group(1))), body)
-    return render_markdown(body), notes
+    return render_with_containers(body), notes
+
+
+def render_with_containers(body: str) -> Markup:
+    """Markdown with its `::: kind` containers: a callout becomes a card of its own (never a
+    blockquote, which is kept for verbatim quotations), an example post the platform card the
+    quizzes show. Each container is rendered and sanitised on its own, then put in its place."""
+    lines, kept, fragments = body.split("\n"), [], []
+    index = 0
+    while index < len(lines):
+        match = CONTAINER_OPEN.match(lines[index])
+        end = next((i for i in range(index + 1, len(lines)) if CONTAINER_CLOSE.match(lines[i])), None)
+        if not match or end is None:
+            kept.append(lines[index])
+            index += 1
+            continue
+        token = f"LESSONCONTAINER{len(fragments)}X"
+        fragments.append((token, _container_html(match.group(1), "\n".join(lines[index + 1:end]))))
+        kept += ["", token, ""]
+        index = end + 1
+    html = str(render_markdown("\n".join(kept)))
+    for token, fragment in fragments:
+        html = html.replace(f"<p>{token}</p>", fragment)
+    return Markup(html)
+
+
+def _container_html(kind: str, text: str) -> str:
+    if kind == POST_CONTAINER:
+        try:
+            scenario = yaml.safe_load(text)
+        except yaml.YAMLError:
+            scenario = None
+        if isinstance(scenario, dict):
+            card = get_template_attribute("learn/_macros.html", "scenario_card")
+            return str(Markup('<div class="lesson-post">{}<p class="lesson-post-note">Bài đăng minh họa: '
+                              'người, trang và địa danh đều là hư cấu.</p></div>').format(card(scenario)))
+        return str(render_markdown(text))  # `flask content check` refuses this; never lose the text
+    label = CALLOUT_KINDS.get(kind, "Ghi chú")
+    return str(Markup('<aside class="lesson-callout lesson-callout-{}" aria-label="{}">{}</aside>').format(
+        kind if kind in CALLOUT_KINDS else "khac", label, render_markdown(text)))
 
 
 #: rendered lesson bodies of this process: (lesson id, everything the HTML depends on) → (HTML, notes)

@@ -8,6 +8,7 @@ from ..models import utcnow
 from ..tracking.progress import refresh_pending
 from ..tracking.services import roll_assignment_cycles
 from .mail import SmtpMailer
+from ..refreshers.services import plan_invitations, schedule_due, send_invitations
 from .services import Settings, plan_reminders, send_reminders
 
 reminders_cli = AppGroup("reminders", help="Nhắc việc qua email cho học viên và người quản lý.")
@@ -19,24 +20,32 @@ reminders_cli = AppGroup("reminders", help="Nhắc việc qua email cho học vi
               help="Nhắc học viên sắp đến hạn hoặc đã quá hạn.")
 @click.option("--digests/--no-digests", default=True, show_default=True,
               help="Gửi bản tổng hợp cho người quản lý.")
-def send_command(dry_run: bool, learners: bool, digests: bool):
+@click.option("--refreshers/--no-refreshers", default=True, show_default=True,
+              help="Mời ôn tập 3 câu một và ba tháng sau khi hoàn thành.")
+def send_command(dry_run: bool, learners: bool, digests: bool, refreshers: bool):
     """Gửi thư nhắc việc hôm nay; mỗi thư chỉ gửi một lần trong một ngày."""
     now = utcnow()
     settings = Settings.from_config(current_app.config)
     roll_assignment_cycles(db.session, now)
     refresh_pending(db.session)  # assignments whose cycle started since yesterday
     plan = plan_reminders(db.session, settings, now, learners=learners, digests=digests)
+    if refreshers:
+        schedule_due(db.session, now)
+    invitations = plan_invitations(db.session, settings, now) if refreshers else []
     if dry_run:
         db.session.rollback()
-        for reminder in plan.reminders:
+        for reminder in [*plan.reminders, *invitations]:
             click.echo(f"{reminder.email:<40} {reminder.subject}")
-        click.echo(f"Sẽ gửi {len(plan.reminders)} thư; {plan.skipped} thư đã gửi hôm nay nên bỏ qua.")
+        click.echo(f"Sẽ gửi {len(plan.reminders) + len(invitations)} thư; {plan.skipped} thư đã gửi hôm nay nên bỏ qua.")
         return
     db.session.commit()
     with click.progressbar(length=len(plan.reminders), label="Gửi thư nhắc việc") as bar:
         run = send_reminders(db.session, SmtpMailer(current_app.config), plan, now=now, progress=bar.update)
     click.echo(f"Đã gửi {run.learner_emails} thư nhắc học viên và {run.digests} bản tổng hợp cho người quản lý; "
                f"bỏ qua {run.skipped} thư đã gửi hôm nay; {run.failures} thư lỗi.")
+    if invitations and not run.error:
+        sent, failed = send_invitations(db.session, SmtpMailer(current_app.config), invitations, now)
+        click.echo(f"Đã gửi {sent} thư mời ôn tập; {failed} thư lỗi.")
     if run.error:
         click.echo(f"LỖI  {run.error}", err=True)
         raise SystemExit(1)

@@ -1,0 +1,1 @@
+"""Spaced refreshers: three questions one and three months after completing a course."""
