@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .authoring.views import bp as authoring_bp
+    from .directory.views import bp as directory_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
     from .reminders.views import bp as reminders_bp
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(authoring_bp)
+    app.register_blueprint(directory_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -85,8 +85,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def openid_provider(workdir: Path, accounts: dict | None = None):
-    """Run tests/oidc/provider.js; yields its issuer URL (http://127.0.0.1:<port>)."""
+def openid_provider(workdir: Path, accounts: dict | None = None, code_ttl: int = 60):
+    """Run tests/oidc/provider.js; yields its issuer URL (http://127.0.0.1:<port>).
+
+    `code_ttl`: seconds an authorization code stays valid at the provider.
+    """
     node = shutil.which("node")
     if node is None:
         raise ServerDidNotStart("`node` is missing: install Debian's nodejs/npm (make test does)")
@@ -94,7 +97,8 @@ def openid_provider(workdir: Path, accounts: dict | None = None):
         raise ServerDidNotStart("oidc-provider is missing: run `npm ci --prefix tests/oidc` (make test does)")
     port = free_port()
     settings = workdir / "oidc-settings.json"
-    settings.write_text(json.dumps({"clients": [OIDC_CLIENT], "accounts": accounts or OIDC_ACCOUNTS}),
+    settings.write_text(json.dumps({"clients": [OIDC_CLIENT], "accounts": accounts or OIDC_ACCOUNTS,
+                                    "codeTtl": code_ttl}),
                         encoding="utf-8")
     log = workdir / "oidc-provider.log"
     with log.open("wb") as out:

@@ -27,18 +27,6 @@ const configuration = {
     profile: ['name', 'preferred_username'],
     staff: ['employee_code', 'agency'],
   },
-  // Consent is the province's business, not the test's: every client is granted what it asks.
-  async loadExistingGrant(ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId
-      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    const grant = new ctx.oidc.provider.Grant({
-      clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId,
-    });
-    grant.addOIDCScope(ctx.oidc.requestParamScopes ? [...ctx.oidc.requestParamScopes].join(' ') : 'openid');
-    await grant.save();
-    return grant;
-  },
   pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },
