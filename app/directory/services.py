@@ -301,6 +301,22 @@ def oidc_client():
     return client
 
 
+def provider_origins() -> set[str]:
+    """scheme://host[:port] of the issuer and, once discovery has been read, of the endpoints the
+    browser is sent to (a provider may serve them from another host)."""
+    urls = [current_app.config["OIDC_ISSUER"]]
+    cached = current_app.extensions.get("directory_oidc")
+    if cached is not None:
+        metadata = cached[1].server_metadata or {}
+        urls += [metadata.get("authorization_endpoint"), metadata.get("end_session_endpoint")]
+    origins = set()
+    for url in filter(None, urls):
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
 def person_from_claims(claims: dict) -> DirectoryPerson:
     """The person an ID token and the userinfo endpoint describe, through the OIDC_CLAIM_* names."""
     config = current_app.config

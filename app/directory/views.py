@@ -10,6 +10,7 @@ from flask_login import login_user
 from joserfc.errors import JoseError
 
 from ..extensions import db
+from ..security import CONTENT_SECURITY_POLICY
 from . import services
 from .forms import OidcSignInForm
 
@@ -65,6 +66,18 @@ def oidc_callback():
     session[ID_TOKEN_KEY] = id_token
     flash(f"Xin chào, {user.full_name}!", "success")
     return redirect(session.pop(NEXT_KEY, None) or url_for("learn.home"))
+
+
+@bp.after_app_request
+def let_forms_reach_the_provider(response):
+    """The sign-in and sign-out POSTs end in a redirect to the provider, and a browser checks the
+    whole redirect chain against CSP's form-action: with a provider configured, its origins join
+    'self' there. (This runs before app.security's hook, which keeps a header already set.)"""
+    if services.is_oidc_configured() and "Content-Security-Policy" not in response.headers:
+        origins = " ".join(sorted(services.provider_origins()))
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {origins}")
+    return response
 
 
 def provider_logout_url() -> str | None:
