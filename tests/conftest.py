@@ -262,14 +262,15 @@ def openid_provider(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ldap_server(tmp_path_factory):
-    """A real OpenLDAP (Debian slapd) in a temporary folder, loaded with tests/ldap/people.ldif.
+    """A real OpenLDAP (Debian slapd) in a temporary folder, loaded with tests/ldap/people.ldif;
+    yields its ldap:// URL (STARTTLS offered), its ldaps:// URL and the certificate to trust.
 
     Never skipped: if slapd is missing or does not start, the test fails.
     """
     from directory_servers import ServerDidNotStart, ldap_server
 
     try:
-        with ldap_server(tmp_path_factory.mktemp("ldap")) as url:
-            yield url
+        with ldap_server(tmp_path_factory.mktemp("ldap")) as server:
+            yield server
     except ServerDidNotStart as error:
         pytest.fail(f"the test OpenLDAP (slapd) did not start: {error}")

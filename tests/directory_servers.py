@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -119,6 +120,8 @@ SLAPD_CONF = """\
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
+TLSCertificateFile {dir}/server.crt
+TLSCertificateKeyFile {dir}/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile {dir}/slapd.pid
@@ -140,27 +143,65 @@ access to *
 """
 
 
+def self_signed_certificate(workdir: Path) -> Path:
+    """A certificate for 127.0.0.1 (its own CA) and its key, for STARTTLS and LDAPS."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tỉnh Mẫu (thử nghiệm)")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    crt = workdir / "server.crt"
+    crt.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (workdir / "server.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return crt
+
+
+@dataclass(frozen=True)
+class LdapServer:
+    url: str  #: ldap://127.0.0.1:<port> (STARTTLS offered)
+    ldaps_url: str  #: ldaps://127.0.0.1:<port>
+    ca_file: str  #: the self-signed certificate both present
+
+
 @contextmanager
 def ldap_server(workdir: Path):
-    """A fresh slapd in `workdir` loaded with tests/ldap/people.ldif; yields its ldap:// URL."""
+    """A fresh slapd in `workdir` loaded with tests/ldap/people.ldif, plain (with STARTTLS) and LDAPS."""
     for program in (SLAPD, SLAPADD):
         if not Path(program).exists():
             raise ServerDidNotStart(f"{program} is missing: install Debian's slapd (make test does)")
     (workdir / "data").mkdir(parents=True)
+    ca_file = self_signed_certificate(workdir)
     conf = workdir / "slapd.conf"
     conf.write_text(SLAPD_CONF.format(dir=workdir, base=LDAP_BASE_DN, service=LDAP_SERVICE_DN))
     loaded = subprocess.run([SLAPADD, "-f", str(conf), "-l", str(LDAP_LDIF)], capture_output=True, text=True)
     if loaded.returncode != 0:
         raise ServerDidNotStart(f"slapadd failed:\n{loaded.stdout}{loaded.stderr}")
-    port = free_port()
-    url = f"ldap://127.0.0.1:{port}"
+    port, tls_port = free_port(), free_port()
+    url, ldaps_url = f"ldap://127.0.0.1:{port}", f"ldaps://127.0.0.1:{tls_port}"
     log = workdir / "slapd.log"
     with log.open("wb") as out:
         # -d 0: stay in the foreground (so the fixture owns the process) and log nothing extra
-        process = subprocess.Popen([SLAPD, "-f", str(conf), "-h", url + "/", "-d", "0"],
+        process = subprocess.Popen([SLAPD, "-f", str(conf), "-h", f"{url}/ {ldaps_url}/", "-d", "0"],
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_for_port(port, process, "slapd", log)
-        yield url
+        _wait_for_port(tls_port, process, "slapd (LDAPS)", log)
+        yield LdapServer(url=url, ldaps_url=ldaps_url, ca_file=str(ca_file))
     finally:
         _stop(process)

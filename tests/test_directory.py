@@ -19,7 +19,7 @@ from app.directory import services
 from app.extensions import db
 from app.models import AuditLog, User
 from directory_servers import (LDAP_BASE_DN, LDAP_PASSWORDS, LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD,
-                               OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, openid_provider)
+                               OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, self_signed_certificate, openid_provider)
 from support import PASSWORD, csrf_token
 
 CALLBACK = "http://localhost/directory/oidc/callback"
@@ -29,7 +29,7 @@ def test_the_test_servers_answer(openid_provider, ldap_server):
     metadata = requests.get(f"{openid_provider}/.well-known/openid-configuration", timeout=10).json()
     assert metadata["issuer"] == openid_provider
     assert metadata["end_session_endpoint"].startswith(openid_provider)
-    connection = ldap3.Connection(ldap3.Server(ldap_server), LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD,
+    connection = ldap3.Connection(ldap3.Server(ldap_server.url), LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD,
                                   auto_bind=True)
     connection.search(LDAP_BASE_DN, "(uid=lan.tt)", attributes=["cn"])
     assert [entry.cn.value for entry in connection.entries] == ["Trần Thị Lan"]
@@ -351,14 +351,14 @@ def test_administrator_turns_local_passwords_off_and_on(client, auth, make_agenc
 
 @pytest.fixture
 def ldap_template(app, ldap_server):
-    app.config.update(LDAP_URL=ldap_server, LDAP_BASE_DN=LDAP_BASE_DN,
+    app.config.update(LDAP_URL=ldap_server.url, LDAP_BASE_DN=LDAP_BASE_DN,
                       LDAP_BIND_TEMPLATE="uid={username},ou=people," + LDAP_BASE_DN)
     return ldap_server
 
 
 @pytest.fixture
 def ldap_search(app, ldap_server):
-    app.config.update(LDAP_URL=ldap_server, LDAP_BASE_DN=LDAP_BASE_DN, LDAP_BIND_TEMPLATE="",
+    app.config.update(LDAP_URL=ldap_server.url, LDAP_BASE_DN=LDAP_BASE_DN, LDAP_BIND_TEMPLATE="",
                       LDAP_SERVICE_DN=LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD=LDAP_SERVICE_PASSWORD)
     return ldap_server
 
@@ -455,3 +455,25 @@ def test_directory_down_falls_back_to_local_passwords(app, client, auth, ldap_se
     assert "Hệ thống thư mục của tỉnh hiện không trả lời" in page
     auth.login("ngoaithumuc")
     assert signed_in_as(client) == person.id
+
+
+@pytest.mark.parametrize("tls", ["starttls", "ldaps"])
+def test_ldap_over_tls_checks_the_certificate(app, client, auth, ldap_search, ldap_server, make_user, tls,
+                                              tmp_path):
+    person = make_user(employee_code="LD001")
+    url = ldap_server.ldaps_url if tls == "ldaps" else ldap_server.url
+    app.config.update(LDAP_URL=url, LDAP_STARTTLS=tls == "starttls", LDAP_CA_FILE=ldap_server.ca_file)
+    assert services.ldap_authenticate("lan.tt", LDAP_PASSWORDS["lan.tt"]).employee_code == "LD001"
+    auth.login("lan.tt", password=LDAP_PASSWORDS["lan.tt"])
+    assert signed_in_as(client) == person.id
+    # A certificate the app was not told to trust is refused: the directory counts as unreachable.
+    app.config["LDAP_CA_FILE"] = str(self_signed_certificate(tmp_path))  # another server's certificate
+    with pytest.raises(services.DirectoryUnavailable):
+        services.ldap_authenticate("lan.tt", LDAP_PASSWORDS["lan.tt"])
+
+
+def test_forms_may_lead_to_the_provider_only_when_one_is_configured(app, client, oidc):
+    policy = client.get("/auth/login").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {oidc};" in policy
+    app.config["OIDC_ISSUER"] = ""
+    assert "form-action 'self';" in client.get("/auth/login").headers["Content-Security-Policy"]

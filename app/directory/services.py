@@ -199,8 +199,9 @@ def _ldap_connection(server: ldap3.Server, dn: str, password: str) -> ldap3.Conn
     connection = ldap3.Connection(server, dn, password, read_only=True, raise_exceptions=False,
                                   receive_timeout=config["LDAP_TIMEOUT"])
     connection.open()
-    if config["LDAP_STARTTLS"] and not config["LDAP_URL"].startswith("ldaps://"):
-        connection.start_tls()
+    # Never send a password in the clear because STARTTLS failed quietly.
+    if config["LDAP_STARTTLS"] and not config["LDAP_URL"].startswith("ldaps://") and not connection.start_tls():
+        raise DirectoryUnavailable(f"STARTTLS refused: {connection.result}")
     connection.bind()
     return connection
 

@@ -54,7 +54,7 @@ def test_sign_in_and_out_through_the_openid_provider(app, live_server, loopback_
 
 
 def test_sign_in_with_a_directory_password(app, live_server, phone, ldap_server, make_user):
-    app.config.update(LDAP_URL=ldap_server, LDAP_BASE_DN=LDAP_BASE_DN, LDAP_SERVICE_DN=LDAP_SERVICE_DN,
+    app.config.update(LDAP_URL=ldap_server.url, LDAP_BASE_DN=LDAP_BASE_DN, LDAP_SERVICE_DN=LDAP_SERVICE_DN,
                       LDAP_SERVICE_PASSWORD=LDAP_SERVICE_PASSWORD)
     make_user(employee_code="LD001", full_name="Trần Thị Lan")
     phone.goto(f"{live_server}/auth/login")
