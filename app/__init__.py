@@ -105,6 +105,7 @@ def register_commands(app: Flask) -> None:
     from .demo.cli import demo_command
     from .auth.cli import users_cli
     from .backup.cli import backup_cli
+    from .directory.cli import directory_cli
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
 
@@ -112,5 +113,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(directory_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(tracking_cli)

@@ -477,3 +477,29 @@ def test_forms_may_lead_to_the_provider_only_when_one_is_configured(app, client,
     assert f"form-action 'self' {oidc};" in policy
     app.config["OIDC_ISSUER"] = ""
     assert "form-action 'self';" in client.get("/auth/login").headers["Content-Security-Policy"]
+
+
+# -- flask directory check --------------------------------------------------------------------------
+
+def test_check_command_reports_working_settings(app, runner, oidc, ldap_search, make_agency, make_user):
+    make_agency(code="SYT")
+    make_user(employee_code="LD001", username="lan.app")
+    app.config.update(DIRECTORY_UNKNOWN_PEOPLE="create", DIRECTORY_AGENCY_MAP={"so-y-te": "SYT"})
+    result = runner.invoke(args=["directory", "check", "--username", "lan.tt"], input=LDAP_PASSWORDS["lan.tt"] + "\n")
+    assert result.exit_code == 0, result.output
+    assert f"✓ OpenID Connect: issuer {oidc}; có end_session_endpoint" in result.output
+    assert f"✓ LDAP: tài khoản dịch vụ {LDAP_SERVICE_DN} đăng nhập được" in result.output
+    assert "✓ LDAP: Trần Thị Lan · email lan.tt@tinhmau.example · mã cán bộ LD001" in result.output
+    assert "tài khoản trong ứng dụng: lan.app" in result.output
+
+
+def test_check_command_reports_what_is_wrong(app, runner, oidc, ldap_search, make_agency):
+    make_agency(code="SYT")
+    app.config.update(DIRECTORY_UNKNOWN_PEOPLE="create", DIRECTORY_AGENCY_MAP={"so-y-te": "SYT", "so-gd": "SGD"},
+                      LDAP_SERVICE_PASSWORD="sai", OIDC_ISSUER=oidc + "/khong-phai")
+    result = runner.invoke(args=["directory", "check"])
+    assert result.exit_code == 1
+    assert "✗ DIRECTORY_AGENCY_MAP: 2 mã cơ quan; không có (hoặc đã hợp nhất): SGD" in result.output
+    assert "✗ OpenID Connect: không đọc được cấu hình" in result.output
+    assert f"✗ LDAP: tài khoản dịch vụ {LDAP_SERVICE_DN} bị từ chối" in result.output
+    assert "--username" in runner.invoke(args=["directory", "check", "--help"]).output

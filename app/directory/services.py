@@ -356,3 +356,52 @@ def oidc_logout_url(client, id_token: str, post_logout_redirect_uri: str) -> str
     return client.create_logout_url(post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token,
                                     client_id=client.client_id)["url"]
 
+
+
+# -- checking a deployment's settings -------------------------------------------------------------
+
+def check_configuration(session: Session) -> list[tuple[bool, str]]:
+    """Each setting of directory sign-in checked against the real servers: (ok, what was found)."""
+    config = current_app.config
+    results = []
+    match_by, unknown = config["DIRECTORY_MATCH_BY"], config["DIRECTORY_UNKNOWN_PEOPLE"]
+    results.append((match_by in MATCH_LABELS, f"DIRECTORY_MATCH_BY = {match_by} (employee_code hoặc email)"))
+    results.append((unknown in ("refuse", "create"), f"DIRECTORY_UNKNOWN_PEOPLE = {unknown} (refuse hoặc create)"))
+    if unknown == "create":
+        codes = set(config["DIRECTORY_AGENCY_MAP"].values())
+        known = set(session.scalars(select(Agency.code).where(Agency.code.in_(codes), Agency.is_active)))
+        missing = sorted(codes - known)
+        results.append((bool(codes) and not missing,
+                        f"DIRECTORY_AGENCY_MAP: {len(codes)} mã cơ quan"
+                        + (f"; không có (hoặc đã hợp nhất): {', '.join(missing)}" if missing else "")))
+    if is_oidc_configured():
+        try:
+            metadata = oidc_client().load_server_metadata()
+        except Exception as error:  # noqa: BLE001 (any failure is reported to the administrator)
+            results.append((False, f"OpenID Connect: không đọc được cấu hình của {config['OIDC_ISSUER']}: {error}"))
+        else:
+            same_issuer = metadata.get("issuer") == config["OIDC_ISSUER"]
+            results.append((same_issuer and "S256" in metadata.get("code_challenge_methods_supported", ["S256"]),
+                            f"OpenID Connect: issuer {metadata.get('issuer')}"
+                            + ("" if same_issuer else f" (khác OIDC_ISSUER = {config['OIDC_ISSUER']})")
+                            + ("; có end_session_endpoint (đăng xuất cả ở cổng)" if metadata.get("end_session_endpoint")
+                               else "; không có end_session_endpoint (chỉ đăng xuất khỏi ứng dụng)")))
+    else:
+        results.append((True, "OpenID Connect: chưa cấu hình (OIDC_ISSUER, OIDC_CLIENT_ID)"))
+    if is_ldap_configured():
+        if config["LDAP_BIND_TEMPLATE"]:
+            results.append((True, f"LDAP: đăng nhập thẳng bằng {config['LDAP_BIND_TEMPLATE']} "
+                                  "(thử với --username để kiểm tra một người)"))
+        else:
+            try:
+                service = _ldap_connection(_ldap_server(), config["LDAP_SERVICE_DN"], config["LDAP_SERVICE_PASSWORD"])
+                ok = service.bound
+                service.unbind()
+            except (LDAPException, DirectoryUnavailable) as error:
+                results.append((False, f"LDAP: không kết nối được {config['LDAP_URL']}: {error}"))
+            else:
+                results.append((ok, f"LDAP: tài khoản dịch vụ {config['LDAP_SERVICE_DN']} "
+                                    + ("đăng nhập được" if ok else "bị từ chối")))
+    else:
+        results.append((True, "LDAP: chưa cấu hình (LDAP_URL)"))
+    return results
