@@ -308,12 +308,14 @@ def test_the_provider_button_is_absent_when_not_configured(client):
 
 def test_local_password_refused_when_the_agency_turned_them_off(client, auth, make_agency, make_user):
     agency = make_agency(name="Sở Nội vụ")
-    make_user(username="noivu1", agency=agency)
+    person = make_user(username="noivu1", agency=agency)
     agency.local_passwords_allowed = False
     db.session.commit()
     page = auth.login("noivu1").get_data(as_text=True)
     assert signed_in_as(client) is None
     assert "Cơ quan «Sở Nội vụ» không dùng mật khẩu riêng của ứng dụng" in page
+    db.session.expire_all()
+    assert db.session.get(User, person.id).last_login_at is None  # no sign-in happened
     # A wrong password still gets the one message that reveals nothing.
     page = auth.login("noivu1", password="sai-mat-khau-roi").get_data(as_text=True)
     assert "Tên đăng nhập hoặc mật khẩu không đúng." in page and "không dùng mật khẩu riêng" not in page

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import record
-from ..auth.services import (AccountError, authenticate, create_user, normalise_email, normalise_employee_code,
-                             unusable_password_hash)
+from ..auth.services import (AccountError, authenticate, create_user, find_user_by_login, normalise_email,
+                             normalise_employee_code, unusable_password_hash)
 from ..models import Agency, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -152,12 +152,15 @@ def authenticate_with_password(session: Session, login: str, password: str) -> t
                 return sign_in_directory_person(session, person), None
             except DirectoryError as error:
                 return None, str(error)
+    known = find_user_by_login(session, login)
+    last_login_at = known.last_login_at if known is not None else None
     user = authenticate(session, login, password)
     if user is None:
         if directory_down:
             return None, WRONG_LOGIN + " Hệ thống thư mục của tỉnh hiện không trả lời; vui lòng thử lại sau."
         return None, WRONG_LOGIN
     if not user.agency.local_passwords_allowed:
+        user.last_login_at = last_login_at  # the right password, but no sign-in happened
         return None, (f"Cơ quan «{user.agency.name}» không dùng mật khẩu riêng của ứng dụng. "
                       "Hãy đăng nhập bằng tài khoản của tỉnh (tài khoản thư mục hoặc nút đăng nhập một lần).")
     return user, None
