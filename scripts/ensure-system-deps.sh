@@ -7,7 +7,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility tests
 command -v redis-server >/dev/null || missing+=(redis-server)  # shared rate limits (scale-out test)
-command -v node >/dev/null || missing+=(nodejs)  # runs the test OpenID Provider (tests/oidc)
+command -v node >/dev/null || missing+=(nodejs)  # runs the test OpenID Provider (tests/oidc; needs Node >= 20.18)
 [ -x /usr/sbin/slapd ] || missing+=(slapd)  # the test OpenLDAP (tests/directory_servers.py)
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)  # to look into that directory by hand
 if [ ${#missing[@]} -eq 0 ]; then

@@ -94,6 +94,9 @@ def openid_provider(workdir: Path, accounts: dict | None = None, code_ttl: int =
     node = shutil.which("node")
     if node is None:
         raise ServerDidNotStart("`node` is missing: install Debian's nodejs/npm (make test does)")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if tuple(int(part) for part in version.lstrip("v").split(".")[:2]) < (20, 18):
+        raise ServerDidNotStart(f"oidc-provider 9 needs Node 20.18 or later (URL.parse); this is {version}")
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
         raise ServerDidNotStart("oidc-provider is missing: run `npm ci --prefix tests/oidc` (make test does)")
     port = free_port()
