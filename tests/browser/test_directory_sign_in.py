@@ -64,3 +64,15 @@ def test_sign_in_with_a_directory_password(app, live_server, phone, ldap_server,
     phone.get_by_role("button", name="Đăng nhập", exact=True).click()
     phone.wait_for_url(f"{live_server}/")
     assert phone.get_by_text("Xin chào, Trần Thị Lan!").is_visible()
+
+
+def test_sign_in_page_with_the_directory_is_accessible(app, live_server, axe_phone, openid_provider, ldap_server):
+    from browser.test_accessibility import Audit
+
+    app.config.update(OIDC_ISSUER=openid_provider, OIDC_CLIENT_ID=OIDC_CLIENT_ID,
+                      OIDC_CLIENT_SECRET=OIDC_CLIENT_SECRET, OIDC_PROVIDER_NAME="Cổng đăng nhập của tỉnh",
+                      LDAP_URL=ldap_server.url, LDAP_BASE_DN=LDAP_BASE_DN)
+    audit = Audit(axe_phone)
+    axe_phone.goto(f"{live_server}/auth/login")
+    audit.check("sign-in page with the provider's button")
+    assert audit.problems == []
