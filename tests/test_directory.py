@@ -505,3 +505,13 @@ def test_check_command_reports_what_is_wrong(app, runner, oidc, ldap_search, mak
     assert "✗ OpenID Connect: không đọc được cấu hình" in result.output
     assert f"✗ LDAP: tài khoản dịch vụ {LDAP_SERVICE_DN} bị từ chối" in result.output
     assert "--username" in runner.invoke(args=["directory", "check", "--help"]).output
+
+
+def test_an_account_that_cannot_be_created_is_refused_with_the_reason(app, client, oidc, make_agency, make_user):
+    make_agency(code="SYT")
+    make_user(username="minh.hd", employee_code="KHAC-99")  # someone else holds the username
+    app.config.update(DIRECTORY_UNKNOWN_PEOPLE="create", DIRECTORY_AGENCY_MAP={"so-y-te": "SYT"})
+    oidc_sign_in(client, "nv-minh")
+    assert signed_in_as(client) is None
+    assert "Không tạo được tài khoản cho bạn: Tên đăng nhập «minh.hd» đã được dùng." in flashed(client)
+    assert db.session.scalar(select(User).where(User.employee_code == "OP004")) is None
