@@ -3,6 +3,7 @@
 Secrets come from the environment. In development a secret key is generated once into
 instance/secret_key (never committed) so sessions survive restarts.
 """
+import json
 import os
 import secrets
 from pathlib import Path
@@ -31,6 +32,20 @@ def database_url(url: str) -> str:
 
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
+
+
+def _env_json_object(name: str) -> dict:
+    """A JSON object from the environment ({} when unset); a clear error when it is not one."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise RuntimeError(f"{name} must be a JSON object, e.g. {{\"so-y-te\": \"SYT\"}}: {error}") from None
+    if not isinstance(value, dict):
+        raise RuntimeError(f"{name} must be a JSON object, e.g. {{\"so-y-te\": \"SYT\"}}")
+    return {str(key): str(code) for key, code in value.items()}
 
 
 class Config:
@@ -79,6 +94,48 @@ class Config:
     REMINDER_DAYS_BEFORE_DUE = int(os.environ.get("REMINDER_DAYS_BEFORE_DUE", "3"))
     #: a learner this many days overdue also appears in the digest of the next head up the tree
     ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
+
+    # Sign-in through the province's directory (docs/directory.md). Both are off unless configured.
+    #: the account a directory person signs in to is the one with the same "employee_code" or "email"
+    DIRECTORY_MATCH_BY = os.environ.get("DIRECTORY_MATCH_BY", "employee_code")
+    #: a person the directory knows but the app does not: "refuse", or "create" the account in the
+    #: agency that DIRECTORY_AGENCY_MAP gives for the directory's agency value
+    DIRECTORY_UNKNOWN_PEOPLE = os.environ.get("DIRECTORY_UNKNOWN_PEOPLE", "refuse")
+    #: {"value the directory gives": "agency code in the app"}, JSON
+    DIRECTORY_AGENCY_MAP = _env_json_object("DIRECTORY_AGENCY_MAP")
+    #: OpenID Connect: the provider's issuer URL (its /.well-known/openid-configuration is read)
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+    OIDC_SCOPE = os.environ.get("OIDC_SCOPE", "openid email profile")
+    #: the name shown on the sign-in button, e.g. "Cổng đăng nhập một lần của tỉnh"
+    OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "tài khoản của tỉnh")
+    #: which claims hold each piece of the person (standard names by default; employee code and
+    #: agency are the province's own claims)
+    OIDC_CLAIM_USERNAME = os.environ.get("OIDC_CLAIM_USERNAME", "preferred_username")
+    OIDC_CLAIM_EMAIL = os.environ.get("OIDC_CLAIM_EMAIL", "email")
+    OIDC_CLAIM_NAME = os.environ.get("OIDC_CLAIM_NAME", "name")
+    OIDC_CLAIM_EMPLOYEE_CODE = os.environ.get("OIDC_CLAIM_EMPLOYEE_CODE", "employee_code")
+    OIDC_CLAIM_AGENCY = os.environ.get("OIDC_CLAIM_AGENCY", "agency")
+    #: LDAP / Active Directory: ldap://host:389 or ldaps://host:636; the normal sign-in form tries it
+    LDAP_URL = os.environ.get("LDAP_URL", "")
+    LDAP_BASE_DN = os.environ.get("LDAP_BASE_DN", "")
+    #: bind straight as the person: "uid={username},ou=people,dc=…" (or "{username}@tinh.gov.vn" on AD);
+    #: empty: search-then-bind with the service account below
+    LDAP_BIND_TEMPLATE = os.environ.get("LDAP_BIND_TEMPLATE", "")
+    LDAP_SERVICE_DN = os.environ.get("LDAP_SERVICE_DN", "")
+    LDAP_SERVICE_PASSWORD = os.environ.get("LDAP_SERVICE_PASSWORD", "")
+    #: how to find the person under LDAP_BASE_DN (AD: "(sAMAccountName={username})")
+    LDAP_USER_FILTER = os.environ.get("LDAP_USER_FILTER", "(uid={username})")
+    #: STARTTLS on an ldap:// URL; LDAP_CA_FILE verifies the server's certificate (ldaps:// too)
+    LDAP_STARTTLS = os.environ.get("LDAP_STARTTLS", "") == "1"
+    LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE", "")
+    LDAP_TIMEOUT = _env_int("LDAP_TIMEOUT", 10)
+    LDAP_ATTR_USERNAME = os.environ.get("LDAP_ATTR_USERNAME", "uid")
+    LDAP_ATTR_EMAIL = os.environ.get("LDAP_ATTR_EMAIL", "mail")
+    LDAP_ATTR_NAME = os.environ.get("LDAP_ATTR_NAME", "cn")
+    LDAP_ATTR_EMPLOYEE_CODE = os.environ.get("LDAP_ATTR_EMPLOYEE_CODE", "employeeNumber")
+    LDAP_ATTR_AGENCY = os.environ.get("LDAP_ATTR_AGENCY", "departmentNumber")
 
 
 class DevelopmentConfig(Config):

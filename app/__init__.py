@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .authoring.views import bp as authoring_bp
+    from .directory.views import bp as directory_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
     from .refreshers.views import bp as refreshers_bp
@@ -69,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reminders_bp)
     app.register_blueprint(authoring_bp)
     app.register_blueprint(refreshers_bp)
+    app.register_blueprint(directory_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -106,6 +108,7 @@ def register_commands(app: Flask) -> None:
     from .demo.cli import demo_command
     from .auth.cli import users_cli
     from .backup.cli import backup_cli
+    from .directory.cli import directory_cli
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
 
@@ -114,5 +117,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(directory_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(tracking_cli)

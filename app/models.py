@@ -109,6 +109,9 @@ class Agency(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: set when this agency was merged into another; it stays for history
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    #: False: its staff sign in only through the province's directory (app/directory), never with
+    #: a password kept by the app
+    local_passwords_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=db.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent: Mapped[Agency | None] = relationship(

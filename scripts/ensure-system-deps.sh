@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs (PostgreSQL server, Chromium, Redis) when missing.
+# Install the Debian packages the test suite needs (PostgreSQL server, Chromium, Redis, Node, OpenLDAP)
+# when missing.
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility tests
 command -v redis-server >/dev/null || missing+=(redis-server)  # shared rate limits (scale-out test)
+command -v node >/dev/null || missing+=(nodejs)  # runs the test OpenID Provider (tests/oidc; needs Node >= 20.18)
+[ -x /usr/sbin/slapd ] || missing+=(slapd)  # the test OpenLDAP (tests/directory_servers.py)
+command -v ldapsearch >/dev/null || missing+=(ldap-utils)  # to look into that directory by hand
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -15,5 +19,10 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# slapd asks for a domain and an admin password when installed: the tests run their own throwaway
+# instance with a generated configuration, so the system one is left unconfigured (and not started).
+if [[ " ${missing[*]} " == *" slapd "* ]]; then
+  echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
+fi
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -7,6 +7,8 @@ PYTEST=.venv/bin/pytest
 export REQUIRE_BROWSER=1 REQUIRE_REDIS=1
 # axe-core for the accessibility audits: test-only JavaScript, pinned in tests/browser/package-lock.json.
 [ -f tests/browser/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
+# The test OpenID Provider (oidc-provider, run by Node), pinned in tests/oidc/package-lock.json.
+[ -f tests/oidc/node_modules/oidc-provider/package.json ] || npm ci --prefix tests/oidc --no-audit --no-fund --silent
 
 echo "== Bộ kiểm thử trên SQLite =="
 env -u DATABASE_URL "$PYTEST" -m "not browser and not postgres" -p no:cacheprovider "$@"

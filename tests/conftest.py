@@ -243,3 +243,34 @@ def smtp_server(app):
                       MAIL_USERNAME=None, PUBLIC_BASE_URL="https://hoc.example.vn")
     yield mailbox
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def openid_provider(tmp_path_factory):
+    """The real test OpenID Provider (tests/oidc/provider.js under Node); yields its issuer URL.
+
+    Never skipped: if Node or oidc-provider is missing, or it does not start, the test fails.
+    """
+    from directory_servers import ServerDidNotStart, openid_provider
+
+    try:
+        with openid_provider(tmp_path_factory.mktemp("oidc")) as issuer:
+            yield issuer
+    except ServerDidNotStart as error:
+        pytest.fail(f"the test OpenID Provider did not start: {error}")
+
+
+@pytest.fixture(scope="session")
+def ldap_server(tmp_path_factory):
+    """A real OpenLDAP (Debian slapd) in a temporary folder, loaded with tests/ldap/people.ldif;
+    yields its ldap:// URL (STARTTLS offered), its ldaps:// URL and the certificate to trust.
+
+    Never skipped: if slapd is missing or does not start, the test fails.
+    """
+    from directory_servers import ServerDidNotStart, ldap_server
+
+    try:
+        with ldap_server(tmp_path_factory.mktemp("ldap")) as server:
+            yield server
+    except ServerDidNotStart as error:
+        pytest.fail(f"the test OpenLDAP (slapd) did not start: {error}")

@@ -28,6 +28,15 @@ class AgencyForm(Form):
     submit = SubmitField("Lưu")
 
 
+class AgencyEditForm(AgencyForm):
+    local_passwords_allowed = BooleanField(
+        "Cho phép đăng nhập bằng mật khẩu riêng của ứng dụng",
+        description="Bỏ chọn khi mọi cán bộ của cơ quan này đã có tài khoản thư mục hoặc tài khoản đăng nhập "
+                    "một lần của tỉnh: khi đó họ chỉ đăng nhập được bằng tài khoản đó. "
+                    "Chỉ áp dụng cho cán bộ trực tiếp của cơ quan này, không cho cơ quan cấp dưới.")
+    submit = SubmitField("Lưu")
+
+
 class AgencyCreateForm(AgencyForm):
     kind = SelectField("Loại", choices=list(AGENCY_KIND_LABELS.items()), default="unit")
     parent_id = SelectField("Trực thuộc", coerce=int, default=NO_PARENT)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..agencies.services import AgencyError, create_agency, merge_agency, move_agency, plan_merge, rename_agency
 from ..auth import services as accounts
 from ..auth.passwords import validate_password
+from ..directory.services import set_local_passwords_allowed
 from ..extensions import db
 from ..formatting import VIETNAM
 from ..models import Agency, AuditLog, ManagerScope, Source, User
@@ -94,16 +95,19 @@ def agency(agency_id: int):
 @bp.route("/agencies/<int:agency_id>/edit", methods=["GET", "POST"])
 @require_role("admin")
 def agency_edit(agency_id: int):
-    """Rename an agency (its code too)."""
+    """Rename an agency (its code too); turn its staff's local passwords on or off."""
     agency = _agency_or_404(agency_id)
-    form = forms.AgencyForm(obj=agency)
+    form = forms.AgencyEditForm(obj=agency)
     if form.validate_on_submit():
         try:
             changed = rename_agency(db.session, agency, name=form.name.data, code=form.code.data, actor=current_user)
+            toggled = set_local_passwords_allowed(db.session, agency, form.local_passwords_allowed.data,
+                                                  actor=current_user)
         except AgencyError as error:
             form.code.errors.append(str(error))
         else:
             db.session.commit()
+            changed = changed or toggled
             flash("Đã lưu." if changed else "Không có gì thay đổi.", "success" if changed else "info")
             return redirect(url_for("admin.agency", agency_id=agency.id))
     return render_template("admin/agency_form.html", form=form, agency=agency)

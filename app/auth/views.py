@@ -4,9 +4,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..directory.services import authenticate_with_password
+from ..directory.views import provider_logout_url, sign_in_buttons
 from ..extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm
-from .services import AccountError, authenticate, change_password
+from .services import AccountError, change_password
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
@@ -32,16 +34,18 @@ def login():
         return redirect(url_for("learn.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(db.session, form.username.data, form.password.data)
+        # The province's LDAP directory first when configured, then the app's own passwords.
+        user, refusal = authenticate_with_password(db.session, form.username.data, form.password.data)
         db.session.commit()  # failures too: they count towards a lockout
         if user is None:
-            # One message for a wrong name, a wrong password, a locked or an inactive account.
-            flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
+            # One message for a wrong name, a wrong password, a locked or an inactive account;
+            # a reason (directory, agency rule) only once the password was right.
+            flash(refusal, "danger")
         else:
             login_user(user, remember=form.remember.data)
             flash(f"Xin chào, {user.full_name}!", "success")
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, **sign_in_buttons(request.args.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -50,8 +54,11 @@ def logout():
     """Sign out (POST only, behind CSRF)."""
     form = EmptyForm()
     if form.validate_on_submit():
+        provider_url = provider_logout_url()  # signed in through the province's provider: end it there too
         logout_user()
         flash("Bạn đã đăng xuất.", "info")
+        if provider_url:
+            return redirect(provider_url)
     return redirect(url_for("auth.login"))
 
 

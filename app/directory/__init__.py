@@ -1,0 +1,1 @@
+"""Sign-in through the province's directory: OpenID Connect and LDAP / Active Directory."""
