@@ -315,6 +315,162 @@ def test_practice_draws_from_wrong_topics_and_is_not_counted(client, signed_in, 
     assert {i.version.question.slug for i in _items(practice_id)} == {"q-tich-cuc"}
 
 
+# -- the final test stays secret (docs/final-test.md) -------------------------------------------
+
+CHOICE_INPUT_RE = re.compile(r'<form method="post" class="answer-form" action="(/attempts/\d+/questions/\d+)"'
+                             r'.*?name="answer" value="([^"]+)"', re.S)
+
+
+@pytest.fixture
+def curriculum(app):
+    """The real curriculum (157 questions, eleven lesson checks and the final test), loaded."""
+    from app.content.checks import check_content
+    from app.content.services import load_bundle
+    from support import ROOT
+
+    result = check_content(ROOT / "content", ROOT / "quizzes")
+    assert result.ok
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    return db.session.scalar(select(Course).where(Course.slug == "ung-xu-mxh"))
+
+
+def _take_as_a_browser(client, started) -> tuple[int | None, list[str]]:
+    """What a scripted learner does with an attempt it was sent to: answer every question with its first
+    choice as read from the page, submit, read the review. Returns (attempt id, every page it got).
+    `started` is the response to a start, or the id of an attempt already open."""
+    if isinstance(started, int):
+        attempt_id = started
+    else:
+        match = re.search(r"/attempts/(\d+)$", started.headers.get("Location", ""))
+        if started.status_code != 302 or not match:
+            return None, [started.get_data(as_text=True)]
+        attempt_id = int(match.group(1))
+    page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    token = csrf_token(client, "/")
+    for action, value in CHOICE_INPUT_RE.findall(page):
+        client.post(action, data={"answer": [value], "csrf_token": token}, headers={"X-Requested-With": "fetch"})
+    client.post(f"/attempts/{attempt_id}/submit", data={"csrf_token": token})
+    review = client.get(f"/attempts/{attempt_id}/review", follow_redirects=True)
+    return attempt_id, [page, review.get_data(as_text=True)]
+
+
+def _final_leaks(final_id: int, pages: list[str]) -> list[str]:
+    """What of the final attempt's questions the pages show: a correct answer or an explanation."""
+    leaks = []
+    for item in _items(final_id):
+        version = item.version
+        for page in pages:
+            if version.explanation[:60] in page:
+                leaks.append(f"explanation of {version.question.slug}")
+            for choice in version.choices:
+                marked = re.search(r'review-choice is-correct[^>]*>.*?' + re.escape(choice["text"][:40]), page, re.S)
+                if choice["key"] in version.correct_keys and marked:
+                    leaks.append(f"correct answer of {version.question.slug}")
+    return leaks
+
+
+def test_a_scripted_learner_recovers_no_answer_of_an_open_final(client, auth, make_user, curriculum):
+    """The harvest of the probe: start the final, then every practice and lesson check the app allows,
+    each answered and reviewed, and the reviews of attempts made before. Nothing of the final shows."""
+    learner = make_user()
+    auth.login(learner)
+    checks = db.session.scalars(select(Quiz).where(Quiz.kind == "lesson_check").order_by(Quiz.slug)).all()
+    # Before the final: a lesson check submitted unanswered, a practice left open to finish later.
+    before_id, _ = _take_as_a_browser(client, client.post(
+        f"/quizzes/{checks[0].slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{checks[0].slug}")}))
+    open_practice = client.post("/courses/ung-xu-mxh/practice",
+                                data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")})
+    practice_id = int(re.search(r"/attempts/(\d+)", open_practice.headers["Location"]).group(1))
+    final_id = _start(client, "final-ung-xu-mxh")
+    attempts_before = db.session.scalar(select(func.count(Attempt.id)))
+
+    pages = []
+    for _ in range(20):  # the probe's loop: practice after practice
+        _, got = _take_as_a_browser(client, client.post(
+            "/courses/ung-xu-mxh/practice", data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")}))
+        pages += got
+    for check in checks:
+        _, got = _take_as_a_browser(client, client.post(
+            f"/quizzes/{check.slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{check.slug}")},
+            follow_redirects=False))
+        pages += got
+    _, got = _take_as_a_browser(client, practice_id)  # finish the open practice
+    pages += got
+    for attempt_id in (before_id, practice_id):
+        review = client.get(f"/attempts/{attempt_id}/review")
+        assert review.status_code == 302 and review.headers["Location"].endswith(f"/attempts/{final_id}")
+        pages.append(client.get(f"/attempts/{attempt_id}/review", follow_redirects=True).get_data(as_text=True))
+
+    assert _final_leaks(final_id, pages) == []
+    assert not any("Giải thích" in page or "(đáp án đúng)" in page for page in pages)
+    assert db.session.scalar(select(func.count(Attempt.id))) == attempts_before  # nothing new was started
+    refused = client.post("/courses/ung-xu-mxh/practice",
+                          data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")}, follow_redirects=True)
+    assert "đang làm bài kiểm tra cuối khóa" in refused.get_data(as_text=True)
+
+    # Once the final is submitted, feedback comes back: the practice's review explains again.
+    _submit(client, final_id)
+    assert "Giải thích" in client.get(f"/attempts/{practice_id}/review").get_data(as_text=True)
+
+
+def test_a_review_explains_only_the_questions_answered(client, signed_in, course):
+    attempt_id = _start(client)
+    first, *others = _items(attempt_id)
+    _answer(client, attempt_id, first.position, first.version.correct_keys)
+    _submit(client, attempt_id)
+    review = client.get(f"/attempts/{attempt_id}/review").get_data(as_text=True)
+    assert review.count('class="explanation') == 1 and first.version.explanation[:40] in review
+    for item in others:
+        assert item.version.explanation[:40] not in review
+    assert review.count("chưa trả lời câu này") == len(others)
+
+
+def test_feedback_is_bounded_and_the_final_avoids_answers_already_shown(client, auth, make_user, curriculum):
+    """Practice and lesson checks together, at most FEEDBACK_ATTEMPTS_PER_HOUR an hour; the final then
+    draws, pool by pool, the questions whose answers the learner has not been shown, where it can."""
+    learner = make_user()
+    auth.login(learner)
+    checks = db.session.scalars(select(Quiz).where(Quiz.kind == "lesson_check").order_by(Quiz.slug)).all()
+    for number in range(services.FEEDBACK_ATTEMPTS_PER_HOUR):
+        if number % 2:
+            started = client.post("/courses/ung-xu-mxh/practice",
+                                  data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")})
+        else:
+            slug = checks[number // 2].slug
+            started = client.post(f"/quizzes/{slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{slug}")})
+        assert _take_as_a_browser(client, started)[0] is not None
+    refused = client.post("/courses/ung-xu-mxh/practice",
+                          data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")}, follow_redirects=True)
+    assert "trong một giờ qua" in refused.get_data(as_text=True)
+    refused = client.post(f"/quizzes/{checks[-1].slug}/start",
+                          data={"csrf_token": csrf_token(client, f"/quizzes/{checks[-1].slug}")}, follow_redirects=True)
+    assert "trong một giờ qua" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Attempt.id))) == services.FEEDBACK_ATTEMPTS_PER_HOUR
+
+    shown = services.revealed_question_ids(db.session, learner, utcnow() - timedelta(days=1))
+    assert len(shown) >= 40  # every question of every attempt was answered, so shown
+    final = _quiz("final-ung-xu-mxh")
+    candidates = services.pool_candidates(db.session, [pool.id for pool in final.pools])
+    final_id = _start(client, final.slug)
+    drawn = {item.version.question_id for item in _items(final_id)}
+    taken: set[int] = set()
+    for pool in final.pools:
+        in_pool = {qid for qid in candidates[pool.id] if qid not in taken} & drawn
+        fresh = {qid for qid in candidates[pool.id] if qid not in taken and qid not in shown}
+        # A question already explained only when the pool has fewer fresh ones than it draws.
+        assert in_pool - shown == in_pool or len(fresh) < pool.draw_count, pool.position
+        taken |= in_pool
+    assert not drawn & shown  # the real bank allows it for a learner who has used an hour of feedback
+    # An hour later, feedback is open again.
+    for attempt in db.session.scalars(select(Attempt)):
+        attempt.started_at -= timedelta(hours=1)
+    db.session.commit()
+    _submit(client, final_id)
+    started = client.post("/courses/ung-xu-mxh/practice", data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")})
+    assert re.search(r"/attempts/\d+$", started.headers["Location"])
+
+
 # -- isolation between learners ------------------------------------------------------------------
 
 def test_another_learners_attempt_answers_404(client, auth, signed_in, make_user, course):

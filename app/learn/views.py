@@ -214,13 +214,20 @@ def submit(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/review")
 @login_required
 def review(attempt_id: int):
-    """After submission: each answer, the correct one, the explanation and its sources."""
+    """After submission: each answer and, for the questions answered, the correct one, the
+    explanation and its sources (an unanswered question's answer stays unseen)."""
     attempt = get_own_attempt_or_404(attempt_id)
     services.close_if_expired(db.session, attempt)
     db.session.commit()
     if attempt.is_open:
         flash("Bài làm chưa được nộp.", "info")
         return redirect(url_for("learn.attempt", attempt_id=attempt.id))
+    try:  # no answer of the bank is shown while a final test is open
+        services.require_no_open_final(db.session, current_user)
+    except services.FinalTestOpen as error:
+        db.session.commit()
+        flash(str(error), "warning")
+        return redirect(url_for("learn.attempt", attempt_id=error.attempt_id))
     items = db.session.scalars(
         select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
         .order_by(AttemptQuestion.position)
