@@ -13,7 +13,7 @@ from app.learn import rendering, services
 from app.learn.grading import score_answer
 from app.models import (Attempt, AttemptQuestion, Course, CourseCompletion, Lesson, LessonProgress,
                         QuestionVersion, Quiz, utcnow)
-from support import csrf_token
+from support import csrf_token, opaque_keys
 
 
 @pytest.fixture
@@ -48,8 +48,13 @@ def _items(attempt_id):
 
 
 def _answer(client, attempt_id, position, keys, fetch=True):
+    """Answer with these bank keys, sent as the page's opaque keys (a key of no choice as it is)."""
     token = csrf_token(client, "/")
     headers = {"X-Requested-With": "fetch"} if fetch else {}
+    item = db.session.scalar(select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt_id,
+                                                           AttemptQuestion.position == position))
+    if item is not None:
+        keys = [opaque_keys(attempt_id, position, [key])[0] if key in item.choice_order else key for key in keys]
     return client.post(f"/attempts/{attempt_id}/questions/{position}",
                        data={"answer": keys, "csrf_token": token}, headers=headers)
 
@@ -176,7 +181,7 @@ def test_answers_survive_a_reload_with_and_without_javascript(client, signed_in,
     assert plain.status_code == 302 and plain.headers["Location"].endswith(f"/attempts/{attempt_id}#cau-2")
     page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
     for item in (first, second):
-        key = item.choice_order[0]
+        key = opaque_keys(attempt_id, item.position, item.choice_order[:1])[0]
         assert re.search(rf'value="{key}"\s+id="c{item.position}-{key}" checked', page), item.position
     assert '<span id="answered-count">2</span>' in page
 
@@ -471,6 +476,60 @@ def test_feedback_is_bounded_and_the_final_avoids_answers_already_shown(client, 
     assert re.search(r"/attempts/\d+$", started.headers["Location"])
 
 
+# -- opaque choice keys --------------------------------------------------------------------------
+
+def test_the_page_holds_no_bank_key_and_a_bank_key_is_refused(client, signed_in, course):
+    attempt_id = _start(client)
+    page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    values = re.findall(r'name="answer" value="([^"]+)"', page)
+    keys = {key for item in _items(attempt_id) for key in item.choice_order}
+    assert values and not set(values) & keys and all(re.fullmatch(r"[0-9a-f]{16}", value) for value in values)
+    item = _items(attempt_id)[0]
+    sent = client.post(f"/attempts/{attempt_id}/questions/1", data={"answer": item.choice_order[:1],
+                       "csrf_token": csrf_token(client, "/")}, headers={"X-Requested-With": "fetch"})
+    assert sent.status_code == 400 and sent.get_json()["error"] == "Lựa chọn không hợp lệ."
+    assert _items(attempt_id)[0].answer is None
+    # Another attempt shows other keys for the same question.
+    assert services.choice_tokens(b"k", 1, 1, ["a"]) != services.choice_tokens(b"k", 2, 1, ["a"])
+
+
+def _chance(qtype: str, choices: list[str], correct: list[str], picked: int) -> float:
+    """The expected score of `picked` choices taken at random."""
+    from itertools import combinations
+
+    combos = list(combinations(choices, picked))
+    return sum(score_answer(qtype, correct, list(combo)) for combo in combos) / len(combos)
+
+
+def test_answering_by_key_pattern_scores_no_better_than_chance(client, auth, make_user, curriculum):
+    """The probe's pattern ("a" for one choice, "a, b, c" for several: 58–64 % on the bank, against 30 %
+    by chance), played on what the page shows: the first keys in sort order. Shuffled choices with
+    opaque keys make it a random guess whatever the bank's keys are."""
+    scored, expected = [], []
+    for _ in range(15):
+        auth.login(make_user())
+        attempt_id = _start(client, "final-ung-xu-mxh")
+        page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+        token = csrf_token(client, "/")
+        for position, form in re.findall(r'action="/attempts/\d+/questions/(\d+)"(.*?)</form>', page, re.S):
+            item = _items(attempt_id)[int(position) - 1]
+            qtype = item.version.type
+            if qtype not in ("single", "multiple"):
+                continue  # true/false and a post's parts keep their order: their balance is the bank's
+            picked = 1 if qtype == "single" else min(3, len(item.choice_order) - 1)
+            guess = sorted(re.findall(r'name="answer" value="([^"]+)"', form))[:picked]
+            assert client.post(f"/attempts/{attempt_id}/questions/{position}", data={
+                "answer": guess, "csrf_token": token}, headers={"X-Requested-With": "fetch"}).status_code == 200
+            expected.append(_chance(qtype, item.choice_order, item.version.correct_keys, picked))
+        _submit(client, attempt_id)
+        scored += [item.score for item in _items(attempt_id) if item.version.type in ("single", "multiple")]
+        auth.logout()
+    assert len(scored) == len(expected) >= 100
+    mean, chance = sum(scored) / len(scored), sum(expected) / len(expected)
+    # The mean of ≥ 100 guesses: its standard error is under 0.05; the probe's pattern was 0.3 above.
+    assert mean <= chance + 0.15, (mean, chance)
+
+
 # -- isolation between learners ------------------------------------------------------------------
 
 def test_another_learners_attempt_answers_404(client, auth, signed_in, make_user, course):
@@ -550,7 +609,7 @@ def test_the_exam_hours_requests_cost_a_fixed_number_of_statements(client, signe
     token = csrf_token(client, "/")
     with count_queries() as save:
         response = client.post(f"/attempts/{attempt_id}/questions/{position}",
-                               data={"answer": answer, "csrf_token": token},
+                               data={"answer": opaque_keys(attempt_id, position, answer), "csrf_token": token},
                                headers={"X-Requested-With": "fetch"})
     assert response.status_code == 200 and save.count == 3
     with count_queries() as page:

@@ -5,6 +5,8 @@ Services flush; the caller commits.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -557,12 +559,23 @@ def is_past_deadline(attempt: Attempt, now: datetime) -> bool:
     return attempt.deadline_at is not None and now > attempt.deadline_at + GRACE
 
 
+def choice_tokens(secret: bytes, attempt_id: int, position: int, keys: list[str]) -> dict[str, str]:
+    """{bank key: the opaque key an attempt's page shows for it}. The bank's keys (`a`, `b`, `true`…)
+    would tell which choice the bank listed first; these differ in every attempt and question and
+    cannot be told apart without the server's secret, so answering by key pattern is answering at
+    random."""
+    return {key: hmac.new(secret, f"{attempt_id}:{position}:{key}".encode(), hashlib.sha256).hexdigest()[:16]
+            for key in keys}
+
+
 def save_answer(session: Session, attempt: Attempt, position: int, keys: list[str], *,
-                now: datetime | None = None, slot: tuple | None = None) -> AttemptQuestion:
+                now: datetime | None = None, slot: tuple | None = None,
+                opaque_secret: bytes | None = None) -> AttemptQuestion:
     """Store one answer as it is given. Refused once the attempt is closed or past its deadline.
 
     `slot` is (the attempt's question at `position` or None, its type) when the caller has read them
-    already (`permissions.get_own_attempt_question_or_404`); otherwise they are read here.
+    already (`permissions.get_own_attempt_question_or_404`); otherwise they are read here. With
+    `opaque_secret`, `keys` are the opaque keys of the page (choice_tokens), not the bank's.
     """
     now = now or utcnow()
     if slot is None:  # read here: lock the attempt as the view's read does
@@ -582,6 +595,10 @@ def save_answer(session: Session, attempt: Attempt, position: int, keys: list[st
     if item is None:
         raise LearnError("Không có câu hỏi này trong bài làm.")
     valid = set(item.choice_order)
+    if opaque_secret is not None:
+        by_token = {token: key for key, token in
+                    choice_tokens(opaque_secret, attempt.id, position, item.choice_order).items()}
+        keys = [by_token.get(token, "") for token in keys]  # "" is never a choice: refused below
     keys = list(dict.fromkeys(keys))  # keep order, drop repeats
     if any(key not in valid for key in keys):
         raise LearnError("Lựa chọn không hợp lệ.")

@@ -1,6 +1,6 @@
 """The learner's pages: courses, lessons, sources, attempts, review, commitment and certificate."""
-from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -24,6 +24,12 @@ def _published_or_404(model, slug: str):
     if row is None:
         abort(404)
     return row
+
+
+def _secret() -> bytes:
+    """The key of the attempts' opaque choice keys (services.choice_tokens): the app's secret."""
+    secret = current_app.secret_key
+    return secret.encode() if isinstance(secret, str) else secret
 
 
 def _wants_json() -> bool:
@@ -172,7 +178,10 @@ def attempt(attempt_id: int):
         .where(AttemptQuestion.attempt_id == attempt.id).order_by(AttemptQuestion.position)).all()
     items = [item for item, _ in rows]
     parts = question_parts(db.session, {item.question_version_id: digest for item, digest in rows})
-    return render_template("learn/attempt.html", attempt=attempt, items=items, parts=parts, form=EmptyForm())
+    tokens = {item.position: services.choice_tokens(_secret(), attempt.id, item.position, item.choice_order)
+              for item in items}
+    return render_template("learn/attempt.html", attempt=attempt, items=items, parts=parts, tokens=tokens,
+                           form=EmptyForm())
 
 
 @bp.route("/attempts/<int:attempt_id>/questions/<int:position>", methods=["POST"])
@@ -182,7 +191,7 @@ def answer(attempt_id: int, position: int):
     attempt, item, question_type = get_own_attempt_question_or_404(attempt_id, position)
     try:
         item = services.save_answer(db.session, attempt, position, request.form.getlist("answer"),
-                                    slot=(item, question_type))
+                                    slot=(item, question_type), opaque_secret=_secret())
     except services.LearnError as error:
         db.session.commit()  # an expired attempt was graded on the way
         if _wants_json():
