@@ -6,9 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..auth.forms import EmptyForm
-from ..extensions import db, limiter
+from ..extensions import db, limiter, pdf_limit
 from ..models import (Attempt, AttemptQuestion, Citation, Course, Lesson, QuestionVersion, Quiz, Source,
                       utcnow)
+from ..pagination import id_arg
 from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_404,
                            get_own_completion_or_404)
 from . import services
@@ -108,7 +109,7 @@ def source(slug: str):
     source = db.session.scalar(select(Source).where(Source.slug == slug))
     if source is None:
         abort(404)
-    citation = db.session.get(Citation, request.args.get("citation", type=int) or 0)
+    citation = db.session.get(Citation, id_arg("citation", 0))
     if citation is not None and citation.source_id != source.id:
         citation = None
     text, found = highlight_quote(source.text or "", citation.quote if citation else None)
@@ -271,6 +272,7 @@ def commit(slug: str):
 
 @bp.route("/certificates/<code>.pdf")
 @login_required
+@pdf_limit
 def certificate(code: str):
     """The learner's own certificate as a PDF."""
     completion = get_own_completion_or_404(code)
