@@ -768,3 +768,15 @@ def test_concurrent_starts_open_one_attempt(app, course, learner):
         thread.join()
     assert len(set(ids)) == 1
     assert db.session.scalar(select(func.count(Attempt.id))) == 1
+
+
+def test_a_link_from_another_site_records_no_progress(client, signed_in, course):
+    """A page elsewhere linking to a lesson must not move a person from "not started" to "in
+    progress"; opening it from the course, or typing its address, does."""
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Referer": "https://noi-khac.example/trang"}):
+        assert client.get("/lessons/l01-mau", headers=headers).status_code == 200
+    assert db.session.scalar(select(func.count(LessonProgress.id))) == 0
+    assert "Chưa bắt đầu" in client.get("/").get_data(as_text=True)
+    client.get("/lessons/l01-mau", headers={"Sec-Fetch-Site": "same-origin"})
+    assert db.session.scalar(select(func.count(LessonProgress.id))) == 1

@@ -413,3 +413,20 @@ def test_a_lockout_does_not_keep_the_owner_out_on_their_own_browser(app, client,
     assert _login(app.test_client(), owner.username, PASSWORD).status_code != 302
     signed_in = _login(client, owner.username, PASSWORD)
     assert signed_in.status_code == 302 and client.get("/").status_code == 200
+
+
+def test_personal_pages_and_downloads_are_not_cached(client, auth, make_user, fixture_course):
+    from support import complete_fixture_course
+
+    assert "no-store" not in client.get("/auth/login").headers.get("Cache-Control", "")
+    learner = make_user()
+    code = complete_fixture_course(learner, fixture_course).certificate_code
+    auth.login(learner)
+    for url in ("/", "/courses/khoa-mau", f"/certificates/{code}.pdf", "/auth/password"):
+        assert client.get(url).headers.get("Cache-Control") == "no-store", url
+    manager = make_user(role="manager", manages=[learner.agency])
+    auth.logout()
+    auth.login(manager)
+    export = client.get(f"/manage/agencies/{learner.agency_id}/export.csv")
+    assert export.status_code == 200 and export.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/static/css/app.css").headers.get("Cache-Control", "")

@@ -1,4 +1,6 @@
 """The learner's pages: courses, lessons, sources, attempts, review, commitment and certificate."""
+from urllib.parse import urlsplit
+
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
 from flask_login import current_user, login_required
@@ -31,6 +33,17 @@ def _secret() -> bytes:
     """The key of the attempts' opaque choice keys (services.choice_tokens): the app's secret."""
     secret = current_app.secret_key
     return secret.encode() if isinstance(secret, str) else secret
+
+
+def _opened_from_this_site() -> bool:
+    """Opened from this site's pages or typed in, not followed from a link on another site: only
+    then does reading a lesson count as progress. Browsers say so in Sec-Fetch-Site; older ones
+    are judged by their Referer."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    referrer = request.headers.get("Referer")
+    return not referrer or urlsplit(referrer).netloc == request.host
 
 
 def _wants_json() -> bool:
@@ -68,7 +81,8 @@ def lesson(slug: str):
                                .options(selectinload(Lesson.citations).joinedload(Citation.source)))
     if lesson is None:
         abort(404)
-    services.record_lesson_visit(db.session, current_user, lesson)
+    if _opened_from_this_site():
+        services.record_lesson_visit(db.session, current_user, lesson)
     contacts = {source.slug: source.current_contact for source in db.session.scalars(
         select(Source).where(Source.current_contact.is_not(None)))}
     body, notes = render_lesson_cached(
