@@ -62,6 +62,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT_PER_ADDRESS = "20 per minute"
     LOGIN_RATE_LIMIT_PER_ACCOUNT = "10 per 5 minutes"
+    #: per signed-in user, all PDFs together (certificates, reports) and all exports together
+    PDF_RATE_LIMIT = os.environ.get("PDF_RATE_LIMIT", "3 per minute; 30 per hour")
+    EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", "10 per minute; 100 per hour")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

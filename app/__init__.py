@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from config import CONFIGS
 from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from .observability import register_observability
+from .pagination import register_url_converters
 from .security import register_security
 
 
@@ -20,6 +21,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_observability(app)
     register_security(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -78,7 +80,9 @@ def register_errorhandlers(app: Flask) -> None:
 
     def render_error(error):
         code = getattr(error, "code", 500) or 500
-        return render_template(f"errors/{code}.html"), code
+        # A limit with its own message (extensions.pdf_limit…) says what to wait for.
+        reason = getattr(getattr(error, "limit", None), "error_message", None)
+        return render_template(f"errors/{code}.html", reason=reason), code
 
     for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, render_error)

@@ -28,3 +28,40 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def user_or_address() -> str:
+    """The key of a per-user limit: the signed-in account (wherever it connects from), else the address."""
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.get_id()}"
+    return f"address:{get_remote_address()}"
+
+
+PDF_WAIT = "Anh/chị vừa tạo nhiều tệp PDF liên tiếp. Vui lòng chờ một phút rồi tải lại."
+#: what one user may start of the costly downloads (config PDF_RATE_LIMIT, EXPORT_RATE_LIMIT): no
+#: signed-in user can keep the workers busy enough to take a server out of the load balancer
+pdf_limit = limiter.shared_limit(
+    lambda: _config("PDF_RATE_LIMIT"), scope="pdf", key_func=user_or_address,
+    error_message=PDF_WAIT)
+#: the same limit on a route that answers a PDF only for some of its URLs (export.<kind>)
+pdf_limit_when_pdf = limiter.shared_limit(
+    lambda: _config("PDF_RATE_LIMIT"), scope="pdf", key_func=user_or_address,
+    exempt_when=lambda: _view_arg("kind") != "pdf",
+    error_message=PDF_WAIT)
+export_limit = limiter.shared_limit(
+    lambda: _config("EXPORT_RATE_LIMIT"), scope="export", key_func=user_or_address,
+    error_message="Anh/chị vừa xuất nhiều tệp liên tiếp. Vui lòng chờ một phút rồi xuất lại.")
+
+
+def _view_arg(name: str):
+    from flask import request
+
+    return (request.view_args or {}).get(name)
+
+
+def _config(name: str) -> str:
+    from flask import current_app
+
+    return current_app.config[name]

@@ -25,6 +25,16 @@ class _VietnameseMessages:
         return self.gettext(singular if n == 1 else plural)
 
 
+def bounded_int(value) -> int:
+    """`coerce` for a select of ids: a number no table holds is not a choice (not a database error)."""
+    from .pagination import MAX_ID
+
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError("out of range")
+    return number
+
+
 class Form(FlaskForm):
     """The base of every form: CSRF from Flask-WTF, messages in Vietnamese."""
 

@@ -1,5 +1,56 @@
-"""Pagination of selects that return rows of several columns (Flask-SQLAlchemy's returns scalars)."""
-from flask_sqlalchemy.pagination import SelectPagination
+"""Bounded numbers from URLs, and pagination (also of selects that return rows of several columns:
+Flask-SQLAlchemy's returns scalars).
+
+An integer typed into a URL may be far beyond what a database column holds (PostgreSQL's integer
+stops at 2,147,483,647; SQLite's at 2^63 − 1), and handing it to a query is a server error. The
+`int` route converter is bounded once for every route (register_url_converters): a larger id is no
+route, 404. Query arguments go through `id_arg` and `page_arg`, and `paginated` shows the last page
+for a page past the end.
+"""
+from collections.abc import Callable
+
+from flask import Flask, request
+from flask_sqlalchemy.pagination import Pagination, SelectPagination
+from werkzeug.routing import IntegerConverter
+
+#: the largest id any table holds (a PostgreSQL integer)
+MAX_ID = 2**31 - 1
+#: no list is this long; past it, the page asked for is the last one
+MAX_PAGE = 100_000
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:…>` in every route: 0 to MAX_ID, so a larger number is 404, never a database error."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,  # noqa: A002
+                 signed: bool = False) -> None:
+        bounded = MAX_ID if max is None or max > MAX_ID else max
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=bounded, signed=signed)
+
+
+def register_url_converters(app: Flask) -> None:
+    """Before any blueprint: their `<int:…>` rules take the bounded converter."""
+    app.url_map.converters["int"] = BoundedIntegerConverter
+
+
+def id_arg(name: str, default: int | None = None) -> int | None:
+    """An id from the query string (?citation=…): `default` when absent, not a number or out of range."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 <= value <= MAX_ID else default
+
+
+def page_arg() -> int:
+    """?page=, from 1 to MAX_PAGE (anything else is page 1, or MAX_PAGE when larger)."""
+    page = request.args.get("page", 1, type=int) or 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+def paginated(make: Callable[[int], Pagination]) -> Pagination:
+    """The page ?page= asks for, made by `make(number)`; past the end, the last page."""
+    page = make(page_arg())
+    if page.total and page.page > page.pages:
+        page = make(page.pages)
+    return page
 
 
 class RowPagination(SelectPagination):

@@ -58,7 +58,19 @@ def register_security_headers(app: Flask) -> None:
         if hsts_max_age > 0:
             response.headers.setdefault("Strict-Transport-Security",
                                         f"max-age={hsts_max_age}; includeSubDomains")
+        if _is_personal(request):
+            # Signed-in pages and downloads (results, certificates, exports) must not stay in the
+            # browser's cache of a shared office computer.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
         return response
+
+
+def _is_personal(req) -> bool:
+    """A response for a signed-in person (the session says so), not a static file."""
+    from flask import session
+
+    return req.endpoint not in (None, "static", "bootstrap.static") and "_user_id" in session
 
 
 def register_input_guard(app: Flask) -> None:

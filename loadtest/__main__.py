@@ -210,7 +210,7 @@ def day(duration: int, users: int, managers: int, spawn_rate: float, think: str,
                           LOADTEST_MANAGERS=str(managers), LOADTEST_THINK=think, LOADTEST_PAUSE=pause,
                           LOADTEST_READ=read)
         load_after = load_average()
-        report = check.verify(servers.database_url, servers.work)
+        report = check.verify(servers.database_url, servers.work, servers.env["SECRET_KEY"])
     finish("day", {"duration_s": duration, "learners": users, "managers": managers, "spawn_rate": spawn_rate,
                    "think_s": think, "pause_s": pause, "read_s": read, "gunicorn_workers": 4}, rows, floor, report, load_before, load_after)
 
@@ -231,7 +231,7 @@ def exam(users: int, window: int, think: str, processes: int) -> None:
         rows = run_locust(servers, "exam", ["ExamLearner"], users, users / window, seconds,
                           processes=processes, LOADTEST_THINK=think)
         load_after = load_average()
-        report = check.verify(servers.database_url, servers.work)
+        report = check.verify(servers.database_url, servers.work, servers.env["SECRET_KEY"])
     finish("exam", {"learners": users, "window_s": window, "think_s": think, "locust_processes": processes,
                     "run_s": seconds, "gunicorn_workers": 4}, rows, floor, report, load_before, load_after)
 
@@ -294,7 +294,7 @@ def fault(learners: int, duration: int, kills: int) -> None:
         signed_in = Client(servers.port, forwarded_for="10.8.0.1").login(plan["learners"][0][0], plan["password"])
         report.add("the app serves after PostgreSQL's restart without being restarted (/healthz ×8, a sign-in)",
                    healthy and signed_in.status == 302, f"sign-in HTTP {signed_in.status}")
-        database = check.verify(servers.database_url, servers.work)
+        database = check.verify(servers.database_url, servers.work, servers.env["SECRET_KEY"])
     report.checks += database.checks
     report.counts = database.counts
     click.echo("fault test: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts.items()))

@@ -68,7 +68,11 @@ def _sample(items) -> str:
     return ", ".join(map(str, items[:5])) + (" …" if len(items) > 5 else "")
 
 
-def verify(database_url: str, sent_folder: Path) -> Report:
+def verify(database_url: str, sent_folder: Path, secret_key: str) -> Report:
+    """Check the database against what the clients were told; `secret_key` is the servers' (clients
+    send an attempt's opaque choice keys, learn.services.choice_tokens, the database keeps the bank's)."""
+    from app.learn.services import choice_tokens
+
     sent = read_sent(sent_folder)
     started = {line["attempt"] for line in sent if line["event"] == "start"}
     submitted = {line["attempt"] for line in sent if line["event"] == "submit"}
@@ -107,7 +111,10 @@ def verify(database_url: str, sent_folder: Path) -> Report:
     wrong_sum = {a for a in closed if attempts[a].score is not None
                  and abs(float(sums.get(a) or 0) - float(attempts[a].score)) > 1e-6}
     report.add("each grade is the sum of its questions' scores", not wrong_sum, _sample(wrong_sum))
-    lost = {key for key, keys in answers.items() if key not in stored or stored[key][0] != keys}
+    def as_sent(key, keys):
+        return [choice_tokens(secret_key.encode(), *key, keys)[choice] for choice in keys or []]
+
+    lost = {key for key, keys in answers.items() if key not in stored or as_sent(key, stored[key][0]) != keys}
     report.add("every answer a client got a 2xx for is stored as sent", not lost, _sample(lost))
     report.add("nobody has two open attempts at one quiz", not open_twice, _sample(open_twice))
     unknown = set(attempts) - started

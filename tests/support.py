@@ -163,3 +163,14 @@ def in_background_until_blocked(work, errors: list):
     finally:
         watcher.close()
     return thread
+
+
+def opaque_keys(attempt_id: int, position: int, keys: list[str], secret: str | None = None) -> list[str]:
+    """The opaque keys an attempt's page shows for these bank keys (learn.services.choice_tokens), as
+    a learner's browser sends them back; `secret` is the server's when it is not this test's app."""
+    from flask import current_app
+
+    from app.learn.services import choice_tokens
+
+    tokens = choice_tokens((secret or current_app.secret_key).encode(), attempt_id, position, list(keys))
+    return [tokens[key] for key in keys]

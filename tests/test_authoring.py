@@ -224,6 +224,7 @@ def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world,
     ({"citations-0-source": "nguon-khong-co"}, "citations-0-source", None),
     ({"prompt": ""}, "prompt", "không được để trống"),
     ({"author": "", "text": ""}, "text", "không được để trống"),
+    ({"choices-0-key": 'c" onmouseover="alert(1)'}, "choices-0-key", "Khóa chỉ gồm chữ thường"),
 ])
 def test_invalid_question_shows_a_vietnamese_error_beside_the_field_and_saves_nothing(
         client, trainer, change, field, message):

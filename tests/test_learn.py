@@ -13,7 +13,7 @@ from app.learn import rendering, services
 from app.learn.grading import score_answer
 from app.models import (Attempt, AttemptQuestion, Course, CourseCompletion, Lesson, LessonProgress,
                         QuestionVersion, Quiz, utcnow)
-from support import csrf_token
+from support import csrf_token, opaque_keys
 
 
 @pytest.fixture
@@ -48,8 +48,13 @@ def _items(attempt_id):
 
 
 def _answer(client, attempt_id, position, keys, fetch=True):
+    """Answer with these bank keys, sent as the page's opaque keys (a key of no choice as it is)."""
     token = csrf_token(client, "/")
     headers = {"X-Requested-With": "fetch"} if fetch else {}
+    item = db.session.scalar(select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt_id,
+                                                           AttemptQuestion.position == position))
+    if item is not None:
+        keys = [opaque_keys(attempt_id, position, [key])[0] if key in item.choice_order else key for key in keys]
     return client.post(f"/attempts/{attempt_id}/questions/{position}",
                        data={"answer": keys, "csrf_token": token}, headers=headers)
 
@@ -176,7 +181,7 @@ def test_answers_survive_a_reload_with_and_without_javascript(client, signed_in,
     assert plain.status_code == 302 and plain.headers["Location"].endswith(f"/attempts/{attempt_id}#cau-2")
     page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
     for item in (first, second):
-        key = item.choice_order[0]
+        key = opaque_keys(attempt_id, item.position, item.choice_order[:1])[0]
         assert re.search(rf'value="{key}"\s+id="c{item.position}-{key}" checked', page), item.position
     assert '<span id="answered-count">2</span>' in page
 
@@ -315,6 +320,216 @@ def test_practice_draws_from_wrong_topics_and_is_not_counted(client, signed_in, 
     assert {i.version.question.slug for i in _items(practice_id)} == {"q-tich-cuc"}
 
 
+# -- the final test stays secret (docs/final-test.md) -------------------------------------------
+
+CHOICE_INPUT_RE = re.compile(r'<form method="post" class="answer-form" action="(/attempts/\d+/questions/\d+)"'
+                             r'.*?name="answer" value="([^"]+)"', re.S)
+
+
+@pytest.fixture
+def curriculum(app):
+    """The real curriculum (157 questions, eleven lesson checks and the final test), loaded."""
+    from app.content.checks import check_content
+    from app.content.services import load_bundle
+    from support import ROOT
+
+    result = check_content(ROOT / "content", ROOT / "quizzes")
+    assert result.ok
+    load_bundle(db.session, result.bundle)
+    db.session.commit()
+    return db.session.scalar(select(Course).where(Course.slug == "ung-xu-mxh"))
+
+
+def _take_as_a_browser(client, started) -> tuple[int | None, list[str]]:
+    """What a scripted learner does with an attempt it was sent to: answer every question with its first
+    choice as read from the page, submit, read the review. Returns (attempt id, every page it got).
+    `started` is the response to a start, or the id of an attempt already open."""
+    if isinstance(started, int):
+        attempt_id = started
+    else:
+        match = re.search(r"/attempts/(\d+)$", started.headers.get("Location", ""))
+        if started.status_code != 302 or not match:
+            return None, [started.get_data(as_text=True)]
+        attempt_id = int(match.group(1))
+    page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    token = csrf_token(client, "/")
+    for action, value in CHOICE_INPUT_RE.findall(page):
+        client.post(action, data={"answer": [value], "csrf_token": token}, headers={"X-Requested-With": "fetch"})
+    client.post(f"/attempts/{attempt_id}/submit", data={"csrf_token": token})
+    review = client.get(f"/attempts/{attempt_id}/review", follow_redirects=True)
+    return attempt_id, [page, review.get_data(as_text=True)]
+
+
+def _final_leaks(final_id: int, pages: list[str]) -> list[str]:
+    """What of the final attempt's questions the pages show: a correct answer or an explanation."""
+    leaks = []
+    for item in _items(final_id):
+        version = item.version
+        for page in pages:
+            if version.explanation[:60] in page:
+                leaks.append(f"explanation of {version.question.slug}")
+            for choice in version.choices:
+                marked = re.search(r'review-choice is-correct[^>]*>.*?' + re.escape(choice["text"][:40]), page, re.S)
+                if choice["key"] in version.correct_keys and marked:
+                    leaks.append(f"correct answer of {version.question.slug}")
+    return leaks
+
+
+def test_a_scripted_learner_recovers_no_answer_of_an_open_final(client, auth, make_user, curriculum):
+    """The harvest of the probe: start the final, then every practice and lesson check the app allows,
+    each answered and reviewed, and the reviews of attempts made before. Nothing of the final shows."""
+    learner = make_user()
+    auth.login(learner)
+    checks = db.session.scalars(select(Quiz).where(Quiz.kind == "lesson_check").order_by(Quiz.slug)).all()
+    # Before the final: a lesson check submitted unanswered, a practice left open to finish later.
+    before_id, _ = _take_as_a_browser(client, client.post(
+        f"/quizzes/{checks[0].slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{checks[0].slug}")}))
+    open_practice = client.post("/courses/ung-xu-mxh/practice",
+                                data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")})
+    practice_id = int(re.search(r"/attempts/(\d+)", open_practice.headers["Location"]).group(1))
+    final_id = _start(client, "final-ung-xu-mxh")
+    attempts_before = db.session.scalar(select(func.count(Attempt.id)))
+
+    pages = []
+    for _ in range(20):  # the probe's loop: practice after practice
+        _, got = _take_as_a_browser(client, client.post(
+            "/courses/ung-xu-mxh/practice", data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")}))
+        pages += got
+    for check in checks:
+        _, got = _take_as_a_browser(client, client.post(
+            f"/quizzes/{check.slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{check.slug}")},
+            follow_redirects=False))
+        pages += got
+    _, got = _take_as_a_browser(client, practice_id)  # finish the open practice
+    pages += got
+    for attempt_id in (before_id, practice_id):
+        review = client.get(f"/attempts/{attempt_id}/review")
+        assert review.status_code == 302 and review.headers["Location"].endswith(f"/attempts/{final_id}")
+        pages.append(client.get(f"/attempts/{attempt_id}/review", follow_redirects=True).get_data(as_text=True))
+
+    assert _final_leaks(final_id, pages) == []
+    assert not any("Giải thích" in page or "(đáp án đúng)" in page for page in pages)
+    assert db.session.scalar(select(func.count(Attempt.id))) == attempts_before  # nothing new was started
+    refused = client.post("/courses/ung-xu-mxh/practice",
+                          data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")}, follow_redirects=True)
+    assert "đang làm bài kiểm tra cuối khóa" in refused.get_data(as_text=True)
+
+    # Once the final is submitted, feedback comes back: the practice's review explains again.
+    _submit(client, final_id)
+    assert "Giải thích" in client.get(f"/attempts/{practice_id}/review").get_data(as_text=True)
+
+
+def test_a_review_explains_only_the_questions_answered(client, signed_in, course):
+    attempt_id = _start(client)
+    first, *others = _items(attempt_id)
+    _answer(client, attempt_id, first.position, first.version.correct_keys)
+    _submit(client, attempt_id)
+    review = client.get(f"/attempts/{attempt_id}/review").get_data(as_text=True)
+    assert review.count('class="explanation') == 1 and first.version.explanation[:40] in review
+    for item in others:
+        assert item.version.explanation[:40] not in review
+    assert review.count("chưa trả lời câu này") == len(others)
+
+
+def test_feedback_is_bounded_and_the_final_avoids_answers_already_shown(client, auth, make_user, curriculum):
+    """Practice and lesson checks together, at most FEEDBACK_ATTEMPTS_PER_HOUR an hour; the final then
+    draws, pool by pool, the questions whose answers the learner has not been shown, where it can."""
+    learner = make_user()
+    auth.login(learner)
+    checks = db.session.scalars(select(Quiz).where(Quiz.kind == "lesson_check").order_by(Quiz.slug)).all()
+    for number in range(services.FEEDBACK_ATTEMPTS_PER_HOUR):
+        if number % 2:
+            started = client.post("/courses/ung-xu-mxh/practice",
+                                  data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")})
+        else:
+            slug = checks[number // 2].slug
+            started = client.post(f"/quizzes/{slug}/start", data={"csrf_token": csrf_token(client, f"/quizzes/{slug}")})
+        assert _take_as_a_browser(client, started)[0] is not None
+    refused = client.post("/courses/ung-xu-mxh/practice",
+                          data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")}, follow_redirects=True)
+    assert "trong một giờ qua" in refused.get_data(as_text=True)
+    refused = client.post(f"/quizzes/{checks[-1].slug}/start",
+                          data={"csrf_token": csrf_token(client, f"/quizzes/{checks[-1].slug}")}, follow_redirects=True)
+    assert "trong một giờ qua" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Attempt.id))) == services.FEEDBACK_ATTEMPTS_PER_HOUR
+
+    shown = services.revealed_question_ids(db.session, learner, utcnow() - timedelta(days=1))
+    assert len(shown) >= 40  # every question of every attempt was answered, so shown
+    final = _quiz("final-ung-xu-mxh")
+    candidates = services.pool_candidates(db.session, [pool.id for pool in final.pools])
+    final_id = _start(client, final.slug)
+    drawn = {item.version.question_id for item in _items(final_id)}
+    taken: set[int] = set()
+    for pool in final.pools:
+        in_pool = {qid for qid in candidates[pool.id] if qid not in taken} & drawn
+        fresh = {qid for qid in candidates[pool.id] if qid not in taken and qid not in shown}
+        # A question already explained only when the pool has fewer fresh ones than it draws.
+        assert in_pool - shown == in_pool or len(fresh) < pool.draw_count, pool.position
+        taken |= in_pool
+    assert not drawn & shown  # the real bank allows it for a learner who has used an hour of feedback
+    # An hour later, feedback is open again.
+    for attempt in db.session.scalars(select(Attempt)):
+        attempt.started_at -= timedelta(hours=1)
+    db.session.commit()
+    _submit(client, final_id)
+    started = client.post("/courses/ung-xu-mxh/practice", data={"csrf_token": csrf_token(client, "/courses/ung-xu-mxh")})
+    assert re.search(r"/attempts/\d+$", started.headers["Location"])
+
+
+# -- opaque choice keys --------------------------------------------------------------------------
+
+def test_the_page_holds_no_bank_key_and_a_bank_key_is_refused(client, signed_in, course):
+    attempt_id = _start(client)
+    page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    values = re.findall(r'name="answer" value="([^"]+)"', page)
+    keys = {key for item in _items(attempt_id) for key in item.choice_order}
+    assert values and not set(values) & keys and all(re.fullmatch(r"[0-9a-f]{16}", value) for value in values)
+    item = _items(attempt_id)[0]
+    sent = client.post(f"/attempts/{attempt_id}/questions/1", data={"answer": item.choice_order[:1],
+                       "csrf_token": csrf_token(client, "/")}, headers={"X-Requested-With": "fetch"})
+    assert sent.status_code == 400 and sent.get_json()["error"] == "Lựa chọn không hợp lệ."
+    assert _items(attempt_id)[0].answer is None
+    # Another attempt shows other keys for the same question.
+    assert services.choice_tokens(b"k", 1, 1, ["a"]) != services.choice_tokens(b"k", 2, 1, ["a"])
+
+
+def _chance(qtype: str, choices: list[str], correct: list[str], picked: int) -> float:
+    """The expected score of `picked` choices taken at random."""
+    from itertools import combinations
+
+    combos = list(combinations(choices, picked))
+    return sum(score_answer(qtype, correct, list(combo)) for combo in combos) / len(combos)
+
+
+def test_answering_by_key_pattern_scores_no_better_than_chance(client, auth, make_user, curriculum):
+    """The probe's pattern ("a" for one choice, "a, b, c" for several: 58–64 % on the bank, against 30 %
+    by chance), played on what the page shows: the first keys in sort order. Shuffled choices with
+    opaque keys make it a random guess whatever the bank's keys are."""
+    scored, expected = [], []
+    for _ in range(15):
+        auth.login(make_user())
+        attempt_id = _start(client, "final-ung-xu-mxh")
+        page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+        token = csrf_token(client, "/")
+        for position, form in re.findall(r'action="/attempts/\d+/questions/(\d+)"(.*?)</form>', page, re.S):
+            item = _items(attempt_id)[int(position) - 1]
+            qtype = item.version.type
+            if qtype not in ("single", "multiple"):
+                continue  # true/false and a post's parts keep their order: their balance is the bank's
+            picked = 1 if qtype == "single" else min(3, len(item.choice_order) - 1)
+            guess = sorted(re.findall(r'name="answer" value="([^"]+)"', form))[:picked]
+            assert client.post(f"/attempts/{attempt_id}/questions/{position}", data={
+                "answer": guess, "csrf_token": token}, headers={"X-Requested-With": "fetch"}).status_code == 200
+            expected.append(_chance(qtype, item.choice_order, item.version.correct_keys, picked))
+        _submit(client, attempt_id)
+        scored += [item.score for item in _items(attempt_id) if item.version.type in ("single", "multiple")]
+        auth.logout()
+    assert len(scored) == len(expected) >= 100
+    mean, chance = sum(scored) / len(scored), sum(expected) / len(expected)
+    # The mean of ≥ 100 guesses: its standard error is under 0.05; the probe's pattern was 0.3 above.
+    assert mean <= chance + 0.15, (mean, chance)
+
+
 # -- isolation between learners ------------------------------------------------------------------
 
 def test_another_learners_attempt_answers_404(client, auth, signed_in, make_user, course):
@@ -394,7 +609,7 @@ def test_the_exam_hours_requests_cost_a_fixed_number_of_statements(client, signe
     token = csrf_token(client, "/")
     with count_queries() as save:
         response = client.post(f"/attempts/{attempt_id}/questions/{position}",
-                               data={"answer": answer, "csrf_token": token},
+                               data={"answer": opaque_keys(attempt_id, position, answer), "csrf_token": token},
                                headers={"X-Requested-With": "fetch"})
     assert response.status_code == 200 and save.count == 3
     with count_queries() as page:
@@ -553,3 +768,15 @@ def test_concurrent_starts_open_one_attempt(app, course, learner):
         thread.join()
     assert len(set(ids)) == 1
     assert db.session.scalar(select(func.count(Attempt.id))) == 1
+
+
+def test_a_link_from_another_site_records_no_progress(client, signed_in, course):
+    """A page elsewhere linking to a lesson must not move a person from "not started" to "in
+    progress"; opening it from the course, or typing its address, does."""
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Referer": "https://noi-khac.example/trang"}):
+        assert client.get("/lessons/l01-mau", headers=headers).status_code == 200
+    assert db.session.scalar(select(func.count(LessonProgress.id))) == 0
+    assert "Chưa bắt đầu" in client.get("/").get_data(as_text=True)
+    client.get("/lessons/l01-mau", headers={"Sec-Fetch-Site": "same-origin"})
+    assert db.session.scalar(select(func.count(LessonProgress.id))) == 1

@@ -17,9 +17,12 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attempt, AttemptQuestion, Quiz
 from loadtest.servers import Client, app_environment, free_port, start_gunicorn, start_redis, stop, temporary_folder
-from support import DATABASE_URL, PASSWORD
+from support import DATABASE_URL, PASSWORD, opaque_keys
 
 pytestmark = [pytest.mark.postgres, pytest.mark.scaleout]
+
+
+SERVERS_SECRET = secrets.token_hex(32)  # both servers' SECRET_KEY (also the key of the attempts' opaque choices)
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def two_servers(app, tmp_path):
     try:
         redis, redis_port = start_redis(folder)
         processes.append(redis)
-        env = app_environment(DATABASE_URL, secrets.token_hex(32),
+        env = app_environment(DATABASE_URL, SERVERS_SECRET,
                               RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{redis_port}/0")
         ports = []
         for name in ("a", "b"):
@@ -88,7 +91,8 @@ def test_session_and_attempt_continue_on_the_other_server(fixture_course, make_u
         browser.port = two_servers[item.position % 2]  # answers alternate between the servers
         sent[item.position] = [item.version.correct_keys[0]]
         saved = browser.post(f"/attempts/{attempt_id}/questions/{item.position}",
-                             {"answer": sent[item.position], "csrf_token": token},
+                             {"answer": opaque_keys(attempt_id, item.position, sent[item.position], SERVERS_SECRET),
+                              "csrf_token": token},
                              headers={"X-Requested-With": "fetch"})
         assert saved.status == 200, saved.text
     browser.port = port_b

@@ -145,6 +145,10 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
 
 
 def _login(client, username, password):
+    return _sign_in(client, username, password)
+
+
+def _sign_in(client, username, password):
     token = csrf_token(client, "/auth/login")
     return client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token})
 
@@ -250,3 +254,179 @@ def test_too_large_a_request_gets_the_vietnamese_413_page(app, client):
     html = response.get_data(as_text=True)
     assert "Tệp quá lớn" in html and "vượt quá" in html
     _assert_security_headers(response)
+
+
+# -- numbers beyond the columns' range in URLs --------------------------------------------------
+
+HUGE = [2**31, 2**63 + 1, 10**30]  # past PostgreSQL's integer, past SQLite's, past everything
+
+
+def _url(app, rule, number: int) -> str:
+    """The rule's URL with every integer part set to `number` and other parts to something plausible."""
+    from werkzeug.routing import AnyConverter, IntegerConverter
+
+    values = {}
+    for name, converter in rule._converters.items():
+        if isinstance(converter, IntegerConverter):
+            values[name] = number
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = "x"
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def test_out_of_range_integers_in_urls_are_404_never_500(app, client, auth, make_user, fixture_course):
+    """Every route with an integer in its path, with numbers no column holds: 404, as the
+    route does not exist (the `int` converter is bounded once for all of them)."""
+    auth.login(make_user(role="admin"))
+    rules = [rule for rule in app.url_map.iter_rules() if any(
+        type(converter).__name__.endswith("IntegerConverter") for converter in rule._converters.values())]
+    assert len(rules) >= 20
+    token = csrf_token(client, "/")
+    for rule in rules:
+        for number in HUGE:
+            url = _url(app, rule, number)
+            response = (client.get(url) if "GET" in rule.methods
+                        else client.post(url, data={"csrf_token": token}))
+            assert response.status_code == 404, (url, response.status_code)
+        assert client.get(_url(app, rule, 2**31 - 1)).status_code in (404, 405), rule  # the largest id: no such row
+
+
+def test_out_of_range_numbers_in_query_strings_never_answer_500(app, client, auth, make_user, fixture_course):
+    """?page= and every id argument, past every column, on every page without a path parameter and
+    on the pages that take an agency id: never a 500; a list past its end shows its last page."""
+    root = make_user(role="admin", username="quantri-lon")
+    auth.login(root)
+    urls = [rule.rule for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith(("/static", "/bootstrap"))]
+    urls += [f"/manage/agencies/{root.agency_id}/people", f"/manage/agencies/{root.agency_id}"]
+    assert len(urls) >= 20
+    for number in HUGE:
+        query = "&".join(f"{name}={number}" for name in ("page", "citation", "agency", "parent", "run", "course"))
+        for url in urls:
+            response = client.get(f"{url}?{query}")
+            assert response.status_code < 500, (url, number, response.status_code)
+    last = client.get(f"/admin/users?page={10**30}").get_data(as_text=True)
+    assert "quantri-lon" in last  # one page of people: its last page is its first
+
+
+# -- costly downloads are bounded per user ------------------------------------------------------
+
+def test_pdfs_and_exports_are_limited_per_user(app, client, auth, make_user, fixture_course):
+    """Certificates and reports share one PDF limit per account, exports another; another person
+    (from the same address) is not held back, and the 429 says what to wait for, in Vietnamese."""
+    from support import complete_fixture_course
+
+    # The limits as configured, over an hour: a fixed minute's window could reset mid-test.
+    app.config.update(PDF_RATE_LIMIT=app.config["PDF_RATE_LIMIT"].split(";")[0].replace("minute", "hour"),
+                      EXPORT_RATE_LIMIT=app.config["EXPORT_RATE_LIMIT"].split(";")[0].replace("minute", "hour"))
+    first, second = make_user(), make_user()
+    codes = {user.id: complete_fixture_course(user, fixture_course).certificate_code for user in (first, second)}
+    auth.login(first)
+    per_minute = int(app.config["PDF_RATE_LIMIT"].split()[0])
+    for _ in range(per_minute):
+        assert client.get(f"/certificates/{codes[first.id]}.pdf").status_code == 200
+    refused = client.get(f"/certificates/{codes[first.id]}.pdf")
+    assert refused.status_code == 429 and "nhiều tệp PDF liên tiếp" in refused.get_data(as_text=True)
+    auth.logout()
+    auth.login(second)
+    assert client.get(f"/certificates/{codes[second.id]}.pdf").status_code == 200
+
+    manager = make_user(role="manager", manages=[first.agency])
+    auth.logout()
+    auth.login(manager)
+    agency_id = first.agency_id
+    for _ in range(per_minute):
+        assert client.get(f"/manage/agencies/{agency_id}/export.pdf").status_code == 200
+    assert client.get(f"/manage/agencies/{agency_id}/export.pdf").status_code == 429
+    exports = int(app.config["EXPORT_RATE_LIMIT"].split()[0])
+    answers = [client.get(f"/manage/agencies/{agency_id}/export.{kind}") for kind in ["csv", "xlsx"] * exports]
+    served = [answer.status_code for answer in answers].index(429)
+    assert per_minute + served <= exports and served >= exports - per_minute - 1  # the PDFs were exports too
+    assert "xuất nhiều tệp liên tiếp" in answers[served].get_data(as_text=True)
+    assert {answer.status_code for answer in answers[served:]} == {429}
+
+
+# -- sign-in: same time for every account, limits on the account, no lockout of the owner ----------
+
+def test_signing_in_takes_as_long_for_an_account_without_a_password(app, make_user):
+    """An imported account has no password yet ("!…"): checking it costs a hash like any other, so
+    employee codes cannot be told apart by the answer's time (39 ms against 160 ms before)."""
+    import time
+
+    from app.auth.services import authenticate, hash_password, unusable_password_hash
+
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"  # as in production: the cost being compared
+    with_password, imported = make_user(), make_user()
+    with_password.password_hash = hash_password(PASSWORD)
+    imported.password_hash = unusable_password_hash()
+    db.session.commit()
+
+    def once(user) -> float:
+        started = time.perf_counter()
+        assert authenticate(db.session, user.username, "sai-mat-khau-123") is None
+        elapsed = time.perf_counter() - started
+        db.session.rollback()
+        return elapsed
+
+    # Interleaved, and the fastest of each: what the code costs, not what the busy machine adds.
+    rounds = [(once(with_password), once(imported)) for _ in range(7)]
+    real, without = min(r for r, _ in rounds), min(w for _, w in rounds)
+    assert 0.5 < without / real < 2, (without, real)
+
+
+def test_the_per_account_limit_counts_the_account_however_it_is_named(app, client, make_user):
+    app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"] = app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"].replace("5 minutes", "hour")
+    user = make_user()
+    limit = int(app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"].split()[0])
+    names = [user.username, user.email.upper()]
+    for number in range(limit):
+        assert _login(client, names[number % 2], "sai-mat-khau").status_code == 200
+    assert _login(client, names[0], PASSWORD).status_code == 429
+    assert _login(client, names[1], PASSWORD).status_code == 429
+
+
+def test_a_lockout_does_not_keep_the_owner_out_on_their_own_browser(app, client, make_user):
+    """Anyone may fail on purpose until the account locks; the owner, on a browser the account has
+    signed in from, still gets in with the right password. A new browser stays locked out."""
+    from flask import g
+
+    def _login(browser, name, password):  # two browsers: the CSRF token the shared app context keeps goes
+        g.pop("csrf_token", None)
+        return _sign_in(browser, name, password)
+
+    app.config.update(LOGIN_LOCKOUT_THRESHOLD=3)
+    owner = make_user()
+    assert _login(client, owner.username, PASSWORD).status_code == 302
+    g.pop("csrf_token", None)
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})
+    attacker = app.test_client()
+    tried = [_login(attacker, owner.email, "sai-mat-khau").status_code for _ in range(12)]
+    assert tried[:3] == [200] * 3 and tried[-1] == 429, tried  # past the lock and past the per-account limit
+    db.session.expire_all()
+    assert db.session.get(User, owner.id).locked_until > utcnow()
+    assert _login(attacker, owner.username, PASSWORD).status_code in (200, 429)  # still refused
+    assert _login(app.test_client(), owner.username, PASSWORD).status_code != 302
+    signed_in = _login(client, owner.username, PASSWORD)
+    assert signed_in.status_code == 302 and client.get("/").status_code == 200
+
+
+def test_personal_pages_and_downloads_are_not_cached(client, auth, make_user, fixture_course):
+    from support import complete_fixture_course
+
+    assert "no-store" not in client.get("/auth/login").headers.get("Cache-Control", "")
+    learner = make_user()
+    code = complete_fixture_course(learner, fixture_course).certificate_code
+    auth.login(learner)
+    for url in ("/", "/courses/khoa-mau", f"/certificates/{code}.pdf", "/auth/password"):
+        assert client.get(url).headers.get("Cache-Control") == "no-store", url
+    manager = make_user(role="manager", manages=[learner.agency])
+    auth.logout()
+    auth.login(manager)
+    export = client.get(f"/manage/agencies/{learner.agency_id}/export.csv")
+    assert export.status_code == 200 and export.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/static/css/app.css").headers.get("Cache-Control", "")

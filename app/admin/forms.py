@@ -5,7 +5,7 @@ from wtforms import (BooleanField, DateField, HiddenField, PasswordField, Select
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..auth.passwords import PasswordRules
-from ..forms import Form, GetForm
+from ..forms import Form, GetForm, bounded_int
 from ..models import AGENCY_KIND_LABELS
 from .services import ROLE_FILTERS
 
@@ -39,17 +39,17 @@ class AgencyEditForm(AgencyForm):
 
 class AgencyCreateForm(AgencyForm):
     kind = SelectField("Loại", choices=list(AGENCY_KIND_LABELS.items()), default="unit")
-    parent_id = SelectField("Trực thuộc", coerce=int, default=NO_PARENT)
+    parent_id = SelectField("Trực thuộc", coerce=bounded_int, default=NO_PARENT)
     submit = SubmitField("Tạo cơ quan")
 
 
 class AgencyMoveForm(Form):
-    parent_id = SelectField("Chuyển về trực thuộc", coerce=int)
+    parent_id = SelectField("Chuyển về trực thuộc", coerce=bounded_int)
     submit = SubmitField("Chuyển")
 
 
 class MergeTargetForm(GetForm):
-    target = SelectField("Hợp nhất vào", coerce=int, validators=[DataRequired("Vui lòng chọn cơ quan.")])
+    target = SelectField("Hợp nhất vào", coerce=bounded_int, validators=[DataRequired("Vui lòng chọn cơ quan.")])
     submit = SubmitField("Xem trước")
 
 
@@ -64,7 +64,7 @@ class MergeConfirmForm(Form):
 
 class UserFilterForm(GetForm):
     q = StringField("Tìm theo tên, tên đăng nhập, email hoặc mã cán bộ")
-    agency = SelectField("Cơ quan (cả cấp dưới)", coerce=int, default=0)
+    agency = SelectField("Cơ quan (cả cấp dưới)", coerce=bounded_int, default=0)
     role = SelectField("Vai trò", choices=[("", "Tất cả")] + list(ROLE_FILTERS.items()), default="")
     status = SelectField("Trạng thái", choices=[("active", "Đang hoạt động"), ("inactive", "Đã vô hiệu hóa"),
                                                ("all", "Tất cả")], default="active")
@@ -82,7 +82,7 @@ class UserForm(Form):
         Email("Email không hợp lệ.")])
     employee_code = StringField("Mã cán bộ", validators=[
         Optional(), Length(max=50, message="Mã cán bộ tối đa 50 ký tự.")])
-    agency_id = SelectField("Cơ quan", coerce=int, validators=[DataRequired("Vui lòng chọn cơ quan.")])
+    agency_id = SelectField("Cơ quan", coerce=bounded_int, validators=[DataRequired("Vui lòng chọn cơ quan.")])
     submit = SubmitField("Lưu")
 
 
@@ -102,7 +102,7 @@ class RolesForm(Form):
 
 
 class ScopeForm(Form):
-    agency_id = SelectField("Quản lý cơ quan (cả cấp dưới)", coerce=int,
+    agency_id = SelectField("Quản lý cơ quan (cả cấp dưới)", coerce=bounded_int,
                             validators=[DataRequired("Vui lòng chọn cơ quan.")])
     submit = SubmitField("Giao quyền quản lý")
 

@@ -23,7 +23,6 @@ import hashlib
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +34,7 @@ from ..audit import record
 from ..auth.services import normalise_email, normalise_name, unusable_password_hash
 from ..content.text import strip_diacritics
 from ..models import Agency, ManagerScope, User
+from ..uploads import UploadError, check_upload, csv_rows, sniff, xlsx_rows
 
 #: field → the header of the template (Vietnamese, as staff files are written)
 COLUMNS = {
@@ -71,6 +71,10 @@ STATUS_VALUES = {
 }
 ROLE_LABELS = {"learner": "học viên", "manager": "quản lý", "trainer": "giảng viên", "admin": "quản trị"}
 MAX_ROWS = 50_000
+#: the columns read from each row: the header is looked for in these, the rest is never read
+READ_COLUMNS = 64
+#: as the web form allows (MAX_CONTENT_LENGTH); the command line is held to the same
+MAX_FILE_BYTES = 10 * 1024 * 1024
 #: rows per IN (...) list: well under SQLite's and PostgreSQL's limits on bound parameters
 CHUNK = 5_000
 _ROLE_SEPARATORS = re.compile(r"[,;+/]")
@@ -81,7 +85,7 @@ KIND_LABELS = {"created": "Tạo mới", "updated": "Cập nhật", "moved": "Ch
                "deactivated": "Vô hiệu hóa", "unchanged": "Không thay đổi"}
 
 
-class ImportFileError(ValueError):
+class ImportFileError(UploadError):
     """The file cannot be read at all; the message is for the user, in Vietnamese."""
 
 
@@ -169,42 +173,26 @@ def file_hash(data: bytes) -> str:
 
 
 def read_rows(data: bytes, file_name: str) -> list[SourceRow]:
-    """The rows of an XLSX or CSV staff file, keyed by field; raises ImportFileError."""
-    if not data:
-        raise ImportFileError("Tệp trống.")
-    is_zip = data[:4] == b"PK\x03\x04"
-    if file_name.lower().endswith(".xlsx") or is_zip:
-        table = _xlsx_table(data)
-    elif file_name.lower().endswith(".csv"):
-        table = _csv_table(data)
-    else:
+    """The rows of an XLSX or CSV staff file, keyed by field; raises ImportFileError.
+
+    The file is judged by its content and streamed (app.uploads): only the first READ_COLUMNS
+    columns are read, whatever the sheet declares, and reading stops at MAX_ROWS rows."""
+    try:
+        kind = check_upload(data, allowed=("xlsx", "csv"), max_bytes=MAX_FILE_BYTES)
+    except UploadError as error:
+        if data and sniff(data) is None and file_name.lower().endswith(".csv"):
+            raise ImportFileError("Tệp CSV phải được lưu với bảng mã UTF-8 (trong Excel: "
+                                  "«CSV UTF-8 (Comma delimited)»).") from error
+        if data and sniff(data) is None:
+            raise ImportFileError("Chỉ nhận tệp Excel (.xlsx) hoặc CSV (.csv).") from error
+        raise ImportFileError(str(error)) from error
+    if kind == "csv" and not file_name.lower().endswith(".csv"):
         raise ImportFileError("Chỉ nhận tệp Excel (.xlsx) hoặc CSV (.csv).")
-    return _rows_by_field(table)
-
-
-def _xlsx_table(data: bytes) -> Iterable[tuple[int, list]]:
-    from openpyxl import load_workbook
-
+    reader = xlsx_rows if kind == "xlsx" else csv_rows
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise ImportFileError("Không đọc được tệp Excel (.xlsx); hãy lưu lại bằng Excel hoặc "
-                              "dùng tệp mẫu.") from error
-    sheet = workbook.worksheets[0]
-    rows = [(number, list(values)) for number, values in enumerate(sheet.iter_rows(values_only=True), 1)]
-    workbook.close()
-    return rows
-
-
-def _csv_table(data: bytes) -> Iterable[tuple[int, list]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ImportFileError("Tệp CSV phải được lưu với bảng mã UTF-8 (trong Excel: "
-                              "«CSV UTF-8 (Comma delimited)»).") from error
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    return list(enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1))
+        return _rows_by_field(reader(data, max_columns=READ_COLUMNS))
+    except UploadError as error:
+        raise ImportFileError(str(error)) from error
 
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -244,14 +232,17 @@ def _rows_by_field(table: Iterable[tuple[int, list]]) -> list[SourceRow]:
         raise ImportFileError(f"Dòng {header[0]}: thiếu cột {', '.join(f'«{m}»' for m in missing)}. "
                               "Hãy dùng dòng tiêu đề của tệp mẫu.")
     rows = []
-    for number, cells in iterator:
+    limit = f"{MAX_ROWS:,}".replace(",", ".")  # Vietnamese thousands separator
+    for scanned, (number, cells) in enumerate(iterator, 1):
         values = {key: _cell_text(cells[index]) if index < len(cells) else ""
                   for key, index in positions.items()}
         if any(values.values()):
             rows.append(SourceRow(number, values))
         if len(rows) > MAX_ROWS:
-            limit = f"{MAX_ROWS:,}".replace(",", ".")  # Vietnamese thousands separator
             raise ImportFileError(f"Tệp có hơn {limit} dòng; hãy chia thành nhiều tệp.")
+        if scanned > 4 * MAX_ROWS:  # rows that are there but empty still cost reading
+            raise ImportFileError(f"Dòng {number}: tệp có quá nhiều dòng trống; hãy chỉ giữ lại danh sách "
+                                  f"cần nhập (tối đa {limit} dòng).")
     return rows
 
 

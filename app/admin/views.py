@@ -17,10 +17,10 @@ from ..agencies.services import AgencyError, create_agency, merge_agency, move_a
 from ..auth import services as accounts
 from ..auth.passwords import validate_password
 from ..directory.services import set_local_passwords_allowed
-from ..extensions import db
+from ..extensions import db, export_limit
 from ..formatting import VIETNAM
 from ..models import Agency, AuditLog, ManagerScope, Source, User
-from ..pagination import paginate_rows
+from ..pagination import id_arg, paginate_rows, paginated
 from ..permissions import has_role, require_role
 from . import forms, imports, services
 
@@ -59,7 +59,7 @@ def agencies():
     """The tree in order with staff counts, searchable by name or code (diacritics ignored)."""
     form = forms.AgencyFilterForm(request.args)
     query = services.agencies_query(db.session, search=form.q.data or "", include_merged=form.merged.data)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = paginated(lambda number: db.paginate(query, page=number, per_page=PER_PAGE, error_out=False))
     return render_template("admin/agencies.html", form=form, page=page,
                            counts=services.staff_counts(db.session, page.items))
 
@@ -68,7 +68,7 @@ def agencies():
 @require_role("admin")
 def agency_new():
     """Create an agency under a parent (or a new root)."""
-    form = forms.AgencyCreateForm(parent_id=request.args.get("parent", forms.NO_PARENT, type=int))
+    form = forms.AgencyCreateForm(parent_id=id_arg("parent", forms.NO_PARENT))
     _agency_select(form.parent_id, blank="— Không (cấp cao nhất) —")
     if form.validate_on_submit():
         parent = db.session.get(Agency, form.parent_id.data) if form.parent_id.data else None
@@ -178,7 +178,7 @@ def users():
     agency = db.session.get(Agency, form.agency.data) if form.agency.data else None
     query = services.users_query(search=form.q.data or "", agency=agency, role=form.role.data or "",
                                  status=form.status.data or "active")
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = paginated(lambda number: db.paginate(query, page=number, per_page=PER_PAGE, error_out=False))
     return render_template("admin/users.html", form=form, page=page)
 
 
@@ -194,7 +194,7 @@ def _show_password(user: User, password: str, created: bool = False):
 @require_role("admin")
 def user_new():
     """Create an account; without a password typed in, a temporary one is shown once."""
-    form = forms.UserCreateForm(agency_id=request.args.get("agency", 0, type=int))
+    form = forms.UserCreateForm(agency_id=id_arg("agency", 0))
     _agency_select(form.agency_id)
     if form.validate_on_submit():
         password = form.password.data or accounts.temporary_password()
@@ -478,7 +478,7 @@ def _day_start(day) -> datetime:
 def audit():
     """Every change made through the services, newest first, filtered."""
     form, filters = _audit_filters()
-    page = paginate_rows(db.session, services.audit_query(filters), request.args.get("page", 1, type=int), PER_PAGE)
+    page = paginated(lambda number: paginate_rows(db.session, services.audit_query(filters), number, PER_PAGE))
     return render_template("admin/audit.html", form=form, page=page, labels=services.ACTION_LABELS,
                            type_labels=services.OBJECT_TYPE_LABELS, total=db.session.scalar(
                                select(func.count(AuditLog.id))))
@@ -486,6 +486,7 @@ def audit():
 
 @bp.route("/audit.csv")
 @require_role("admin")
+@export_limit
 def audit_export():
     """The filtered log as CSV (UTF-8 with a BOM, so Excel reads the Vietnamese right)."""
     _, filters = _audit_filters()

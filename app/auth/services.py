@@ -76,21 +76,27 @@ def is_locked(user: User, now: datetime | None = None) -> bool:
     return user.locked_until is not None and user.locked_until > (now or utcnow())
 
 
-def authenticate(session: Session, login: str, password: str) -> User | None:
+def authenticate(session: Session, login: str, password: str, *, known_device: bool = False) -> User | None:
     """The active user with this username or email and password, or None (never says which failed).
 
     LOGIN_LOCKOUT_THRESHOLD failures in a row lock the account for LOGIN_LOCKOUT_MINUTES; while
-    it is locked even the right password is refused. Every path hashes once, so neither the answer
-    nor its time tells whether the account exists, is locked, or is inactive. The caller commits
-    either way, so failures are counted.
+    it is locked the right password is refused, except from a `known_device` (one this account has
+    signed in from before, views.known_device_user_id), so that nobody can keep a person out by
+    failing on purpose. Every path costs one hash of the password typed (an imported account
+    without a password too), so neither the answer nor its time tells whether the account exists,
+    has a password, is locked, or is inactive. The caller commits either way, so failures count.
     """
     user = find_user_by_login(session, login)
     if user is None:
         hash_password(password)
         return None
     now = utcnow()
-    matches = user.check_password(password)
-    if is_locked(user, now):
+    if has_usable_password(user):
+        matches = user.check_password(password)
+    else:  # "!…" matches nothing at once: spend what checking a real hash would cost
+        hash_password(password)
+        matches = False
+    if is_locked(user, now) and not (matches and known_device and user.is_active):
         return None
     if user.locked_until is not None:  # the lock has run out: start counting afresh
         user.locked_until = None

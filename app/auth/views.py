@@ -3,18 +3,52 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ..directory.services import authenticate_with_password
 from ..directory.views import provider_logout_url, sign_in_buttons
 from ..extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm
-from .services import AccountError, change_password
+from .services import AccountError, change_password, find_user_by_login
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
 
+#: a signed cookie naming the accounts that signed in from this browser: the right password from
+#: it passes a lockout (services.authenticate)
+KNOWN_DEVICE_COOKIE = "known_device"
+KNOWN_DEVICE_DAYS = 365
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def known_device_user_ids() -> list[int]:
+    """The accounts that signed in from this browser within KNOWN_DEVICE_DAYS (the signed cookie)."""
+    try:
+        ids = _device_signer().loads(request.cookies.get(KNOWN_DEVICE_COOKIE, ""),
+                                     max_age=KNOWN_DEVICE_DAYS * 24 * 3600)
+    except BadData:
+        return []
+    return [value for value in ids if isinstance(value, int)][:5] if isinstance(ids, list) else []
+
+
+def _typed_account_id() -> int | None:
+    user = find_user_by_login(db.session, request.form.get("username", ""))
+    return user.id if user is not None else None
+
+
 def _account_key() -> str:
-    return "login-account:" + request.form.get("username", "").strip().lower()
+    """The per-account limit counts the account, however it is named (username or e-mail)."""
+    account = _typed_account_id()
+    return f"login-account:{account}" if account is not None else \
+        "login-name:" + request.form.get("username", "").strip().lower()
+
+
+def _from_known_device() -> bool:
+    account = _typed_account_id()
+    return account is not None and account in known_device_user_ids()
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,7 +61,7 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_account_key)
+               key_func=_account_key, exempt_when=_from_known_device)
 def login():
     """Sign in with a username or email."""
     if current_user.is_authenticated:
@@ -35,7 +69,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # The province's LDAP directory first when configured, then the app's own passwords.
-        user, refusal = authenticate_with_password(db.session, form.username.data, form.password.data)
+        user, refusal = authenticate_with_password(db.session, form.username.data, form.password.data,
+                                                   known_device=_from_known_device())
         db.session.commit()  # failures too: they count towards a lockout
         if user is None:
             # One message for a wrong name, a wrong password, a locked or an inactive account;
@@ -44,7 +79,12 @@ def login():
         else:
             login_user(user, remember=form.remember.data)
             flash(f"Xin chào, {user.full_name}!", "success")
-            return redirect(_safe_next(request.args.get("next")))
+            response = redirect(_safe_next(request.args.get("next")))
+            known = [user.id] + [other for other in known_device_user_ids() if other != user.id]
+            response.set_cookie(KNOWN_DEVICE_COOKIE, _device_signer().dumps(known[:5]),
+                                max_age=KNOWN_DEVICE_DAYS * 24 * 3600, httponly=True, samesite="Lax",
+                                secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+            return response
     return render_template("auth/login.html", form=form, **sign_in_buttons(request.args.get("next")))
 
 

@@ -6,7 +6,7 @@ import re
 
 from wtforms import (BooleanField, FieldList, FormField, HiddenField, IntegerField, SelectField,
                      SelectMultipleField, StringField, SubmitField, TextAreaField)
-from wtforms.validators import Optional
+from wtforms.validators import Optional, Regexp
 
 from ..content.files import ContentError
 from ..forms import Form, GetForm, SubForm
@@ -66,14 +66,20 @@ class LessonFilterForm(GetForm):
     status = SelectField("Trạng thái", choices=STATUS_CHOICES, default="")
 
 
+#: a choice's or a part's key: short, lower-case letters, digits, "_" or "-" (it ends up in the
+#: attempt's records and, before opaque keys, in a page's HTML: nothing else belongs there)
+CHOICE_KEY = Regexp(r"^\s*[a-z0-9_-]{1,12}\s*$", message="Khóa chỉ gồm chữ thường không dấu, chữ số, "
+                    "«_» hoặc «-», tối đa 12 ký tự (ví dụ a, b, c).")
+
+
 class ChoiceRow(SubForm):
-    key = StringField("Khóa")
+    key = StringField("Khóa", validators=[Optional(), CHOICE_KEY])
     text = StringField("Nội dung lựa chọn")
     correct = BooleanField("Đúng")
 
 
 class SegmentRow(SubForm):
-    key = StringField("Khóa")
+    key = StringField("Khóa", validators=[Optional(), CHOICE_KEY])
     text = StringField("Nội dung phần")
     violating = BooleanField("Vi phạm")
 

@@ -17,7 +17,7 @@ from ..content.files import body_citations
 from ..extensions import db
 from ..learn.rendering import render_lesson, render_markdown, render_question
 from ..models import Course, Lesson, Question, Source, Topic
-from ..pagination import paginate_rows
+from ..pagination import paginate_rows, paginated
 from ..permissions import require_author
 from . import forms, services
 
@@ -36,10 +36,6 @@ def _item_or_404(kind: str, slug: str):
 def _pairs(query) -> list[tuple[str, str]]:
     """(value, label) choices for a select, from a two-column query."""
     return [(value, label) for value, label in db.session.execute(query)]
-
-
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int)
 
 
 @bp.route("/")
@@ -62,7 +58,7 @@ def questions():
     form.topic.choices = [("", "Tất cả")] + _pairs(select(Topic.slug, Topic.title).order_by(Topic.slug))
     filters = services.QuestionFilters(search=form.q.data or "", topic=form.topic.data or "", type=form.type.data or "",
                                        difficulty=form.difficulty.data or "", status=form.status.data or "")
-    page = paginate_rows(db.session, services.questions_query(filters), _page_number(), PER_PAGE)
+    page = paginated(lambda number: paginate_rows(db.session, services.questions_query(filters), number, PER_PAGE))
     return render_template("authoring/questions.html", form=form, page=page, labels=forms)
 
 
@@ -165,7 +161,7 @@ def lessons():
     form = forms.LessonFilterForm(request.args)
     form.course.choices = [("", "Tất cả")] + _pairs(select(Course.slug, Course.title).order_by(Course.slug))
     filters = services.LessonFilters(search=form.q.data or "", course=form.course.data or "", status=form.status.data or "")
-    page = paginate_rows(db.session, services.lessons_query(filters), _page_number(), PER_PAGE)
+    page = paginated(lambda number: paginate_rows(db.session, services.lessons_query(filters), number, PER_PAGE))
     return render_template("authoring/lessons.html", form=form, page=page)
 
 

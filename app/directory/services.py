@@ -134,7 +134,8 @@ def create_directory_account(session: Session, person: DirectoryPerson) -> User:
 
 # -- the normal sign-in form: LDAP first when configured, then the app's own password -------------
 
-def authenticate_with_password(session: Session, login: str, password: str) -> tuple[User | None, str | None]:
+def authenticate_with_password(session: Session, login: str, password: str, *,
+                               known_device: bool = False) -> tuple[User | None, str | None]:
     """Sign-in with a username and password: (user, None), or (None, the message to show).
 
     With LDAP configured a directory person signs in with their directory username and password;
@@ -154,7 +155,7 @@ def authenticate_with_password(session: Session, login: str, password: str) -> t
                 return None, str(error)
     known = find_user_by_login(session, login)
     last_login_at = known.last_login_at if known is not None else None
-    user = authenticate(session, login, password)
+    user = authenticate(session, login, password, known_device=known_device)
     if user is None:
         if directory_down:
             return None, WRONG_LOGIN + " Hệ thống thư mục của tỉnh hiện không trả lời; vui lòng thử lại sau."

@@ -5,6 +5,8 @@ Services flush; the caller commits.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -41,6 +43,10 @@ from .grading import percent, score_answer
 GRACE = timedelta(seconds=30)  # answers may arrive a little after the deadline (network latency)
 PRACTICE_SIZE = 10
 PRACTICE_PASS_PERCENT = 80
+#: attempts that give feedback (practice and lesson checks) a learner may start in any hour, together:
+#: enough to learn from, too few to read the bank's answers in a sitting (docs/final-test.md)
+FEEDBACK_ATTEMPTS_PER_HOUR = 12
+FEEDBACK_WINDOW = timedelta(hours=1)
 COMMITMENT_TEXT = ("Tôi đã học và cam kết thực hiện đúng Bộ Quy tắc ứng xử trên mạng xã hội và các "
                    "hướng dẫn của cơ quan có thẩm quyền khi sử dụng mạng xã hội.")
 
@@ -53,6 +59,17 @@ class LearnError(Exception):
 
 class AttemptClosed(LearnError):
     status = 409
+
+
+class FinalTestOpen(LearnError):
+    """Feedback (a practice, a lesson check, a review) asked for while a final test is open."""
+
+    status = 409
+
+    def __init__(self, attempt_id: int):
+        super().__init__("Anh/chị đang làm bài kiểm tra cuối khóa. Trong lúc làm bài không thể luyện tập, "
+                         "làm bài kiểm tra nhanh hay xem đáp án; hãy nộp bài kiểm tra trước.")
+        self.attempt_id = attempt_id
 
 
 # -- lessons -------------------------------------------------------------------------------------
@@ -289,6 +306,50 @@ def _attempts_in_cycle(session: Session, user: User, quiz: Quiz, now: datetime |
     return used or 0, passed or 0, (last or 0) + 1
 
 
+def open_final_attempt(session: Session, user: User, now: datetime | None = None) -> Attempt | None:
+    """The learner's open attempt at a final test (of any course: practice draws from the whole bank),
+    once one whose time is up has been graded; None when there is none."""
+    now = now or utcnow()
+    for attempt in session.scalars(
+            select(Attempt).join(Quiz, Quiz.id == Attempt.quiz_id)
+            .where(Attempt.user_id == user.id, Attempt.status == "in_progress", Quiz.counts_for_completion)
+            .order_by(Attempt.id)):
+        if not close_if_expired(session, attempt, now):
+            return attempt
+    return None
+
+
+def require_no_open_final(session: Session, user: User, now: datetime | None = None) -> None:
+    """Refuse feedback that could show answers of the bank while the learner's final test is open."""
+    attempt = open_final_attempt(session, user, now)
+    if attempt is not None:
+        raise FinalTestOpen(attempt.id)
+
+
+def _require_feedback_allowed(session: Session, user: User, now: datetime) -> None:
+    """A practice or lesson check may start: no final test open, and fewer than
+    FEEDBACK_ATTEMPTS_PER_HOUR of them started in the last hour."""
+    require_no_open_final(session, user, now)
+    recent = session.scalar(
+        select(func.count(Attempt.id)).outerjoin(Quiz, Quiz.id == Attempt.quiz_id)
+        .where(Attempt.user_id == user.id, Attempt.started_at > now - FEEDBACK_WINDOW,
+               Attempt.quiz_id.is_(None) | Quiz.counts_for_completion.is_(False)))
+    if recent >= FEEDBACK_ATTEMPTS_PER_HOUR:
+        raise LearnError(f"Anh/chị đã làm {FEEDBACK_ATTEMPTS_PER_HOUR} lượt luyện tập và kiểm tra nhanh "
+                         "trong một giờ qua. Hãy đọc lại phần giải thích của các lượt đã làm và thử lại sau.")
+
+
+def revealed_question_ids(session: Session, user: User, since: datetime) -> set[int]:
+    """Questions whose correct answer and explanation the learner has been shown since `since`: those
+    they answered in an attempt submitted since then (a review reveals only the answered ones)."""
+    rows = session.execute(
+        select(QuestionVersion.question_id, AttemptQuestion.answer)
+        .join(AttemptQuestion, AttemptQuestion.question_version_id == QuestionVersion.id)
+        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
+        .where(Attempt.user_id == user.id, Attempt.status == "submitted", Attempt.submitted_at >= since))
+    return {question_id for question_id, answer in rows if answer}
+
+
 def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
     return session.scalar(select(Attempt).where(
         Attempt.user_id == user.id, Attempt.quiz_id == quiz.id, Attempt.status == "in_progress"))
@@ -378,9 +439,9 @@ def _add_questions(session: Session, attempt: Attempt, versions: dict[int, str],
         for position, version_id in enumerate(versions, 1)])
 
 
-def _draw(session: Session, quiz: Quiz, rng: random.Random) -> dict[int, str]:
+def _draw(session: Session, quiz: Quiz, rng: random.Random, avoid: set[int] = frozenset()) -> dict[int, str]:
     """Versions for a new attempt ({id: content hash}, in order): each pool in turn, at random, no
-    question twice."""
+    question twice; questions in `avoid` (answers already shown) only when the pool has too few others."""
     candidates = _candidates(session, quiz)
     drawn: dict[int, str] = {}
     used: set[int] = set()
@@ -388,7 +449,11 @@ def _draw(session: Session, quiz: Quiz, rng: random.Random) -> dict[int, str]:
         available = sorted(qid for qid in candidates[pool.id] if qid not in used)
         if len(available) < pool.draw_count:
             raise LearnError("Ngân hàng câu hỏi chưa đủ câu cho bài kiểm tra này. Vui lòng báo giảng viên.")
-        for question_id in rng.sample(available, pool.draw_count):
+        fresh = [qid for qid in available if qid not in avoid]
+        chosen = rng.sample(fresh, min(len(fresh), pool.draw_count))
+        if len(chosen) < pool.draw_count:
+            chosen += rng.sample([qid for qid in available if qid in avoid], pool.draw_count - len(chosen))
+        for question_id in chosen:
             used.add(question_id)
             version_id, digest = candidates[pool.id][question_id]
             drawn[version_id] = digest
@@ -409,18 +474,23 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     if existing is not None:
         if not close_if_expired(session, existing, now):
             return existing
+    if not quiz.counts_for_completion:
+        _require_feedback_allowed(session, user, now)
     cycle_start = _cycle_start(session, user, quiz.course_id, now)
     used, passed, number = _attempts_in_cycle(session, user, quiz, cycle_start=cycle_start)
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
         raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
     if quiz.counts_for_completion and passed:
         raise LearnError("Anh/chị đã đạt bài kiểm tra này; không cần làm lại.")
+    # A final test draws, where its pools allow, questions whose answers the learner has not been
+    # shown in this cycle (docs/final-test.md).
+    avoid = revealed_question_ids(session, user, cycle_start) if quiz.counts_for_completion else set()
     attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id,
                       number=number,
                       started_at=now, pass_percent=quiz.pass_percent,
                       deadline_at=now + timedelta(minutes=quiz.time_limit_minutes)
                       if quiz.time_limit_minutes else None)
-    versions = _draw(session, quiz, rng)
+    versions = _draw(session, quiz, rng, avoid)
     try:
         session.add(attempt)
         session.flush()
@@ -461,6 +531,7 @@ def start_practice(session: Session, user: User, course: Course, *, now: datetim
     """A practice attempt on the topics the learner got wrong (or the whole bank): never counted."""
     now = now or utcnow()
     rng = rng or random.SystemRandom()
+    _require_feedback_allowed(session, user, now)
     topics = wrong_topic_ids(session, user, course)
     query = (select(Question.id, QuestionVersion.id, QuestionVersion.content_hash)
              .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
@@ -488,12 +559,23 @@ def is_past_deadline(attempt: Attempt, now: datetime) -> bool:
     return attempt.deadline_at is not None and now > attempt.deadline_at + GRACE
 
 
+def choice_tokens(secret: bytes, attempt_id: int, position: int, keys: list[str]) -> dict[str, str]:
+    """{bank key: the opaque key an attempt's page shows for it}. The bank's keys (`a`, `b`, `true`…)
+    would tell which choice the bank listed first; these differ in every attempt and question and
+    cannot be told apart without the server's secret, so answering by key pattern is answering at
+    random."""
+    return {key: hmac.new(secret, f"{attempt_id}:{position}:{key}".encode(), hashlib.sha256).hexdigest()[:16]
+            for key in keys}
+
+
 def save_answer(session: Session, attempt: Attempt, position: int, keys: list[str], *,
-                now: datetime | None = None, slot: tuple | None = None) -> AttemptQuestion:
+                now: datetime | None = None, slot: tuple | None = None,
+                opaque_secret: bytes | None = None) -> AttemptQuestion:
     """Store one answer as it is given. Refused once the attempt is closed or past its deadline.
 
     `slot` is (the attempt's question at `position` or None, its type) when the caller has read them
-    already (`permissions.get_own_attempt_question_or_404`); otherwise they are read here.
+    already (`permissions.get_own_attempt_question_or_404`); otherwise they are read here. With
+    `opaque_secret`, `keys` are the opaque keys of the page (choice_tokens), not the bank's.
     """
     now = now or utcnow()
     if slot is None:  # read here: lock the attempt as the view's read does
@@ -513,6 +595,10 @@ def save_answer(session: Session, attempt: Attempt, position: int, keys: list[st
     if item is None:
         raise LearnError("Không có câu hỏi này trong bài làm.")
     valid = set(item.choice_order)
+    if opaque_secret is not None:
+        by_token = {token: key for key, token in
+                    choice_tokens(opaque_secret, attempt.id, position, item.choice_order).items()}
+        keys = [by_token.get(token, "") for token in keys]  # "" is never a choice: refused below
     keys = list(dict.fromkeys(keys))  # keep order, drop repeats
     if any(key not in valid for key in keys):
         raise LearnError("Lựa chọn không hợp lệ.")

@@ -1,14 +1,17 @@
 """The learner's pages: courses, lessons, sources, attempts, review, commitment and certificate."""
-from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
-                   url_for)
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..auth.forms import EmptyForm
-from ..extensions import db, limiter
+from ..extensions import db, limiter, pdf_limit
 from ..models import (Attempt, AttemptQuestion, Citation, Course, Lesson, QuestionVersion, Quiz, Source,
                       utcnow)
+from ..pagination import id_arg
 from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_404,
                            get_own_completion_or_404)
 from . import services
@@ -24,6 +27,23 @@ def _published_or_404(model, slug: str):
     if row is None:
         abort(404)
     return row
+
+
+def _secret() -> bytes:
+    """The key of the attempts' opaque choice keys (services.choice_tokens): the app's secret."""
+    secret = current_app.secret_key
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def _opened_from_this_site() -> bool:
+    """Opened from this site's pages or typed in, not followed from a link on another site: only
+    then does reading a lesson count as progress. Browsers say so in Sec-Fetch-Site; older ones
+    are judged by their Referer."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    referrer = request.headers.get("Referer")
+    return not referrer or urlsplit(referrer).netloc == request.host
 
 
 def _wants_json() -> bool:
@@ -61,7 +81,8 @@ def lesson(slug: str):
                                .options(selectinload(Lesson.citations).joinedload(Citation.source)))
     if lesson is None:
         abort(404)
-    services.record_lesson_visit(db.session, current_user, lesson)
+    if _opened_from_this_site():
+        services.record_lesson_visit(db.session, current_user, lesson)
     contacts = {source.slug: source.current_contact for source in db.session.scalars(
         select(Source).where(Source.current_contact.is_not(None)))}
     body, notes = render_lesson_cached(
@@ -102,7 +123,7 @@ def source(slug: str):
     source = db.session.scalar(select(Source).where(Source.slug == slug))
     if source is None:
         abort(404)
-    citation = db.session.get(Citation, request.args.get("citation", type=int) or 0)
+    citation = db.session.get(Citation, id_arg("citation", 0))
     if citation is not None and citation.source_id != source.id:
         citation = None
     text, found = highlight_quote(source.text or "", citation.quote if citation else None)
@@ -172,7 +193,10 @@ def attempt(attempt_id: int):
         .where(AttemptQuestion.attempt_id == attempt.id).order_by(AttemptQuestion.position)).all()
     items = [item for item, _ in rows]
     parts = question_parts(db.session, {item.question_version_id: digest for item, digest in rows})
-    return render_template("learn/attempt.html", attempt=attempt, items=items, parts=parts, form=EmptyForm())
+    tokens = {item.position: services.choice_tokens(_secret(), attempt.id, item.position, item.choice_order)
+              for item in items}
+    return render_template("learn/attempt.html", attempt=attempt, items=items, parts=parts, tokens=tokens,
+                           form=EmptyForm())
 
 
 @bp.route("/attempts/<int:attempt_id>/questions/<int:position>", methods=["POST"])
@@ -182,7 +206,7 @@ def answer(attempt_id: int, position: int):
     attempt, item, question_type = get_own_attempt_question_or_404(attempt_id, position)
     try:
         item = services.save_answer(db.session, attempt, position, request.form.getlist("answer"),
-                                    slot=(item, question_type))
+                                    slot=(item, question_type), opaque_secret=_secret())
     except services.LearnError as error:
         db.session.commit()  # an expired attempt was graded on the way
         if _wants_json():
@@ -214,13 +238,20 @@ def submit(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/review")
 @login_required
 def review(attempt_id: int):
-    """After submission: each answer, the correct one, the explanation and its sources."""
+    """After submission: each answer and, for the questions answered, the correct one, the
+    explanation and its sources (an unanswered question's answer stays unseen)."""
     attempt = get_own_attempt_or_404(attempt_id)
     services.close_if_expired(db.session, attempt)
     db.session.commit()
     if attempt.is_open:
         flash("Bài làm chưa được nộp.", "info")
         return redirect(url_for("learn.attempt", attempt_id=attempt.id))
+    try:  # no answer of the bank is shown while a final test is open
+        services.require_no_open_final(db.session, current_user)
+    except services.FinalTestOpen as error:
+        db.session.commit()
+        flash(str(error), "warning")
+        return redirect(url_for("learn.attempt", attempt_id=error.attempt_id))
     items = db.session.scalars(
         select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
         .order_by(AttemptQuestion.position)
@@ -255,6 +286,7 @@ def commit(slug: str):
 
 @bp.route("/certificates/<code>.pdf")
 @login_required
+@pdf_limit
 def certificate(code: str):
     """The learner's own certificate as a PDF."""
     completion = get_own_completion_or_404(code)

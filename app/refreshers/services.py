@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, insert, select
 from sqlalchemy.orm import Session
 
-from ..learn.services import _add_questions, wrong_topic_ids
+from ..learn.services import LearnError, _add_questions, require_no_open_final, wrong_topic_ids
 from ..models import (
     REFRESHER_MONTHS,
     Agency,
@@ -144,6 +144,12 @@ def start_refresher(session: Session, user: User, refresher: Refresher, *, now: 
         return refresher.attempt
     if refresher.due_on > local_day(now):
         raise RefresherError("Phần ôn tập này chưa đến ngày mở.")
+    # A refresher's review shows answers from the same bank as the final test: like practice, it
+    # cannot start while the learner's final is open.
+    try:
+        require_no_open_final(session, user, now)
+    except LearnError as error:
+        raise RefresherError("Anh/chị đang làm bài kiểm tra cuối khóa; hãy nộp bài đó trước khi ôn tập.") from error
     latest = (select(Question.id, QuestionVersion.id, QuestionVersion.content_hash)
               .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
                     & (QuestionVersion.version == Question.latest_version))

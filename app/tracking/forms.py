@@ -4,11 +4,11 @@ from datetime import date
 from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
-from ..forms import Form, GetForm
+from ..forms import Form, GetForm, bounded_int
 
 
 class AssignmentForm(Form):
-    course_id = SelectField("Khóa học", coerce=int, validators=[DataRequired("Vui lòng chọn khóa học.")])
+    course_id = SelectField("Khóa học", coerce=bounded_int, validators=[DataRequired("Vui lòng chọn khóa học.")])
     starts_on = DateField("Ngày bắt đầu", default=date.today,
                           validators=[DataRequired("Vui lòng nhập ngày bắt đầu (ngày/tháng/năm).")])
     due_on = DateField("Hạn hoàn thành", validators=[DataRequired("Vui lòng nhập hạn hoàn thành.")])
@@ -27,4 +27,4 @@ class PeopleFilterForm(GetForm):
     status = SelectField("Trạng thái", choices=[("", "Tất cả"), ("completed", "Hoàn thành"),
                                                 ("in_progress", "Đang học"), ("not_started", "Chưa bắt đầu"),
                                                 ("overdue", "Quá hạn")], default="")
-    agency = SelectField("Đơn vị", coerce=int, default=0)
+    agency = SelectField("Đơn vị", coerce=bounded_int, default=0)

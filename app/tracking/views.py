@@ -9,10 +9,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
+from ..extensions import db, export_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
 from ..learn import services as learn
-from ..pagination import paginate_rows
+from ..pagination import paginate_rows, paginated
 from ..models import Agency, Assignment, Attempt, Course, CourseCompletion, Lesson, LessonProgress
 from ..permissions import (can_manage_agency, get_agency_or_404, get_user_or_404, managed_root_agencies,
                            require_role)
@@ -79,15 +79,16 @@ def people(agency_id: int):
     course = _chosen_course()
     form, filters = _people_filters(agency)
     now = learn.utcnow()
-    page = paginate_rows(db.session, lambda limit, offset: services.people_page(
-        db.session, course, agency, now, limit=limit, offset=offset, **filters),
-        request.args.get("page", 1, type=int), PER_PAGE, total_column="total")
+    page = paginated(lambda number: paginate_rows(db.session, lambda limit, offset: services.people_page(
+        db.session, course, agency, now, limit=limit, offset=offset, **filters), number, PER_PAGE, total_column="total"))
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            labels=services.STATUS_LABELS, courses=_courses())
 
 
 @bp.route("/agencies/<int:agency_id>/export.<any(xlsx, csv, pdf):kind>")
 @require_role("manager")
+@export_limit
+@pdf_limit_when_pdf
 def export(agency_id: int, kind: str):
     """The subtree's people as XLSX or CSV (the people filters apply), or the PDF report for upward."""
     agency = get_agency_or_404(agency_id, need="manage")

@@ -10,7 +10,7 @@ from app.demo.cli import DEMO_PASSWORD
 from app.extensions import db
 from app.models import Attempt, AttemptQuestion, CourseCompletion
 
-from support import no_sideways_scroll
+from support import no_sideways_scroll, opaque_keys
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +46,7 @@ def test_learner_goes_from_sign_in_to_a_verified_certificate(live_server, phone,
     attempt_id = int(page.url.rsplit("/", 1)[1])
     items = _items(attempt_id)
     first = items[0]
-    page.locator(f"#c1-{first.version.correct_keys[0]}").check()
+    page.locator(f"#c1-{opaque_keys(attempt_id, 1, first.version.correct_keys)[0]}").check()
     page.locator("#cau-1 .save-status").get_by_text("Đã lưu ✓").wait_for()
     assert _items(attempt_id)[0].answer == first.version.correct_keys[:1]
     assert page.locator("#answered-count").inner_text() == "1"
@@ -55,9 +55,9 @@ def test_learner_goes_from_sign_in_to_a_verified_certificate(live_server, phone,
 
     # Reload: the saved answer is still there.
     page.reload()
-    assert page.locator(f"#c1-{first.version.correct_keys[0]}").is_checked()
+    assert page.locator(f"#c1-{opaque_keys(attempt_id, 1, first.version.correct_keys)[0]}").is_checked()
     for item in items[1:]:
-        for key in item.version.correct_keys:
+        for key in opaque_keys(attempt_id, item.position, item.version.correct_keys):
             page.locator(f"#c{item.position}-{key}").check()
         page.locator(f"#cau-{item.position} .save-status").get_by_text("Đã lưu ✓").wait_for()
     page.screenshot(path=str(tmp_path / "attempt.png"), full_page=True)
@@ -100,9 +100,10 @@ def test_answers_save_without_javascript(browser, live_server, demo):
     attempt_id = int(re.search(r"/attempts/(\d+)", page.url).group(1))
     item = _items(attempt_id)[0]
     key = item.choice_order[0]
-    page.locator(f"#c1-{key}").check()
+    shown = opaque_keys(attempt_id, 1, [key])[0]
+    page.locator(f"#c1-{shown}").check()
     page.get_by_role("button", name="Lưu câu 1").click()
     assert page.get_by_text("Đã lưu câu trả lời câu 1.").is_visible()
-    assert page.locator(f"#c1-{key}").is_checked()
+    assert page.locator(f"#c1-{shown}").is_checked()
     assert _items(attempt_id)[0].answer == [key]
     context.close()
