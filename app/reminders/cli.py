@@ -1,4 +1,6 @@
 """`flask reminders send`: run from cron, e.g. every morning at 7:00."""
+import smtplib
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -7,6 +9,7 @@ from ..extensions import db
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
 from ..tracking.services import roll_assignment_cycles
+from ..violations import services as violations
 from .mail import SmtpMailer
 from .services import Settings, plan_reminders, send_reminders
 
@@ -26,10 +29,15 @@ def send_command(dry_run: bool, learners: bool, digests: bool):
     roll_assignment_cycles(db.session, now)
     refresh_pending(db.session)  # assignments whose cycle started since yesterday
     plan = plan_reminders(db.session, settings, now, learners=learners, digests=digests)
+    config = current_app.config
+    late_reports = violations.late_cases(db.session, now, config["VIOLATION_ACTION_WORKING_DAYS"],
+                                         config["VIOLATION_ESCALATE_WORKING_DAYS"]) if digests else []
     if dry_run:
         db.session.rollback()
         for reminder in plan.reminders:
             click.echo(f"{reminder.email:<40} {reminder.subject}")
+        for digest in late_reports:
+            click.echo(f"{digest.email:<40} báo cáo vi phạm chưa xử lý: {len(digest.handling) + len(digest.escalated)}")
         click.echo(f"Sẽ gửi {len(plan.reminders)} thư; {plan.skipped} thư đã gửi hôm nay nên bỏ qua.")
         return
     db.session.commit()
@@ -37,6 +45,16 @@ def send_command(dry_run: bool, learners: bool, digests: bool):
         run = send_reminders(db.session, SmtpMailer(current_app.config), plan, now=now, progress=bar.update)
     click.echo(f"Đã gửi {run.learner_emails} thư nhắc học viên và {run.digests} bản tổng hợp cho người quản lý; "
                f"bỏ qua {run.skipped} thư đã gửi hôm nay; {run.failures} thư lỗi.")
+    if late_reports:
+        try:
+            sent, skipped = violations.send_digests(
+                db.session, SmtpMailer(config), late_reports, base_url=settings.base_url, now=now,
+                action_days=config["VIOLATION_ACTION_WORKING_DAYS"],
+                escalate_days=config["VIOLATION_ESCALATE_WORKING_DAYS"])
+        except (smtplib.SMTPException, OSError) as error:
+            click.echo(f"LỖI  Không gửi được bản tổng hợp báo cáo vi phạm: {error}", err=True)
+            raise SystemExit(1)
+        click.echo(f"Đã gửi {sent} bản tổng hợp báo cáo vi phạm chưa xử lý; bỏ qua {skipped} đã gửi hôm nay.")
     if run.error:
         click.echo(f"LỖI  {run.error}", err=True)
         raise SystemExit(1)
