@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 from fpdf import FPDF, XPos, YPos
 from fpdf.fonts import FontFace
@@ -168,11 +170,41 @@ def new_report_pdf(title: str) -> FPDF:
     pdf.set_margins(left=30, top=20, right=15)
     pdf.set_auto_page_break(True, margin=20)
     pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
+    pdf.add_font("Noto", "B", static_font(FONT_FILE, 700))
     pdf.add_font("Noto", "I", ITALIC_FONT_FILE)
-    pdf.add_font("Noto", "BI", ITALIC_FONT_FILE, variations={"wght": 700})
+    pdf.add_font("Noto", "BI", static_font(ITALIC_FONT_FILE, 700))
     pdf.add_page()
     return pdf
+
+
+#: (variable font, weight) → a static instance on disk, made once per process
+_static_fonts: dict[tuple[str, int], str] = {}
+
+
+def static_font(path: str, weight: int) -> str:
+    """A static instance of a variable font at `weight`, as a file fpdf2 can embed.
+
+    fpdf2's own `variations=` instantiates the font again for every document, about 4 s of CPU for
+    each bold face of Noto Sans; done once per process (and kept in the temporary folder, written
+    under a unique name then renamed, so concurrent processes never read half a file) a report costs
+    a fraction of a second.
+    """
+    key = (path, weight)
+    if key not in _static_fonts:
+        source = Path(path)
+        target = Path(tempfile.gettempdir()) / "hocmxh-fonts" / f"{source.stem}-{source.stat().st_size}-wght{weight}.ttf"
+        if not target.exists():
+            from fontTools import ttLib
+            from fontTools.varLib import instancer
+
+            target.parent.mkdir(exist_ok=True)
+            font = ttLib.TTFont(path)
+            instancer.instantiateVariableFont(font, {"wght": weight}, inplace=True, static=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+            font.save(partial)
+            os.replace(partial, target)
+        _static_fonts[key] = str(target)
+    return _static_fonts[key]
 
 
 class _ReportPdf(FPDF):

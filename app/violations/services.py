@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -535,9 +535,11 @@ class Dashboard:
 
 
 def _month_expression(session: Session):
+    """The month of receipt in Vietnam ("2026-12"), written out literally: PostgreSQL matches a GROUP BY
+    expression to the selected one only if they are the same text, bound parameters included."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("Asia/Ho_Chi_Minh", ViolationCase.created_at), "YYYY-MM")
-    return func.strftime("%Y-%m", ViolationCase.created_at, "+7 hours")
+        return literal_column("to_char(timezone('Asia/Ho_Chi_Minh', violation_case.created_at), 'YYYY-MM')")
+    return literal_column("strftime('%Y-%m', violation_case.created_at, '+7 hours')")
 
 
 def case_filter(agency: Agency, since: datetime | None = None, until: datetime | None = None):

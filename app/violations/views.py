@@ -20,6 +20,7 @@ from ..permissions import (
     get_report_or_404,
     handled_agency_filter,
     managed_root_agencies,
+    require_author,
     require_role,
     require_violation_handler,
 )
@@ -229,6 +230,43 @@ def package(case_id: int):
     built = services.evidence_package(item, evidence_store(), summary)
     return send_file(io.BytesIO(built.data), mimetype="application/zip", as_attachment=True,
                      download_name=f"{item.code}.zip")
+
+
+# -- back into training ---------------------------------------------------------------------------------
+
+@bp.route("/tinh-huong")
+@require_author
+def scenarios():
+    """Closed cases a trainer can turn into a draft question (no reporter, no text until anonymised)."""
+    from .models import ViolationScenario
+
+    rows = db.session.execute(
+        select(ViolationCase.id, ViolationCase.code, ViolationCase.kind, ViolationCase.platform,
+               ViolationCase.status, ViolationCase.closed_at, ViolationScenario.draft_slug)
+        .outerjoin(ViolationScenario, ViolationScenario.case_id == ViolationCase.id)
+        .where(ViolationCase.closed_at.is_not(None)).order_by(ViolationCase.closed_at.desc()).limit(200)).all()
+    return render_template("violations/scenarios.html", rows=rows, form=EmptyForm())
+
+
+@bp.route("/tinh-huong/<int:case_id>", methods=["POST"])
+@require_author
+def make_scenario(case_id: int):
+    """Make the draft and open it in the question editor, where the placeholders must be filled."""
+    from .scenarios import make_draft
+
+    item = get_case_or_404(case_id, need="scenario")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        draft = make_draft(db.session, item, current_user)
+    except services.ViolationError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return redirect(url_for(".scenarios"))
+    db.session.commit()
+    flash("Đã tạo bản nháp. Hãy thay mọi chỗ ⟦…⟧ bằng tên, số, đường link, địa danh hư cấu trước khi xuất bản.",
+          "info")
+    return redirect(url_for("authoring.edit", kind="question", slug=draft.slug))
 
 
 # -- heads of agencies ------------------------------------------------------------------------------------
