@@ -155,24 +155,28 @@ def get_own_completion_or_404(code: str):
 
 # -- violation reports (app/violations) ---------------------------------------------------------------
 
-def monitored_agencies(user) -> list[Agency]:
-    """The agencies whose subtree `user` monitors as a monitoring officer (one statement, kept per request)."""
-    from flask import g
+def monitored_paths(user) -> list[str]:
+    """The paths of the agencies whose subtree `user` monitors as a monitoring officer: one statement,
+    kept on the request (never longer: an assignment made by an administrator counts at once)."""
+    from flask import has_request_context, request
 
     from .violations.models import MonitoringOfficer
 
     if user is None or not user.is_authenticated:
         return []
-    cache = g.setdefault("_monitored_agencies", {})
-    if user.id not in cache:
-        cache[user.id] = list(db.session.scalars(
-            select(Agency).join(MonitoringOfficer, MonitoringOfficer.agency_id == Agency.id)
-            .where(MonitoringOfficer.user_id == user.id)))
-    return cache[user.id]
+    key = f"_monitored_paths_{user.id}"
+    if has_request_context() and hasattr(request, key):
+        return getattr(request, key)
+    paths = list(db.session.scalars(
+        select(Agency.path).join(MonitoringOfficer, MonitoringOfficer.agency_id == Agency.id)
+        .where(MonitoringOfficer.user_id == user.id)))
+    if has_request_context():
+        setattr(request, key, paths)
+    return paths
 
 
 def is_monitoring_officer(user) -> bool:
-    return bool(monitored_agencies(user))
+    return bool(monitored_paths(user))
 
 
 def can_handle_violations(user) -> bool:
@@ -184,7 +188,7 @@ def handled_agency_filter(user):
     """A SQL predicate on Agency (the case's agency): the subtrees `user` handles reports of."""
     if user.is_admin:
         return true()
-    paths = [agency.path for agency in monitored_agencies(user)]
+    paths = monitored_paths(user)
     if not paths:
         return false()
     return or_(*(Agency.path.startswith(path, autoescape=True) for path in paths))
@@ -197,7 +201,7 @@ def can_handle_case(user, case) -> bool:
         return False
     if user.is_admin:
         return True
-    return any(case.agency.path.startswith(agency.path) for agency in monitored_agencies(user))
+    return any(case.agency.path.startswith(path) for path in monitored_paths(user))
 
 
 def can_see_reporter(user, case) -> bool:

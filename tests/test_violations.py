@@ -655,3 +655,20 @@ def test_a_trainer_turns_a_closed_case_into_a_draft_that_cannot_be_published_as_
     _, errors = check_question(db.session, entry, draft.slug)
     messages = " ".join(str(error) for error in errors)
     assert "⟦" not in messages and "chi tiết thật" not in messages and "số điện thoại" not in messages, messages
+
+
+@pytest.mark.parametrize("who,url", [("officer_province", "/vi-pham/xu-ly"), ("reporter", "/vi-pham/cua-toi"),
+                                     ("trainer", "/vi-pham/tinh-huong")])
+def test_the_lists_read_in_constant_statements(client, auth, world, evidence_dir, count_queries, who, url):
+    auth.login(world[who])
+    counts = []
+    for size in (2, 8):
+        for number in range(size):
+            report = file_one(world, evidence_dir, url=f"https://tiktok.com/@x/video/{size}-{number}")
+            if number % 2:
+                services.change_status(db.session, report.case, db.session.merge(world["admin"]), "resolved", "Xong.", "")
+        db.session.commit()
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
