@@ -97,6 +97,19 @@ class Config:
     REMINDER_DAYS_BEFORE_DUE = int(os.environ.get("REMINDER_DAYS_BEFORE_DUE", "3"))
     #: a learner this many days overdue also appears in the digest of the next head up the tree
     ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
+    # Violation reports (app/violations): where evidence is kept, and the limits of an upload.
+    #: originals and previews, one folder per report; back it up with the database
+    VIOLATION_EVIDENCE_DIR = os.environ.get("VIOLATION_EVIDENCE_DIR", str(INSTANCE_DIR / "evidence"))
+    VIOLATION_MAX_FILE_BYTES = _env_int("VIOLATION_MAX_FILE_BYTES", 4 * 1024 * 1024)
+    #: all files of one report together; stays under MAX_CONTENT_LENGTH (the whole request)
+    VIOLATION_MAX_REPORT_BYTES = _env_int("VIOLATION_MAX_REPORT_BYTES", 9 * 1024 * 1024)
+    VIOLATION_MAX_FILES = _env_int("VIOLATION_MAX_FILES", 10)
+    #: an image with more pixels (width × height) is refused before it is decoded (image bombs)
+    VIOLATION_MAX_IMAGE_PIXELS = _env_int("VIOLATION_MAX_IMAGE_PIXELS", 40_000_000)
+    #: a report nobody acted on after this many working days goes into its officers' digest…
+    VIOLATION_ACTION_WORKING_DAYS = _env_int("VIOLATION_ACTION_WORKING_DAYS", 2)
+    #: …and after this many into the digest of the head of their agency (or the nearest above)
+    VIOLATION_ESCALATE_WORKING_DAYS = _env_int("VIOLATION_ESCALATE_WORKING_DAYS", 5)
 
     # Sign-in through the province's directory (docs/directory.md). Both are off unless configured.
     #: the account a directory person signs in to is the one with the same "employee_code" or "email"
@@ -149,6 +162,9 @@ class DevelopmentConfig(Config):
         return os.environ.get("SECRET_KEY") or _instance_secret_key()
 
 
+_TEST_EVIDENCE_DIR: str | None = None
+
+
 class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret-key"
@@ -156,6 +172,15 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     RATELIMIT_ENABLED = True
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick; never in production
+
+    @property
+    def VIOLATION_EVIDENCE_DIR(self) -> str:  # noqa: N802
+        # Never the project's instance/: one scratch folder per test process (tests may set their own).
+        global _TEST_EVIDENCE_DIR
+        if _TEST_EVIDENCE_DIR is None:
+            import tempfile
+            _TEST_EVIDENCE_DIR = tempfile.mkdtemp(prefix="evidence-")
+        return _TEST_EVIDENCE_DIR
 
 
 class ProductionConfig(Config):

@@ -42,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
     from . import models  # noqa: F401  (register the models with SQLAlchemy)
+    from .violations import models as violation_models  # noqa: F401  (the violation reports' tables)
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from .refreshers.views import bp as refreshers_bp
     from .reminders.views import bp as reminders_bp
     from .tracking.views import bp as tracking_bp
+    from .violations.views import bp as violations_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(learn_bp)
@@ -73,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(authoring_bp)
     app.register_blueprint(refreshers_bp)
     app.register_blueprint(directory_bp)
+    app.register_blueprint(violations_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -101,6 +104,7 @@ def register_template_helpers(app: Flask) -> None:
         can_manage_agency=permissions.can_manage_agency,
         can_author=permissions.can_author,
         has_role=permissions.has_role,
+        can_handle_violations=permissions.can_handle_violations,
     )
     app.jinja_env.filters["local_datetime"] = format_datetime_local
     app.jinja_env.filters["percent"] = format_percent

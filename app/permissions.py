@@ -151,3 +151,113 @@ def get_own_completion_or_404(code: str):
     if completion is None or completion.user_id != current_user.id:
         abort(404)
     return completion
+
+
+# -- violation reports (app/violations) ---------------------------------------------------------------
+
+def monitored_paths(user) -> list[str]:
+    """The paths of the agencies whose subtree `user` monitors as a monitoring officer: one statement,
+    kept on the request (never longer: an assignment made by an administrator counts at once)."""
+    from flask import has_request_context, request
+
+    from .violations.models import MonitoringOfficer
+
+    if user is None or not user.is_authenticated:
+        return []
+    key = f"_monitored_paths_{user.id}"
+    if has_request_context() and hasattr(request, key):
+        return getattr(request, key)
+    paths = list(db.session.scalars(
+        select(Agency.path).join(MonitoringOfficer, MonitoringOfficer.agency_id == Agency.id)
+        .where(MonitoringOfficer.user_id == user.id)))
+    if has_request_context():
+        setattr(request, key, paths)
+    return paths
+
+
+def is_monitoring_officer(user) -> bool:
+    return bool(monitored_paths(user))
+
+
+def can_handle_violations(user) -> bool:
+    """Monitoring officers and administrators open the handling pages."""
+    return has_role(user, "admin") or is_monitoring_officer(user)
+
+
+def handled_agency_filter(user):
+    """A SQL predicate on Agency (the case's agency): the subtrees `user` handles reports of."""
+    if user.is_admin:
+        return true()
+    paths = monitored_paths(user)
+    if not paths:
+        return false()
+    return or_(*(Agency.path.startswith(path, autoescape=True) for path in paths))
+
+
+def can_handle_case(user, case) -> bool:
+    """Handle a case (see it with its reporters, change it, download its evidence): an administrator
+    or a monitoring officer of a subtree holding the case's agency."""
+    if not has_role(user, "learner"):
+        return False
+    if user.is_admin:
+        return True
+    return any(case.agency.path.startswith(path) for path in monitored_paths(user))
+
+
+def can_see_reporter(user, case) -> bool:
+    """The reporter's identity is for the handling officers and administrators only."""
+    return can_handle_case(user, case)
+
+
+def can_make_scenario(user, case) -> bool:
+    """A trainer turns a closed case into a draft question (it carries no reporter's identity)."""
+    return can_author(user) and case.is_closed
+
+
+def require_violation_handler(view):
+    """Decorator for the handling pages: signed in, and an officer or an administrator, else 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not can_handle_violations(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def get_case_or_404(case_id: int, need: str = "handle"):
+    """A case the current user may handle (or, need="scenario", turn into a draft), else 404."""
+    from .violations.services import case_detail
+
+    case = case_detail(db.session, case_id)
+    if case is None:
+        abort(404)
+    allowed = can_make_scenario(current_user, case) if need == "scenario" else can_handle_case(current_user, case)
+    if not allowed:
+        abort(404)
+    return case
+
+
+def get_report_or_404(code: str):
+    """A report its reporter (or a handler of its case) may see; anyone else's answers 404."""
+    from .violations.models import ViolationReport
+
+    report = db.session.scalar(select(ViolationReport).where(ViolationReport.code == code.upper()))
+    if report is None or (report.reporter_id != current_user.id and not can_handle_case(current_user, report.case)):
+        abort(404)
+    return report
+
+
+def get_evidence_or_404(evidence_id: int):
+    """An evidence file its reporter or a handler of its case may download; anyone else's answers 404."""
+    from .violations.models import ViolationEvidence
+
+    evidence = db.session.get(ViolationEvidence, evidence_id)
+    if evidence is None:
+        abort(404)
+    report = evidence.report
+    if report.reporter_id != current_user.id and not can_handle_case(current_user, report.case):
+        abort(404)
+    return evidence

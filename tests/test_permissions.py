@@ -5,12 +5,17 @@ from app import permissions
 from app.extensions import db
 
 PUBLIC = ["/healthz"]
-SIGNED_IN = ["/", "/auth/password"]
+SIGNED_IN = ["/", "/auth/password", "/vi-pham/bao-cao", "/vi-pham/cua-toi"]
 MANAGER = ["/manage/", "/manage/agencies/{own}", "/manage/agencies/{own}/people",
-           "/manage/agencies/{own}/wrong", "/manage/agencies/{own}/assignments", "/manage/people/{person}"]
+           "/manage/agencies/{own}/wrong", "/manage/agencies/{own}/assignments", "/manage/people/{person}",
+           "/vi-pham/tong-hop", "/vi-pham/tong-hop/{own}", "/vi-pham/tong-hop/{own}/bao-cao.pdf",
+           "/vi-pham/tong-hop/{own}/bao-cao.xlsx"]
 #: the administration's main pages (tests/test_admin.py covers every admin URL and every POST)
 ADMIN = ["/admin/", "/admin/agencies", "/admin/agencies/{own}", "/admin/users", "/admin/users/{person}",
-         "/admin/import", "/admin/sources", "/admin/audit"]
+         "/admin/import", "/admin/sources", "/admin/audit", "/vi-pham/quan-tri"]
+#: the handling of violation reports: monitoring officers (none in this world) and administrators;
+#: tests/test_violations.py checks officers and every case URL by subtree
+VIOLATION_HANDLER = ["/vi-pham/xu-ly"]
 ROLES = ["anonymous", "learner", "manager", "trainer", "admin"]
 #: role → the URL groups it may open
 ALLOWED = {
@@ -18,7 +23,7 @@ ALLOWED = {
     "learner": {"public", "signed_in"},
     "trainer": {"public", "signed_in"},
     "manager": {"public", "signed_in", "manager"},
-    "admin": {"public", "signed_in", "manager", "admin"},
+    "admin": {"public", "signed_in", "manager", "admin", "violation_handler"},
 }
 
 
@@ -35,7 +40,8 @@ def world(make_agency_tree, make_user, fixture_course):
 
 
 def _urls():
-    for group, urls in (("public", PUBLIC), ("signed_in", SIGNED_IN), ("manager", MANAGER), ("admin", ADMIN)):
+    for group, urls in (("public", PUBLIC), ("signed_in", SIGNED_IN), ("manager", MANAGER), ("admin", ADMIN),
+                        ("violation_handler", VIOLATION_HANDLER)):
         for url in urls:
             yield group, url
 

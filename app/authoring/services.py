@@ -138,8 +138,13 @@ def _checker(session: Session, kind: str, slug: str | None) -> ItemChecker:
 
 
 def check_question(session: Session, entry: dict, slug: str | None = None) -> tuple[dict | None, list[ContentError]]:
-    """A question's bank entry checked by the file rules; `slug` is the question being edited."""
-    return _checker(session, "question", slug).check_question(entry)
+    """A question's bank entry checked by the file rules; `slug` is the question being edited. A draft
+    made from a violation case is also checked for the case's real details (violations.scenarios)."""
+    from ..violations.scenarios import scenario_errors
+
+    item, errors = _checker(session, "question", slug).check_question(entry)
+    origin = slug or (entry.get("id") if isinstance(entry, dict) else None)
+    return item, errors + scenario_errors(session, origin if isinstance(origin, str) else None, entry)
 
 
 def check_lesson(session: Session, meta: dict, body: str, lesson: Lesson | None = None,

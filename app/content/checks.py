@@ -33,7 +33,7 @@ from .files import (
     read_text,
     unattributed_blockquotes,
 )
-from .text import contains_name, email_addresses, normalize_quote_text, phone_numbers
+from .text import PLACEHOLDER, contains_name, email_addresses, normalize_quote_text, phone_numbers
 
 #: the longest text a String(255) column (lesson title, citation location) holds
 MAX_SHORT_TEXT = 255
@@ -474,6 +474,9 @@ class ContentChecker:
         citations = self._check_question_citations(check, where, item)
         self._check_real_people(check, where, item)
         self._check_question_currency(check, where, item, citations)
+        for path, text in _strings(item, where):
+            for match in PLACEHOLDER.finditer(text):
+                check.error(path, f"còn chỗ cần điền {match.group(0)}: hãy thay bằng nội dung hư cấu")
         question = {
             "slug": slug, "type": qtype,
             "difficulty": check.get(item, where, "difficulty", str, choices=DIFFICULTIES),

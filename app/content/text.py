@@ -7,6 +7,8 @@ _EMPHASIS = re.compile(r"[*_]")
 _SPACE = re.compile(r"\s+")
 _PHONE = re.compile(r"(?<!\d)0\d(?:[ .]?\d){7,11}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: a blank left for an author to fill, e.g. ⟦TÊN 1⟧ in a draft made from a violation report
+PLACEHOLDER = re.compile(r"⟦[^⟧]*⟧")
 
 
 def normalize_quote_text(text: str) -> str:

@@ -45,7 +45,14 @@ NAMED = [
     ("quanly.soyte", "Lương Thị Mai", "HA-YT", "manager", "HA-YT"),
     ("quanly.xa", "Đoàn Văn Phong", "HA-TP", "manager", "HA-TP"),
     ("hocvien", "Nguyễn Thị Lan", "HA-TP-VP", "learner", None),
+    ("theodoi.xa", "Vi Thị Thoa", "HA-TP-VH", "learner", None),
+    ("theodoi.tinh", "Lại Đức Tín", "HA-VP", "learner", None),
 ]
+#: monitoring officers of violation reports: (username, agency code whose subtree they watch)
+OFFICERS = [("theodoi.xa", "HA-TP"), ("theodoi.tinh", "HA")]
+#: where the province forwards cases (invented addresses)
+CONTACTS = [("inspectorate", "Thanh tra Sở Khoa học và Công nghệ tỉnh Hòa An (dữ liệu mẫu)", "thanhtra.khcn@demo.hocmxh.vn"),
+            ("police", "Phòng An ninh mạng, Công an tỉnh Hòa An (dữ liệu mẫu)", "anm.congan@demo.hocmxh.vn")]
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
 MIDDLE_F = ["Thị", "Thu", "Ngọc", "Minh", "Thanh", "Hồng"]
@@ -85,6 +92,7 @@ def build_demo(session) -> None:
                     employee_code=f"QL{index:03d}", is_admin=role == "admin",
                     is_trainer=role == "trainer",
                     manages=[agencies[manages]] if manages else None)
+    _demo_monitoring(session, agencies)
     rng = random.Random(2026)
     workplaces = [code for code, _, kind, _ in TREE if kind in ("unit", "department", "commune")]
     for number in range(1, STAFF_COUNT - len(NAMED) + 1):
@@ -93,6 +101,68 @@ def build_demo(session) -> None:
         create_user(session, username=username, email=f"{username}@demo.hocmxh.vn",
                     full_name=full_name, agency=agencies[rng.choice(workplaces)],
                     password=DEMO_PASSWORD, employee_code=f"CB{number:04d}")
+
+
+def _demo_monitoring(session, agencies: dict[str, Agency]) -> None:
+    """Monitoring officers for the commune and the province, and the province's contacts."""
+    from ..violations.models import MonitoringOfficer, ViolationContact
+
+    for username, code in OFFICERS:
+        user = session.scalar(select(User).where(User.username == username))
+        session.add(MonitoringOfficer(user=user, agency=agencies[code]))
+    for kind, name, email in CONTACTS:
+        session.add(ViolationContact(agency=agencies[ROOT_CODE], kind=kind, name=name, email=email))
+    session.flush()
+
+
+def _screenshot(lines: list[str], seed: int) -> bytes:
+    """A made-up phone screenshot of an invented post (a PNG drawn here; no real person or page)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (360, 420), (240, 242, 245))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 360, 48), fill=(24, 119, 242) if seed % 2 else (0, 104, 255))
+    draw.text((12, 16), "Bài đăng (dữ liệu mẫu)", fill=(255, 255, 255))
+    draw.rectangle((12, 64, 348, 400), fill=(255, 255, 255))
+    for index, line in enumerate(lines):
+        draw.text((24, 80 + index * 22), line, fill=(20, 20, 20))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+#: (reporter, url, platform, kind, hours ago, description, screenshot lines, status then)
+DEMO_REPORTS = [
+    ("hocvien", "https://www.facebook.com/congan.xa.tanphong.nopphat/posts/1001", "facebook", "gia-mao-trang", 30,
+     "Trang giả mạo Công an xã Tân Phong (tình huống giả định) yêu cầu nộp phạt qua đường link lạ.",
+     ["Cong An Xa Tan Phong - Tiep Nhan Nop Phat", "Nop phat online giam 50%!!!", "Han chot 17h hom nay"], "new"),
+    ("theodoi.tinh", "https://zalo.me/g/nhom-cho-dong-hai/bai/2002", "zalo", "sai-su-that", 200,
+     "Tin đồn sai sự thật về việc phong tỏa chợ phường Đông Hải (tình huống giả định).",
+     ["Nhom Zalo Cho Dong Hai", "Mai phong toa cho, bao nhau mua tich tru", "(tin chua kiem chung)"], "verifying"),
+]
+
+
+def build_demo_violations(session, store, written: list[str]) -> int:
+    """Two demo reports with screenshots, one already being verified; returns how many."""
+    from ..violations import services as violations
+    from ..violations.evidence import Limits, check_uploads
+
+    limits = Limits(4 * 1024 * 1024, 9 * 1024 * 1024, 10, 40_000_000)
+    now = utcnow()
+    officer = session.scalar(select(User).where(User.username == "theodoi.tinh"))
+    for number, (username, url, platform, kind, hours, text, lines, status) in enumerate(DEMO_REPORTS):
+        reporter = session.scalar(select(User).where(User.username == username))
+        files = check_uploads([(f"anh-chup-{number + 1}.png", _screenshot(lines, number))], [], limits)
+        filing = violations.Filing(url, platform, kind, now - timedelta(hours=hours + 1), text)
+        report = violations.file_report(session, reporter, filing, files, store, written,
+                                        now=now - timedelta(hours=hours))
+        if status != "new":
+            violations.change_status(session, report.case, officer, status, "Đã liên hệ quản trị nhóm để xác minh.",
+                                     "Cán bộ theo dõi đang xác minh thông tin anh/chị báo cáo.",
+                                     now=now - timedelta(hours=hours - 20))
+    return len(DEMO_REPORTS)
 
 
 def build_demo_progress(session, rng: random.Random) -> int:
@@ -159,10 +229,17 @@ def demo_accounts(session) -> list[tuple[str, str, str, str]]:
 def demo_command():
     """Tạo dữ liệu mẫu (một tỉnh hư cấu, 16 cơ quan, 60 cán bộ) và in các tài khoản."""
     if db.session.scalar(select(Agency.id).where(Agency.code == ROOT_CODE)) is None:
+        from flask import current_app
+
+        from ..violations.evidence import EvidenceStore
+        from ..violations.services import commit_or_remove
+
         build_demo(db.session)
         with_progress = build_demo_progress(db.session, random.Random(874))
-        db.session.commit()
-        click.echo(f"Đã tạo dữ liệu mẫu ({with_progress} người đã có tiến độ học).")
+        store, written = EvidenceStore(current_app.config["VIOLATION_EVIDENCE_DIR"]), []
+        reports = build_demo_violations(db.session, store, written)
+        commit_or_remove(db.session, store, written)
+        click.echo(f"Đã tạo dữ liệu mẫu ({with_progress} người đã có tiến độ học, {reports} báo cáo vi phạm).")
     else:
         click.echo("Dữ liệu mẫu đã có; không tạo lại.")
     accounts = demo_accounts(db.session)

@@ -1,4 +1,6 @@
 """`flask reminders send`: run from cron, e.g. every morning at 7:00."""
+import smtplib
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -7,8 +9,9 @@ from ..extensions import db
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
 from ..tracking.services import roll_assignment_cycles
-from .mail import SmtpMailer
 from ..refreshers.services import plan_invitations, schedule_due, send_invitations
+from ..violations import services as violations
+from .mail import SmtpMailer
 from .services import Settings, plan_reminders, send_reminders
 
 reminders_cli = AppGroup("reminders", help="Nhắc việc qua email cho học viên và người quản lý.")
@@ -32,10 +35,15 @@ def send_command(dry_run: bool, learners: bool, digests: bool, refreshers: bool)
     if refreshers:
         schedule_due(db.session, now)
     invitations = plan_invitations(db.session, settings, now) if refreshers else []
+    config = current_app.config
+    late_reports = violations.late_cases(db.session, now, config["VIOLATION_ACTION_WORKING_DAYS"],
+                                         config["VIOLATION_ESCALATE_WORKING_DAYS"]) if digests else []
     if dry_run:
         db.session.rollback()
         for reminder in [*plan.reminders, *invitations]:
             click.echo(f"{reminder.email:<40} {reminder.subject}")
+        for digest in late_reports:
+            click.echo(f"{digest.email:<40} báo cáo vi phạm chưa xử lý: {len(digest.handling) + len(digest.escalated)}")
         click.echo(f"Sẽ gửi {len(plan.reminders) + len(invitations)} thư; {plan.skipped} thư đã gửi hôm nay nên bỏ qua.")
         return
     db.session.commit()
@@ -46,6 +54,16 @@ def send_command(dry_run: bool, learners: bool, digests: bool, refreshers: bool)
     if invitations and not run.error:
         sent, failed = send_invitations(db.session, SmtpMailer(current_app.config), invitations, now)
         click.echo(f"Đã gửi {sent} thư mời ôn tập; {failed} thư lỗi.")
+    if late_reports:
+        try:
+            sent, skipped = violations.send_digests(
+                db.session, SmtpMailer(config), late_reports, base_url=settings.base_url, now=now,
+                action_days=config["VIOLATION_ACTION_WORKING_DAYS"],
+                escalate_days=config["VIOLATION_ESCALATE_WORKING_DAYS"])
+        except (smtplib.SMTPException, OSError) as error:
+            click.echo(f"LỖI  Không gửi được bản tổng hợp báo cáo vi phạm: {error}", err=True)
+            raise SystemExit(1)
+        click.echo(f"Đã gửi {sent} bản tổng hợp báo cáo vi phạm chưa xử lý; bỏ qua {skipped} đã gửi hôm nay.")
     if run.error:
         click.echo(f"LỖI  {run.error}", err=True)
         raise SystemExit(1)

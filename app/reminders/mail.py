@@ -23,7 +23,9 @@ class SmtpMailer:
             self.connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
         return self
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str,
+             attachments: list[tuple[str, str, str, bytes]] = ()) -> None:
+        """Send a plain-text message; `attachments` are (file name, maintype, subtype, bytes)."""
         message = EmailMessage()
         message["From"] = self.config["MAIL_DEFAULT_SENDER"]
         message["To"] = to
@@ -31,6 +33,8 @@ class SmtpMailer:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain="hocmxh")
         message.set_content(body)
+        for filename, maintype, subtype, data in attachments:
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
         self.connection.send_message(message)
 
     def __exit__(self, *exc_info) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 from fpdf import FPDF, XPos, YPos
 from fpdf.fonts import FontFace
@@ -150,22 +152,59 @@ def place_name(root: Agency) -> str:
 def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, signer_title: str,
                now: datetime) -> bytes:
     """The completion report of an agency for its superior, in the administrative document form."""
-    pdf = _ReportPdf(orientation="portrait", format="A4")
-    pdf.set_title(f"Báo cáo kết quả học tập — {report.agency.name}")
-    pdf.set_margins(left=30, top=20, right=15)
-    pdf.set_auto_page_break(True, margin=20)
-    pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
-    pdf.add_font("Noto", "I", ITALIC_FONT_FILE)
-    pdf.add_font("Noto", "BI", ITALIC_FONT_FILE, variations={"wght": 700})
-    pdf.add_page()
-    _headings(pdf, report.agency, root, now)
+    pdf = new_report_pdf(f"Báo cáo kết quả học tập — {report.agency.name}")
+    headings(pdf, report.agency, root, now)
     _title(pdf, report)
     _summary(pdf, report, now)
     _children_table(pdf, report)
     _overdue_list(pdf, overdue)
-    _closing(pdf, signer_title)
+    closing(pdf, signer_title)
     return bytes(pdf.output())
+
+
+def new_report_pdf(title: str) -> FPDF:
+    """An A4 page with the margins of an administrative document and the Noto fonts (also used by
+    the violation reports, app/violations/exports.py)."""
+    pdf = _ReportPdf(orientation="portrait", format="A4")
+    pdf.set_title(title)
+    pdf.set_margins(left=30, top=20, right=15)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.add_font("Noto", "", FONT_FILE)
+    pdf.add_font("Noto", "B", static_font(FONT_FILE, 700))
+    pdf.add_font("Noto", "I", ITALIC_FONT_FILE)
+    pdf.add_font("Noto", "BI", static_font(ITALIC_FONT_FILE, 700))
+    pdf.add_page()
+    return pdf
+
+
+#: (variable font, weight) → a static instance on disk, made once per process
+_static_fonts: dict[tuple[str, int], str] = {}
+
+
+def static_font(path: str, weight: int) -> str:
+    """A static instance of a variable font at `weight`, as a file fpdf2 can embed.
+
+    fpdf2's own `variations=` instantiates the font again for every document, about 4 s of CPU for
+    each bold face of Noto Sans; done once per process (and kept in the temporary folder, written
+    under a unique name then renamed, so concurrent processes never read half a file) a report costs
+    a fraction of a second.
+    """
+    key = (path, weight)
+    if key not in _static_fonts:
+        source = Path(path)
+        target = Path(tempfile.gettempdir()) / "hocmxh-fonts" / f"{source.stem}-{source.stat().st_size}-wght{weight}.ttf"
+        if not target.exists():
+            from fontTools import ttLib
+            from fontTools.varLib import instancer
+
+            target.parent.mkdir(exist_ok=True)
+            font = ttLib.TTFont(path)
+            instancer.instantiateVariableFont(font, {"wght": weight}, inplace=True, static=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+            font.save(partial)
+            os.replace(partial, target)
+        _static_fonts[key] = str(target)
+    return _static_fonts[key]
 
 
 class _ReportPdf(FPDF):
@@ -176,37 +215,37 @@ class _ReportPdf(FPDF):
             self.cell(0, 6, str(self.page_no()), align="C")
 
 
-def _headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
+def headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
     """Left: the superior and the agency, with a number; right: the national heading and the date."""
     top = pdf.get_y()
     left_width, right_x, right_width = 75, 92, 106
     pdf.set_xy(15, top)
     if agency.parent is not None:
         pdf.set_font("Noto", "", 12)
-        _text(pdf, left_width, 6, agency.parent.name.upper(), align="C")
+        text_block(pdf, left_width, 6, agency.parent.name.upper(), align="C")
         pdf.set_x(15)
     pdf.set_font("Noto", "B", 12)
-    _text(pdf, left_width, 6, agency.name.upper(), align="C")
+    text_block(pdf, left_width, 6, agency.name.upper(), align="C")
     _rule_under(pdf, 15 + left_width / 2, 25)
     pdf.set_xy(15, pdf.get_y() + 3)
     pdf.set_font("Noto", "", 12)
-    _text(pdf, left_width, 6, "Số:        /BC-", align="C")
+    text_block(pdf, left_width, 6, "Số:        /BC-", align="C")
     left_bottom = pdf.get_y()
 
     pdf.set_xy(right_x, top)
     pdf.set_font("Noto", "B", 12)
-    _text(pdf, right_width, 6, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C")
+    text_block(pdf, right_width, 6, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C")
     pdf.set_x(right_x)
     pdf.set_font("Noto", "B", 13)
-    _text(pdf, right_width, 6.5, "Độc lập - Tự do - Hạnh phúc", align="C")
+    text_block(pdf, right_width, 6.5, "Độc lập - Tự do - Hạnh phúc", align="C")
     _rule_under(pdf, right_x + right_width / 2, pdf.get_string_width("Độc lập - Tự do - Hạnh phúc"))
     pdf.set_xy(right_x, pdf.get_y() + 4)
     pdf.set_font("Noto", "I", 13)
-    _text(pdf, right_width, 6.5, document_date(place_name(root), now), align="C")
+    text_block(pdf, right_width, 6.5, document_date(place_name(root), now), align="C")
     pdf.set_y(max(left_bottom, pdf.get_y()) + 8)
 
 
-def _text(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> None:
+def text_block(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> None:
     """A wrapped block of text; the next one starts on a new line at the left margin."""
     pdf.multi_cell(width, height, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -219,33 +258,33 @@ def _rule_under(pdf: FPDF, centre_x: float, width: float) -> None:
 
 def _title(pdf: FPDF, report: AgencyReport) -> None:
     pdf.set_font("Noto", "B", 14)
-    _text(pdf, 0, 7, "BÁO CÁO", align="C")
-    _text(pdf, 0, 7, f"Kết quả học tập khóa «{report.course.title}»", align="C")
+    text_block(pdf, 0, 7, "BÁO CÁO", align="C")
+    text_block(pdf, 0, 7, f"Kết quả học tập khóa «{report.course.title}»", align="C")
     pdf.ln(5)
 
 
-def _paragraph(pdf: FPDF, text: str, style: str = "") -> None:
+def paragraph(pdf: FPDF, text: str, style: str = "") -> None:
     pdf.set_font("Noto", style, 13)
-    _text(pdf, 0, 7, text, align="J")
+    text_block(pdf, 0, 7, text, align="J")
     pdf.ln(1)
 
 
 def _summary(pdf: FPDF, report: AgencyReport, now: datetime) -> None:
     total = report.total
-    _paragraph(pdf, "1. Kết quả chung", "B")
-    _paragraph(pdf, f"Tính đến {format_datetime_local(now)}, {report.agency.name} và các đơn vị trực thuộc "
+    paragraph(pdf, "1. Kết quả chung", "B")
+    paragraph(pdf, f"Tính đến {format_datetime_local(now)}, {report.agency.name} và các đơn vị trực thuộc "
                f"có {total.staff} cán bộ, công chức, viên chức, người lao động được giao khóa học; "
                f"{total.completed} người đã hoàn thành (đạt {format_percent(total.completion_rate)}), {total.in_progress} "
                f"người đang học, {total.not_started} người chưa bắt đầu và {total.overdue} người quá hạn.")
 
 
 def _children_table(pdf: FPDF, report: AgencyReport) -> None:
-    _paragraph(pdf, "2. Kết quả theo đơn vị trực thuộc", "B")
+    paragraph(pdf, "2. Kết quả theo đơn vị trực thuộc", "B")
     rows = list(report.children)
     if report.direct.staff:
         rows.append((None, report.direct))
     if not rows:
-        _paragraph(pdf, "Đơn vị không có đơn vị trực thuộc.")
+        paragraph(pdf, "Đơn vị không có đơn vị trực thuộc.")
         return
     pdf.set_font("Noto", "", 10)
     with pdf.table(col_widths=(8, 52, 14, 16, 14, 16, 14, 14), text_align=("CENTER", "LEFT") + ("RIGHT",) * 6,
@@ -262,9 +301,9 @@ def _children_table(pdf: FPDF, report: AgencyReport) -> None:
 
 
 def _overdue_list(pdf: FPDF, overdue: list[tuple]) -> None:
-    _paragraph(pdf, "3. Danh sách quá hạn", "B")
+    paragraph(pdf, "3. Danh sách quá hạn", "B")
     if not overdue:
-        _paragraph(pdf, "Không có người quá hạn.")
+        paragraph(pdf, "Không có người quá hạn.")
         return
     shown = overdue[:PDF_OVERDUE_LIMIT]
     pdf.set_font("Noto", "", 10)
@@ -275,12 +314,12 @@ def _overdue_list(pdf: FPDF, overdue: list[tuple]) -> None:
             table.row((str(row[0]), row[2], row[1], row[4], row[6]))
     if len(overdue) > len(shown):
         pdf.ln(2)
-        _paragraph(pdf, f"(Danh sách trên có {len(shown)} trong tổng số {len(overdue)} người quá hạn; "
+        paragraph(pdf, f"(Danh sách trên có {len(shown)} trong tổng số {len(overdue)} người quá hạn; "
                    "danh sách đầy đủ ở tệp Excel kèm theo.)", "I")
     pdf.ln(4)
 
 
-def _closing(pdf: FPDF, signer_title: str) -> None:
+def closing(pdf: FPDF, signer_title: str) -> None:
     """"Nơi nhận" on the left, the signature block on the right; kept together on one page."""
     if pdf.get_y() > pdf.h - 55:
         pdf.add_page()
@@ -290,10 +329,10 @@ def _closing(pdf: FPDF, signer_title: str) -> None:
     pdf.cell(80, 6, "Nơi nhận:")
     pdf.set_xy(15, top + 6)
     pdf.set_font("Noto", "", 11)
-    _text(pdf, 80, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
+    text_block(pdf, 80, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
     pdf.set_xy(100, top)
     pdf.set_font("Noto", "B", 13)
-    _text(pdf, 95, 6.5, signer_title.upper(), align="C")
+    text_block(pdf, 95, 6.5, signer_title.upper(), align="C")
     pdf.set_x(100)
     pdf.set_font("Noto", "I", 12)
-    _text(pdf, 95, 6, "(Ký, ghi rõ họ tên, đóng dấu)", align="C")
+    text_block(pdf, 95, 6, "(Ký, ghi rõ họ tên, đóng dấu)", align="C")

@@ -1,0 +1,1 @@
+"""Violation reports: filing with evidence, handling by monitoring officers, forwarding, figures."""
