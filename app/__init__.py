@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from config import CONFIGS
+from .auth.gate import register_account_gate
 from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from .observability import register_observability
 from .security import register_security
@@ -21,6 +22,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_security(app)
     register_extensions(app)
     register_blueprints(app)
+    register_account_gate(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
@@ -35,20 +37,27 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.login_message_category = "warning"
+    login_manager.id_attribute = "session_token"  # versioned, see app/auth/sessions.py
     csrf.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
 
     from . import models  # noqa: F401  (register the models with SQLAlchemy)
 
+    from .auth.sessions import parse_session_token, token_is_current
+
     @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_user(token: str):
         # Every request loads its user: with the agency (shown in the menu) and the manager scopes
         # (checked by the menu and the permissions) in the same statement, not three.
+        parsed = parse_session_token(token)
+        if parsed is None:
+            return None
+        user_id, version, issued_at = parsed
         user = db.session.scalar(
-            select(models.User).where(models.User.id == int(user_id))
+            select(models.User).where(models.User.id == user_id)
             .options(joinedload(models.User.agency), joinedload(models.User.manager_scopes)))
-        return user if user is not None and user.is_active else None
+        return user if token_is_current(user, version, issued_at) else None
 
 
 def register_blueprints(app: Flask) -> None:

@@ -199,7 +199,7 @@ def user_new():
                 db.session, username=form.username.data, email=form.email.data, full_name=form.full_name.data,
                 agency=db.session.get(Agency, form.agency_id.data), password=password,
                 employee_code=form.employee_code.data, is_trainer=form.is_trainer.data,
-                is_admin=form.is_admin.data, actor=current_user)
+                is_admin=form.is_admin.data, actor=current_user, temporary=True)
         except accounts.AccountError as error:
             form[error.field or "username"].errors.append(str(error))
         else:

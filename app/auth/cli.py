@@ -47,8 +47,10 @@ def create_command(username, email, full_name, agency_code, password, trainer, a
 @users_cli.command("set-password")
 @click.argument("login")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Mật khẩu mới.")
-def set_password_command(login, password):
-    """Đặt lại mật khẩu cho tài khoản LOGIN (tên đăng nhập hoặc email)."""
+@click.option("--temporary", is_flag=True,
+              help="Mật khẩu tạm: người dùng phải đổi ngay khi đăng nhập lần sau.")
+def set_password_command(login, password, temporary):
+    """Đặt lại mật khẩu cho tài khoản LOGIN (tên đăng nhập hoặc email); mọi phiên đăng nhập của người đó kết thúc."""
     user = find_user_by_login(db.session, login)
     if user is None:
         click.echo(f"Không có tài khoản «{login}».", err=True)
@@ -58,7 +60,7 @@ def set_password_command(login, password):
     except AccountError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
-    reset_password(db.session, user, password)
+    reset_password(db.session, user, password, temporary=temporary)
     db.session.commit()
     click.echo(f"Đã đặt lại mật khẩu cho «{user.username}».")
 

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm
 from .services import AccountError, authenticate, change_password
+from .sessions import continue_this_session, end_all_sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
@@ -47,12 +48,27 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out (POST only, behind CSRF)."""
+    """Sign out (POST only, behind CSRF): every cookie issued to the person stops working, so a copy
+    left in a shared office browser cannot sign them in again."""
     form = EmptyForm()
     if form.validate_on_submit():
+        end_all_sessions(db.session, current_user)
+        db.session.commit()
         logout_user()
         flash("Bạn đã đăng xuất.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    """Sign out on every other device (a lost phone, an office computer), staying signed in here."""
+    if EmptyForm().validate_on_submit():
+        end_all_sessions(db.session, current_user)
+        db.session.commit()
+        continue_this_session(current_user._get_current_object())
+        flash("Đã đăng xuất khỏi mọi thiết bị khác.", "success")
+    return redirect(url_for("auth.password"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -67,6 +83,7 @@ def password():
             form[error.field].errors.append(str(error))
         else:
             db.session.commit()
-            flash("Đã đổi mật khẩu.", "success")
+            continue_this_session(current_user._get_current_object())  # the other devices are signed out
+            flash("Đã đổi mật khẩu. Các thiết bị khác đã được đăng xuất.", "success")
             return redirect(url_for("learn.home"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, sessions_form=EmptyForm())
