@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
+    from .auth.link_views import bp as account_bp
     from .auth.views import bp as auth_bp
     from .authoring.views import bp as authoring_bp
     from .learn.views import bp as learn_bp
@@ -72,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)

@@ -65,6 +65,33 @@ def set_password_command(login, password, temporary):
     click.echo(f"Đã đặt lại mật khẩu cho «{user.username}».")
 
 
+@users_cli.command("invite")
+@click.option("--agency", "agency_code", help="Chỉ cán bộ của cơ quan này và cấp dưới.")
+@click.option("--dry-run", is_flag=True, help="Chỉ đếm, không gửi và không ghi gì.")
+def invite_command(agency_code, dry_run):
+    """Gửi thư mời đặt mật khẩu cho mọi tài khoản đang hoạt động chưa có mật khẩu (và các thư mời còn chờ)."""
+    from flask import current_app
+
+    from ..models import User
+    from ..reminders.mail import SmtpMailer
+    from . import links
+
+    query = select(User)
+    if agency_code:
+        query = query.join(User.agency).where(_agency(agency_code).subtree_filter())
+    people = links.invitable_users(db.session, query)
+    if dry_run:
+        click.echo(f"Sẽ gửi thư mời cho {len(people)} người chưa có mật khẩu.")
+        db.session.rollback()
+        return
+    links.queue_invitations(db.session, people)
+    db.session.commit()
+    waiting = len(links.queued_invitations(db.session))
+    with click.progressbar(length=waiting, label="Gửi thư mời") as bar:
+        sent = links.send_queued_invitations(db.session, SmtpMailer(current_app.config), progress=bar.update)
+    click.echo(f"Đã gửi {sent} thư mời đặt mật khẩu.")
+
+
 @users_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Chỉ kiểm tra và xem trước, không ghi gì.")

@@ -10,7 +10,8 @@ from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
 
 #: what a person with a temporary password may still reach
-OPEN_ENDPOINTS = {"auth.password", "auth.logout", "static", "bootstrap.static", "main.healthz"}
+OPEN_ENDPOINTS = {"auth.password", "auth.logout", "static", "bootstrap.static", "main.healthz",
+                  "account.forgot", "account.forgot_sent", "account.invitation", "account.reset"}
 
 
 def register_account_gate(app: Flask) -> None:

@@ -3,6 +3,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..auth.links import send_queued_invitations
 from ..extensions import db
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
@@ -37,6 +38,9 @@ def send_command(dry_run: bool, learners: bool, digests: bool):
         run = send_reminders(db.session, SmtpMailer(current_app.config), plan, now=now, progress=bar.update)
     click.echo(f"Đã gửi {run.learner_emails} thư nhắc học viên và {run.digests} bản tổng hợp cho người quản lý; "
                f"bỏ qua {run.skipped} thư đã gửi hôm nay; {run.failures} thư lỗi.")
+    invited = send_queued_invitations(db.session, SmtpMailer(current_app.config))
+    if invited:
+        click.echo(f"Đã gửi {invited} thư mời đặt mật khẩu còn chờ.")
     if run.error:
         click.echo(f"LỖI  {run.error}", err=True)
         raise SystemExit(1)
