@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
     from . import models  # noqa: F401  (register the models with SQLAlchemy)
+    from .privacy import models as privacy_models  # noqa: F401
 
     from .auth.sessions import parse_session_token, token_is_current
 
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from .authoring.views import bp as authoring_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
+    from .privacy.views import bp as privacy_bp
     from .reminders.views import bp as reminders_bp
     from .tracking.views import bp as tracking_bp
 
@@ -78,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(authoring_bp)
+    app.register_blueprint(privacy_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -114,6 +117,7 @@ def register_commands(app: Flask) -> None:
     from .demo.cli import demo_command
     from .auth.cli import users_cli
     from .backup.cli import backup_cli
+    from .privacy.cli import privacy_cli
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
 
@@ -122,4 +126,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(privacy_cli)
     app.cli.add_command(tracking_cli)

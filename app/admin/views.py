@@ -5,7 +5,7 @@ checks the rules and writes the audit record; the view commits once.
 """
 import os
 import smtplib
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
@@ -19,7 +19,7 @@ from ..auth import links, slips
 from ..auth import services as accounts
 from ..auth.passwords import validate_password
 from ..extensions import db
-from ..formatting import VIETNAM
+from ..formatting import local_day_start
 from ..models import Agency, AuditLog, ManagerScope, Source, User
 from ..pagination import paginate_rows
 from ..permissions import has_role, require_role
@@ -525,9 +525,7 @@ def _audit_filters() -> tuple[forms.AuditFilterForm, services.AuditFilters]:
         until=_day_start(form.date_to.data + timedelta(days=1)) if form.date_to.data and not form.errors else None)
 
 
-def _day_start(day) -> datetime:
-    """Midnight in Vietnam, the way the administrator means a date."""
-    return datetime.combine(day, time.min, tzinfo=VIETNAM)
+_day_start = local_day_start  # midnight in Vietnam, the way the administrator means a date
 
 
 @bp.route("/audit")

@@ -5,6 +5,8 @@ from flask.cli import AppGroup
 
 from ..auth.links import send_queued_invitations
 from ..extensions import db
+from ..privacy.cli import echo_report as echo_purge_report
+from ..privacy.services import purge
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
 from ..tracking.services import roll_assignment_cycles
@@ -41,6 +43,9 @@ def send_command(dry_run: bool, learners: bool, digests: bool):
     invited = send_queued_invitations(db.session, SmtpMailer(current_app.config))
     if invited:
         click.echo(f"Đã gửi {invited} thư mời đặt mật khẩu còn chờ.")
+    report = purge(db.session)  # retention, daily: one transaction of its own
+    db.session.commit()
+    echo_purge_report(report, dry_run=False)
     if run.error:
         click.echo(f"LỖI  {run.error}", err=True)
         raise SystemExit(1)
