@@ -139,3 +139,22 @@ def test_remember_cookie_attributes(app, make_user):
     assert app.config["REMEMBER_COOKIE_DURATION"] == timedelta(days=14)
     # production sends both cookies over HTTPS only (its app needs real secrets: read the class)
     assert ProductionConfig.REMEMBER_COOKIE_SECURE and ProductionConfig.SESSION_COOKIE_SECURE
+
+
+def test_an_import_marking_someone_as_left_ends_their_sessions(app, make_agency, make_user):
+    from app.admin import imports
+    from tests.test_imports import csv_bytes
+
+    agency = make_agency()
+    user = make_user(agency=agency, employee_code="CB-NGHI")
+    _, old_session, old_remember = _sign_in(app, user)
+    data = csv_bytes([["CB-NGHI", user.full_name, user.email, agency.code, "", "nghỉ việc"]])
+    plan = imports.plan_import(db.session, imports.read_rows(data, "ds.csv"), file_name="ds.csv",
+                               file_hash=imports.file_hash(data))
+    assert plan.ok and plan.counts["deactivated"] == 1, plan.errors
+    imports.apply_import(db.session, plan)
+    db.session.commit()
+    accounts.set_active(db.session, db.session.get(User, user.id), True)
+    db.session.commit()
+    assert not _signed_in_with(app, "session", old_session)
+    assert not _signed_in_with(app, "remember_token", old_remember)

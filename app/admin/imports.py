@@ -600,6 +600,7 @@ def _update_accounts(session: Session, plan: ImportPlan, actor: User | None) -> 
         if change.status == "left" and user.is_active:
             put("is_active", True, False)
             user.is_active = False
+            user.session_version += 1  # as a deactivation on the page: every session ends (auth.sessions)
         action = "user.deactivated" if change.kind == "deactivated" else "user.updated"
         record(session, actor, action, user, before=before, after=after,
                summary=f"Nhập từ tệp (dòng {change.row}): {KIND_LABELS[change.kind].lower()} {user.username}")
