@@ -53,7 +53,6 @@ def app():
         # The test keeps one app context open, which requests reuse; in production every request
         # has its own, so Flask-Login loads the user again each time. Do the same here.
         g.pop("_login_user", None)
-        g.pop("csrf_token", None)  # Flask-WTF caches the token per request, not per app context
 
     # First of all hooks: the app's own (the temporary-password gate) read current_user too.
     app.before_request_funcs.setdefault(None, []).insert(0, load_the_user_afresh)

@@ -9,9 +9,14 @@ from app.auth import services as accounts
 from app.extensions import db
 from app.models import User
 from config import ProductionConfig
-from support import PASSWORD, csrf_token
+from support import PASSWORD, csrf_token, several_browsers
 
 NEW_PASSWORD = "song-nui-xa-xoi-42"
+
+
+@pytest.fixture(autouse=True)
+def _several_browsers(app):
+    several_browsers(app)
 
 
 def _sign_in(app, user, password=PASSWORD, remember=True):
