@@ -58,7 +58,7 @@ class Config:
     INVITATION_LINK_DAYS = _env_int("INVITATION_LINK_DAYS", 14)
     RESET_LINK_MINUTES = _env_int("RESET_LINK_MINUTES", 60)
     #: asking for a reset link: per network address, and per account (whatever it was typed as)
-    RESET_RATE_LIMIT_PER_ADDRESS = "10 per hour"
+    RESET_RATE_LIMIT_PER_ADDRESS = "20 per hour"
     RESET_RATE_LIMIT_PER_ACCOUNT = "3 per hour"
     DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024

@@ -56,7 +56,8 @@ def forgot_sent():
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"], endpoint="invitation")
 @bp.route("/reset/<token>", methods=["GET", "POST"], endpoint="reset")
-@limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT_PER_ADDRESS"], methods=["POST"])
+# As sign-in: a whole office behind one address may be setting passwords from its invitations at once.
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"])
 def choose_password(token: str):
     """Choose a password through a link from an e-mail; the link then stops working."""
     purpose = "invitation" if request.endpoint == "account.invitation" else "reset"
