@@ -30,22 +30,26 @@ def forgot():
     """Ask for a reset link; the answer never tells whether the account exists."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        link = links.request_reset(db.session, form.login.data)
-        db.session.commit()
+        # The link is made and mailed once the answer has left: the answer, and its time, are the
+        # same whether or not the account exists.
         response = redirect(url_for("account.forgot_sent"))
-        if link is not None:
-            # Mailed once the answer has left, so its timing tells nothing either.
-            mail, mailer = links.reset_mail(link), SmtpMailer(current_app.config)
-            response.call_on_close(lambda: _send_quietly(mailer, mail))
+        app, login = current_app._get_current_object(), form.login.data
+        response.call_on_close(lambda: _reset_quietly(app, login))
         return response
     return render_template("account/forgot.html", form=form)
 
 
-def _send_quietly(mailer, mail) -> None:
-    try:
-        links.send_mail(mailer, mail)
-    except Exception:  # noqa: BLE001 (the person asks again; the server keeps going)
-        current_app.logger.exception("password reset mail to %s failed", mail.to)
+def _reset_quietly(app, login: str) -> None:
+    """After the answer (its own app context: the request's is gone): the link, then the mail."""
+    with app.app_context():
+        try:
+            link = links.request_reset(db.session, login)
+            db.session.commit()
+            if link is not None:
+                links.send_mail(SmtpMailer(app.config), links.reset_mail(link))
+        except Exception:  # noqa: BLE001 (the person asks again; the server keeps going)
+            db.session.rollback()
+            app.logger.exception("password reset for %r failed", login)
 
 
 @bp.route("/forgot/sent")
