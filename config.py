@@ -6,6 +6,7 @@ instance/secret_key (never committed) so sessions survive restarts.
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -68,6 +69,15 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    #: how long "remember me" lasts; a session or remember-me cookie older than this is refused too
+    REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_COOKIE_DAYS", 14))
+    #: links mailed to set (invitation) or reset a password stay valid this long, and work once
+    INVITATION_LINK_DAYS = _env_int("INVITATION_LINK_DAYS", 14)
+    RESET_LINK_MINUTES = _env_int("RESET_LINK_MINUTES", 60)
+    #: asking for a reset link: per network address, and per account (whatever it was typed as)
+    RESET_RATE_LIMIT_PER_ADDRESS = "20 per hour"
+    RESET_RATE_LIMIT_PER_ACCOUNT = "3 per hour"
     DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     #: this many failed sign-ins in a row lock an account for LOGIN_LOCKOUT_MINUTES

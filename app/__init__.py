@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from config import CONFIGS
+from .auth.gate import register_account_gate
 from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from .observability import register_observability
 from .pagination import register_url_converters
@@ -23,6 +24,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
+    register_account_gate(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
@@ -37,31 +39,41 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.login_message_category = "warning"
+    login_manager.id_attribute = "session_token"  # versioned, see app/auth/sessions.py
     csrf.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
 
     from . import models  # noqa: F401  (register the models with SQLAlchemy)
     from .violations import models as violation_models  # noqa: F401  (the violation reports' tables)
+    from .privacy import models as privacy_models  # noqa: F401
+
+    from .auth.sessions import parse_session_token, token_is_current
 
     @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_user(token: str):
         # Every request loads its user: with the agency (shown in the menu) and the manager scopes
         # (checked by the menu and the permissions) in the same statement, not three.
+        parsed = parse_session_token(token)
+        if parsed is None:
+            return None
+        user_id, version, issued_at = parsed
         user = db.session.scalar(
-            select(models.User).where(models.User.id == int(user_id))
+            select(models.User).where(models.User.id == user_id)
             .options(joinedload(models.User.agency), joinedload(models.User.manager_scopes)))
-        return user if user is not None and user.is_active else None
+        return user if token_is_current(user, version, issued_at) else None
 
 
 def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
+    from .auth.link_views import bp as account_bp
     from .auth.views import bp as auth_bp
     from .authoring.views import bp as authoring_bp
     from .directory.views import bp as directory_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
     from .refreshers.views import bp as refreshers_bp
+    from .privacy.views import bp as privacy_bp
     from .reminders.views import bp as reminders_bp
     from .tracking.views import bp as tracking_bp
     from .violations.views import bp as violations_bp
@@ -69,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reminders_bp)
@@ -76,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(refreshers_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(violations_bp)
+    app.register_blueprint(privacy_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -117,6 +131,7 @@ def register_commands(app: Flask) -> None:
     from .auth.cli import users_cli
     from .backup.cli import backup_cli
     from .directory.cli import directory_cli
+    from .privacy.cli import privacy_cli
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
 
@@ -127,4 +142,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(directory_cli)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(privacy_cli)
     app.cli.add_command(tracking_cli)

@@ -1,5 +1,5 @@
 """Display helpers: times are stored in UTC and shown in Vietnam's time zone."""
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -9,6 +9,11 @@ def format_datetime_local(value: datetime | None, pattern: str = "%H:%M %d/%m/%Y
     if value is None:
         return "—"
     return value.astimezone(VIETNAM).strftime(pattern)
+
+
+def local_day_start(day: date) -> datetime:
+    """Midnight in Vietnam, the way a person means a date in a filter."""
+    return datetime.combine(day, time.min, tzinfo=VIETNAM)
 
 
 def format_percent(value: float | None) -> str:

@@ -170,6 +170,13 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: no sign-in is accepted before this moment, even with the right password
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: part of every session and remember-me cookie; raising it ends all of them (app/auth/sessions.py)
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: the password was set by someone else (an administrator, a printed slip): nothing but choosing
+    #: a new one is reachable until it is changed
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=db.false())
+    #: when the person acknowledged the privacy notice; None shows it to them (app/privacy)
+    privacy_notice_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     agency: Mapped[Agency] = relationship(back_populates="users", active_history=True)
     #: loaded with the user (scopes and their agencies in one extra query): every page checks them
@@ -179,6 +186,12 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def session_token(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie (its `id_attribute`)."""
+        from .auth.sessions import session_token
+
+        return session_token(self)
 
     @property
     def is_manager(self) -> bool:
@@ -920,3 +933,36 @@ class Refresher(db.Model):
     course: Mapped[Course] = relationship()
     completion: Mapped[CourseCompletion] = relationship()
     attempt: Mapped[Attempt | None] = relationship()
+
+
+# -- accounts: invitations and password-reset links (migration 0012) --------------------------------
+
+ACCOUNT_LINK_PURPOSES = ("invitation", "reset")
+
+
+class AccountLink(db.Model):
+    """A one-time link sent by e-mail to set a password (an invitation) or to reset it.
+
+    The link carries this row's id signed with the secret key (app/auth/links.py); the row makes it
+    single-use (`used_at`, set by one conditional UPDATE) and bounds its life (`expires_at`).
+    """
+
+    __tablename__ = "account_link"
+    __table_args__ = (
+        CheckConstraint(_in_list("purpose", ACCOUNT_LINK_PURPOSES), name="purpose_known"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: None while waiting to be mailed (invitations are queued, then sent in bulk)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: set once, when the link is used or replaced by a newer one; a used link never works again
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: who asked for it: an administrator for an invitation, None for a reset asked by the person
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -231,6 +231,7 @@ def _session_cookie(user_id: int) -> Cookie:
         app = Flask("loadtest")
         app.secret_key = os.environ["SECRET_KEY"]
         _serializer = SecureCookieSessionInterface().get_signing_serializer(app)
-    value = _serializer.dumps({"_user_id": str(user_id), "_fresh": False})
+    # The versioned token of app/auth/sessions.py: id, session version (1 for a new account), issued at, nonce.
+    value = _serializer.dumps({"_user_id": f"{user_id}:1:{int(time.time())}:10ad", "_fresh": False})
     return Cookie(0, "session", value, None, False, "127.0.0.1", False, False, "/", True, True,
                   int(time.time()) + 86400, False, None, None, {})

@@ -49,11 +49,13 @@ def app():
     global _schema_ready
     app = create_app("testing")
 
-    @app.before_request
     def load_the_user_afresh():
         # The test keeps one app context open, which requests reuse; in production every request
         # has its own, so Flask-Login loads the user again each time. Do the same here.
         g.pop("_login_user", None)
+
+    # First of all hooks: the app's own (the temporary-password gate) read current_user too.
+    app.before_request_funcs.setdefault(None, []).insert(0, load_the_user_afresh)
 
     with app.app_context():
         if ON_POSTGRES:

@@ -24,6 +24,21 @@ def csrf_token(client, url: str) -> str:
     return match.group(1) or match.group(2)
 
 
+def several_browsers(app) -> None:
+    """Let several test clients of one app each get their own CSRF token.
+
+    The tests keep one app context open, and Flask-WTF caches the signed token in `g` for it: a
+    second client would be handed the first one's token, which its own session cannot validate.
+    Call this before the first request of a test that uses several clients.
+    """
+    from flask import g
+
+    def forget_the_last_token():
+        g.pop("csrf_token", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget_the_last_token)
+
+
 def no_sideways_scroll(page) -> bool:
     """True when a browser page fits its viewport's width (nothing scrolls sideways)."""
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

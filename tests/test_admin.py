@@ -29,7 +29,8 @@ ACTIONS = ["/admin/agencies/new", "/admin/agencies/{agency}/edit", "/admin/agenc
            "/admin/users/{person}/roles", "/admin/users/{person}/scopes",
            "/admin/users/{person}/scopes/{scope}/revoke", "/admin/users/{person}/deactivate",
            "/admin/users/{person}/reactivate", "/admin/users/{person}/password", "/admin/sources/{source}",
-           "/admin/import", "/admin/import/apply"]
+           "/admin/import", "/admin/import/apply", "/admin/users/{person}/invite",
+           "/admin/agencies/{agency}/password-sheet"]
 
 
 @pytest.fixture

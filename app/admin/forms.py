@@ -143,6 +143,7 @@ class ImportUploadForm(Form):
 class ImportApplyForm(ImportUploadForm):
     #: the SHA-256 of the previewed file: the file chosen again must be the same
     file_hash = HiddenField(validators=[DataRequired()])
+    send_invitations = BooleanField("Gửi thư mời đặt mật khẩu cho tài khoản mới", default=True)
     submit = SubmitField("Áp dụng")
 
 

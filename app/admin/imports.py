@@ -543,6 +543,14 @@ def _create_accounts(session: Session, plan: ImportPlan, actor: User | None) -> 
                       "employee_code": user.employee_code, "agency": change.agency_code, "roles": roles})
 
 
+def created_users(session: Session, plan: ImportPlan) -> list[User]:
+    """The accounts an applied plan created (to invite them)."""
+    users = []
+    for chunk in _chunks([change.username for change in plan.of_kind("created")]):
+        users.extend(session.scalars(select(User).where(User.username.in_(chunk))))
+    return users
+
+
 def _update_accounts(session: Session, plan: ImportPlan, actor: User | None) -> None:
     changes = [c for c in plan.changes if c.kind in ("updated", "moved", "deactivated")]
     users = {}
@@ -583,6 +591,7 @@ def _update_accounts(session: Session, plan: ImportPlan, actor: User | None) -> 
         if change.status == "left" and user.is_active:
             put("is_active", True, False)
             user.is_active = False
+            user.session_version += 1  # as a deactivation on the page: every session ends (auth.sessions)
         action = "user.deactivated" if change.kind == "deactivated" else "user.updated"
         record(session, actor, action, user, before=before, after=after,
                summary=f"Nhập từ tệp (dòng {change.row}): {KIND_LABELS[change.kind].lower()} {user.username}")

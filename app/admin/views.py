@@ -4,9 +4,10 @@ Every page needs the admin role; every change is a POST behind CSRF that calls a
 checks the rules and writes the audit record; the view commits once.
 """
 import os
-from datetime import datetime, time, timedelta
+import smtplib
+from datetime import timedelta
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -14,14 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..agencies.services import AgencyError, create_agency, merge_agency, move_agency, plan_merge, rename_agency
+from ..auth import links, slips
 from ..auth import services as accounts
 from ..auth.passwords import validate_password
 from ..directory.services import set_local_passwords_allowed
 from ..extensions import db, export_limit
-from ..formatting import VIETNAM
+from ..formatting import VIETNAM, local_day_start
 from ..models import Agency, AuditLog, ManagerScope, Source, User
 from ..pagination import id_arg, paginate_rows, paginated
 from ..permissions import has_role, require_role
+from ..reminders.mail import SmtpMailer
 from . import forms, imports, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -203,7 +206,7 @@ def user_new():
                 db.session, username=form.username.data, email=form.email.data, full_name=form.full_name.data,
                 agency=db.session.get(Agency, form.agency_id.data), password=password,
                 employee_code=form.employee_code.data, is_trainer=form.is_trainer.data,
-                is_admin=form.is_admin.data, actor=current_user)
+                is_admin=form.is_admin.data, actor=current_user, temporary=True)
         except accounts.AccountError as error:
             form[error.field or "username"].errors.append(str(error))
         else:
@@ -348,6 +351,42 @@ def user_password(user_id: int):
     return _show_password(user, password)
 
 
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+@require_role("admin")
+def user_invite(user_id: int):
+    """E-mail the person a one-time link to set their own password."""
+    user = _user_or_404(user_id)
+    if forms.EmptyForm().validate_on_submit():
+        if not user.is_active:
+            flash("Tài khoản đã bị vô hiệu hóa nên không gửi thư mời.", "danger")
+            return redirect(url_for("admin.user", user_id=user.id))
+        links.queue_invitations(db.session, [user], actor=current_user)
+        db.session.commit()
+        try:
+            links.send_queued_invitations(db.session, SmtpMailer(current_app.config))
+        except (OSError, smtplib.SMTPException):
+            flash("Chưa gửi được thư (máy chủ thư không trả lời); thư mời sẽ được gửi lại khi chạy "
+                  "lệnh gửi thư hằng ngày.", "warning")
+        else:
+            flash(f"Đã gửi thư mời đặt mật khẩu tới {user.email}.", "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.route("/agencies/<int:agency_id>/password-sheet", methods=["POST"])
+@require_role("admin")
+def agency_password_sheet(agency_id: int):
+    """Temporary passwords for the agency's staff who have none, as a PDF of slips, downloaded once."""
+    agency = _agency_or_404(agency_id)
+    if not forms.EmptyForm().validate_on_submit():
+        abort(400)
+    issued = slips.issue_slips(db.session, agency, actor=current_user)
+    db.session.commit()
+    pdf = slips.slips_pdf(agency, issued, current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.login"))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="phieu-mat-khau-{agency.code}.pdf"',
+        "Cache-Control": "no-store"})
+
+
 # -- sources --------------------------------------------------------------------------------------
 
 @bp.route("/sources")
@@ -422,14 +461,36 @@ def import_apply():
         return _preview(plan)
     try:
         counts = imports.apply_import(db.session, plan, actor=current_user)
+        if form.send_invitations.data:
+            links.queue_invitations(db.session, imports.created_users(db.session, plan), actor=current_user)
         db.session.commit()
     except IntegrityError:  # someone changed the same accounts meanwhile
         db.session.rollback()
         flash("Dữ liệu vừa thay đổi trong lúc nhập nên chưa áp dụng gì; hãy xem trước lại.", "danger")
         return redirect(url_for("admin.import_staff"))
     flash("Đã nhập: " + ", ".join(f"{imports.KIND_LABELS[kind].lower()} {counts[kind]}" for kind in imports.KINDS)
-          + ". Tài khoản mới chưa có mật khẩu: đặt mật khẩu trên trang của từng người.", "success")
+          + ".", "success")
+    if form.send_invitations.data and counts["created"]:
+        _send_invitations_now()
+    elif counts["created"]:
+        flash("Tài khoản mới chưa có mật khẩu: gửi thư mời hoặc in phiếu mật khẩu tạm trên trang cơ quan.", "info")
     return redirect(url_for("admin.import_staff"))
+
+
+#: invitations mailed while the administrator waits; the rest go with the daily mail command
+INVITATIONS_PER_REQUEST = 200
+
+
+def _send_invitations_now() -> None:
+    try:
+        sent = links.send_queued_invitations(db.session, SmtpMailer(current_app.config), limit=INVITATIONS_PER_REQUEST)
+    except (OSError, smtplib.SMTPException):
+        flash("Chưa gửi được thư mời (máy chủ thư không trả lời); thư sẽ được gửi khi chạy lệnh gửi thư hằng ngày.",
+              "warning")
+        return
+    waiting = len(links.queued_invitations(db.session))
+    flash(f"Đã gửi {sent} thư mời đặt mật khẩu" + (f"; {waiting} thư còn lại sẽ được gửi bởi lệnh gửi thư hằng ngày."
+                                                  if waiting else "."), "success")
 
 
 @bp.route("/import/template.<any(xlsx, csv):extension>")
@@ -468,9 +529,7 @@ def _audit_filters() -> tuple[forms.AuditFilterForm, services.AuditFilters]:
         until=_day_start(form.date_to.data + timedelta(days=1)) if form.date_to.data and not form.errors else None)
 
 
-def _day_start(day) -> datetime:
-    """Midnight in Vietnam, the way the administrator means a date."""
-    return datetime.combine(day, time.min, tzinfo=VIETNAM)
+_day_start = local_day_start  # midnight in Vietnam, the way the administrator means a date
 
 
 @bp.route("/audit")

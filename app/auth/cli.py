@@ -47,8 +47,10 @@ def create_command(username, email, full_name, agency_code, password, trainer, a
 @users_cli.command("set-password")
 @click.argument("login")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Mật khẩu mới.")
-def set_password_command(login, password):
-    """Đặt lại mật khẩu cho tài khoản LOGIN (tên đăng nhập hoặc email)."""
+@click.option("--temporary", is_flag=True,
+              help="Mật khẩu tạm: người dùng phải đổi ngay khi đăng nhập lần sau.")
+def set_password_command(login, password, temporary):
+    """Đặt lại mật khẩu cho tài khoản LOGIN (tên đăng nhập hoặc email); mọi phiên đăng nhập của người đó kết thúc."""
     user = find_user_by_login(db.session, login)
     if user is None:
         click.echo(f"Không có tài khoản «{login}».", err=True)
@@ -58,9 +60,36 @@ def set_password_command(login, password):
     except AccountError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
-    reset_password(db.session, user, password)
+    reset_password(db.session, user, password, temporary=temporary)
     db.session.commit()
     click.echo(f"Đã đặt lại mật khẩu cho «{user.username}».")
+
+
+@users_cli.command("invite")
+@click.option("--agency", "agency_code", help="Chỉ cán bộ của cơ quan này và cấp dưới.")
+@click.option("--dry-run", is_flag=True, help="Chỉ đếm, không gửi và không ghi gì.")
+def invite_command(agency_code, dry_run):
+    """Gửi thư mời đặt mật khẩu cho mọi tài khoản đang hoạt động chưa có mật khẩu (và các thư mời còn chờ)."""
+    from flask import current_app
+
+    from ..models import User
+    from ..reminders.mail import SmtpMailer
+    from . import links
+
+    query = select(User)
+    if agency_code:
+        query = query.join(User.agency).where(_agency(agency_code).subtree_filter())
+    people = links.invitable_users(db.session, query)
+    if dry_run:
+        click.echo(f"Sẽ gửi thư mời cho {len(people)} người chưa có mật khẩu.")
+        db.session.rollback()
+        return
+    links.queue_invitations(db.session, people)
+    db.session.commit()
+    waiting = len(links.queued_invitations(db.session))
+    with click.progressbar(length=waiting, label="Gửi thư mời") as bar:
+        sent = links.send_queued_invitations(db.session, SmtpMailer(current_app.config), progress=bar.update)
+    click.echo(f"Đã gửi {sent} thư mời đặt mật khẩu.")
 
 
 @users_cli.command("import")

@@ -35,3 +35,22 @@ class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for buttons that POST."""
 
     submit = SubmitField("Xác nhận")
+
+
+class ForgotPasswordForm(FlaskForm):
+    login = StringField("Tên đăng nhập hoặc email",
+                        validators=[DataRequired("Vui lòng nhập tên đăng nhập hoặc email."), Length(max=255)])
+    submit = SubmitField("Gửi liên kết đặt lại mật khẩu")
+
+
+class ChooseNewPasswordForm(FlaskForm):
+    """Setting a password through a link: the rules are checked against the link's account."""
+
+    new_password = PasswordField("Mật khẩu mới", validators=[DataRequired("Vui lòng nhập mật khẩu mới.")],
+                                 description=f"Ít nhất {MIN_PASSWORD_LENGTH} ký tự; không dùng mật khẩu phổ "
+                                             "biến hay tên đăng nhập của mình.")
+    confirm = PasswordField("Nhập lại mật khẩu mới", validators=[
+        DataRequired("Vui lòng nhập lại mật khẩu mới."),
+        EqualTo("new_password", message="Hai lần nhập mật khẩu mới không khớp."),
+    ])
+    submit = SubmitField("Lưu mật khẩu")

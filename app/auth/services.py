@@ -17,6 +17,7 @@ from werkzeug.security import generate_password_hash
 from ..audit import record
 from ..content.text import strip_diacritics
 from ..models import Agency, ManagerScope, User, utcnow
+from .sessions import end_all_sessions
 
 #: a stored hash that no password matches (werkzeug needs "method$salt$hash"): imported accounts
 #: get one until an administrator sets a password
@@ -129,16 +130,25 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     from .passwords import validate_password  # passwords.py imports AccountError from here
 
     validate_password(new, user, field="new_password")
-    user.password_hash = hash_password(new)
-    user.password_changed_at = utcnow()
+    set_own_password(session, user, new)
     record(session, user, "user.password_changed", user, summary="Đổi mật khẩu")
     session.flush()
+
+
+def set_own_password(session: Session, user: User, new: str) -> None:
+    """The person chose this password (checked by the caller): it is no longer a temporary one, and
+    every session opened with the old one ends (the caller keeps the current browser signed in)."""
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    user.failed_logins, user.locked_until = 0, None
+    end_all_sessions(session, user)
 
 
 def create_user(session: Session, *, username: str, email: str, full_name: str, agency: Agency,
                 password: str, employee_code: str | None = None, is_trainer: bool = False,
                 is_admin: bool = False, manages: list[Agency] | None = None,
-                actor: User | None = None) -> User:
+                actor: User | None = None, temporary: bool = False) -> User:
     username = username.strip().lower()
     email = normalise_email(email)
     employee_code = normalise_employee_code(employee_code)
@@ -146,7 +156,7 @@ def create_user(session: Session, *, username: str, email: str, full_name: str, 
     user = User(username=username, email=email, full_name=normalise_name(full_name),
                 search_name=strip_diacritics(normalise_name(full_name)), agency=agency,
                 employee_code=employee_code, password_hash=hash_password(password),
-                is_trainer=is_trainer, is_admin=is_admin)
+                is_trainer=is_trainer, is_admin=is_admin, must_change_password=temporary)
     user.manager_scopes = [ManagerScope(agency=scope) for scope in manages or []]
     session.add(user)
     session.flush()
@@ -213,6 +223,8 @@ def set_active(session: Session, user: User, active: bool, actor: User | None = 
     if user.is_active == active:
         return False
     user.is_active = active
+    if not active:  # and reactivating later does not bring the old sessions back
+        end_all_sessions(session, user)
     session.flush()
     record(session, actor, "user.reactivated" if active else "user.deactivated", user,
            before={"is_active": not active}, after={"is_active": active},
@@ -266,10 +278,15 @@ def revoke_scope(session: Session, user: User, scope: ManagerScope, actor: User 
     session.flush()
 
 
-def reset_password(session: Session, user: User, password: str, actor: User | None = None) -> None:
-    """Set a new password chosen by an administrator (or the command line)."""
+def reset_password(session: Session, user: User, password: str, actor: User | None = None,
+                   temporary: bool = True) -> None:
+    """Set a new password chosen by an administrator (or the command line); every session of the
+    person ends. A `temporary` one must be changed at the next sign-in before anything else."""
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    user.must_change_password = temporary
     user.failed_logins, user.locked_until = 0, None  # a new password also lifts a lockout
-    record(session, actor, "user.password_reset", user, summary=f"Đặt lại mật khẩu cho {user.username}")
+    end_all_sessions(session, user)
+    record(session, actor, "user.password_reset", user, summary=f"Đặt lại mật khẩu cho {user.username}",
+           after={"temporary": temporary})
     session.flush()

@@ -10,6 +10,7 @@ from ..directory.views import provider_logout_url, sign_in_buttons
 from ..extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm
 from .services import AccountError, change_password, find_user_by_login
+from .sessions import continue_this_session, end_all_sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
@@ -91,15 +92,30 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out (POST only, behind CSRF)."""
+    """Sign out (POST only, behind CSRF): every cookie issued to the person stops working, so a copy
+    left in a shared office browser cannot sign them in again."""
     form = EmptyForm()
     if form.validate_on_submit():
         provider_url = provider_logout_url()  # signed in through the province's provider: end it there too
+        end_all_sessions(db.session, current_user)
+        db.session.commit()
         logout_user()
         flash("Bạn đã đăng xuất.", "info")
         if provider_url:
             return redirect(provider_url)
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    """Sign out on every other device (a lost phone, an office computer), staying signed in here."""
+    if EmptyForm().validate_on_submit():
+        end_all_sessions(db.session, current_user)
+        db.session.commit()
+        continue_this_session(current_user._get_current_object())
+        flash("Đã đăng xuất khỏi mọi thiết bị khác.", "success")
+    return redirect(url_for("auth.password"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -114,6 +130,7 @@ def password():
             form[error.field].errors.append(str(error))
         else:
             db.session.commit()
-            flash("Đã đổi mật khẩu.", "success")
+            continue_this_session(current_user._get_current_object())  # the other devices are signed out
+            flash("Đã đổi mật khẩu. Các thiết bị khác đã được đăng xuất.", "success")
             return redirect(url_for("learn.home"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, sessions_form=EmptyForm())

@@ -5,7 +5,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..auth.links import send_queued_invitations
 from ..extensions import db
+from ..privacy.cli import echo_report as echo_purge_report
+from ..privacy.services import purge
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
 from ..tracking.services import roll_assignment_cycles
@@ -64,6 +67,12 @@ def send_command(dry_run: bool, learners: bool, digests: bool, refreshers: bool)
             click.echo(f"LỖI  Không gửi được bản tổng hợp báo cáo vi phạm: {error}", err=True)
             raise SystemExit(1)
         click.echo(f"Đã gửi {sent} bản tổng hợp báo cáo vi phạm chưa xử lý; bỏ qua {skipped} đã gửi hôm nay.")
+    invited = send_queued_invitations(db.session, SmtpMailer(current_app.config))
+    if invited:
+        click.echo(f"Đã gửi {invited} thư mời đặt mật khẩu còn chờ.")
+    report = purge(db.session)  # retention, daily: one transaction of its own
+    db.session.commit()
+    echo_purge_report(report, dry_run=False)
     if run.error:
         click.echo(f"LỖI  {run.error}", err=True)
         raise SystemExit(1)

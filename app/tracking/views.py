@@ -16,6 +16,7 @@ from ..pagination import paginate_rows, paginated
 from ..models import Agency, Assignment, Attempt, Course, CourseCompletion, Lesson, LessonProgress
 from ..permissions import (can_manage_agency, get_agency_or_404, get_user_or_404, managed_root_agencies,
                            require_role)
+from ..privacy.services import trace_list_exported, trace_person_viewed
 from . import exports, services
 from .charts import weekly_bars_svg
 from .forms import AssignmentForm, PeopleFilterForm
@@ -95,6 +96,9 @@ def export(agency_id: int, kind: str):
     course = _chosen_course()
     now = learn.utcnow()
     stem = f"ket-qua-{agency.code}-{now.astimezone(VIETNAM):%Y%m%d}"
+    trace_list_exported(db.session, current_user, agency, detail=f"{kind.upper()}, {course.title}"
+                        + (f", {request.query_string.decode()[:300]}" if request.query_string else ""))
+    db.session.commit()
     if kind == "pdf":
         report = services.agency_report(db.session, course, agency, now)
         overdue = list(exports.person_rows(db.session, course, agency, now, status="overdue"))
@@ -126,6 +130,8 @@ def person(user_id: int):
     completions = db.session.scalars(select(CourseCompletion).where(
         CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id)
         .order_by(CourseCompletion.completed_at.desc())).all()
+    trace_person_viewed(db.session, current_user, user, detail=f"{course.title}: {request.path}")
+    db.session.commit()
     return render_template("tracking/person.html", person=user, course=course, lessons=lessons,
                            progress=progress, attempts=attempts, completions=completions, courses=_courses())
 
