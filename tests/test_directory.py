@@ -15,6 +15,7 @@ import requests
 from flask import g
 from sqlalchemy import select
 
+from app.auth.sessions import parse_session_token
 from app.directory import services
 from app.extensions import db
 from app.models import AuditLog, User
@@ -102,8 +103,9 @@ def another_browser(client):
 
 def signed_in_as(client) -> int | None:
     with client.session_transaction() as stored:
-        user_id = stored.get("_user_id")
-    return int(user_id) if user_id else None
+        token = stored.get("_user_id")
+    parsed = parse_session_token(token) if token else None
+    return parsed[0] if parsed else None
 
 
 def flashed(client) -> str:

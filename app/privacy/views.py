@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..formatting import local_day_start
 from ..learn.rendering import render_markdown
+from ..pagination import paginated
 from ..permissions import require_role
 from . import exports, forms, services
 from .models import (ACCESS_ACTION_LABELS, CORRECTION_STATUS_LABELS, RETENTION_KINDS, CorrectionRequest)
@@ -131,7 +132,7 @@ def admin_corrections():
              .order_by(CorrectionRequest.created_at.desc()))
     if status in CORRECTION_STATUS_LABELS:
         query = query.where(CorrectionRequest.status == status)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = paginated(lambda number: db.paginate(query, page=number, per_page=PER_PAGE, error_out=False))
     return render_template("privacy/admin_corrections.html", page=page, status=status,
                            labels=CORRECTION_STATUS_LABELS, form=forms.HandleCorrectionForm(formdata=None))
 
@@ -162,7 +163,7 @@ def admin_access():
         action=form.action.data if form.action.data in ACCESS_ACTION_LABELS else "",
         since=local_day_start(form.date_from.data) if form.date_from.data and not form.date_from.errors else None,
         until=local_day_start(form.date_to.data + timedelta(days=1)) if form.date_to.data and not form.date_to.errors else None)
-    page = db.paginate(services.access_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
-                       error_out=False)
+    page = paginated(lambda number: db.paginate(services.access_query(filters), page=number, per_page=PER_PAGE,
+                                                error_out=False))
     return _private(Response(render_template("privacy/admin_access.html", form=form, page=page,
                                              labels=ACCESS_ACTION_LABELS)))
