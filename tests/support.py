@@ -163,3 +163,35 @@ def in_background_until_blocked(work, errors: list):
     finally:
         watcher.close()
     return thread
+
+
+def at_once(app, work, count: int) -> list:
+    """Run `work()` in `count` threads that start together, each in its own app context (its own
+    session); returns what each returned, after all have finished. A failure fails the caller:
+    the first exception is raised again."""
+    import threading
+
+    from app.extensions import db
+
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(work())
+                db.session.commit()
+            except Exception as error:  # raised again below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

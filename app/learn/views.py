@@ -273,4 +273,6 @@ def verify(code: str | None):
         return redirect(url_for("learn.verify", code=form.code.data.strip().upper()))
     completion = services.completion_by_code(db.session, code) if code else None
     status = 404 if code and completion is None else 200
-    return render_template("learn/verify.html", code=code, completion=completion, form=form), status
+    standing = services.certificate_standing(completion) if completion else None
+    return render_template("learn/verify.html", code=code, completion=completion, standing=standing,
+                           form=form), status

@@ -6,7 +6,6 @@ from flask.cli import AppGroup
 from ..extensions import db
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
-from ..tracking.services import roll_assignment_cycles
 from .mail import SmtpMailer
 from .services import Settings, plan_reminders, send_reminders
 
@@ -23,8 +22,7 @@ def send_command(dry_run: bool, learners: bool, digests: bool):
     """Gửi thư nhắc việc hôm nay; mỗi thư chỉ gửi một lần trong một ngày."""
     now = utcnow()
     settings = Settings.from_config(current_app.config)
-    roll_assignment_cycles(db.session, now)
-    refresh_pending(db.session)  # assignments whose cycle started since yesterday
+    refresh_pending(db.session)  # assignments started, due dates passed, windows opened since yesterday
     plan = plan_reminders(db.session, settings, now, learners=learners, digests=digests)
     if dry_run:
         db.session.rollback()
