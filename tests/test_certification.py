@@ -387,3 +387,49 @@ def test_the_people_summaries_agree_with_a_recount_after_each_assignment_change(
     db.session.commit()
     assert live_counts(fixture_course, tree["root"], utcnow()) == Counter()
     assert progress.status_counts(db.session, fixture_course, tree["root"], utcnow()) == []
+
+
+# -- 6. the learner always knows what is due ---------------------------------------------------------
+
+def test_every_page_shows_a_running_timed_attempt_for_one_cheap_statement(client, auth, tree, make_user,
+                                                                          fixture_course, count_queries):
+    from app.models import Quiz
+
+    person = make_user(agency=tree["a1"])
+    person_id, slug = person.id, fixture_course.slug
+    auth.login(person)
+    with count_queries() as before:
+        client.get("/")
+    final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
+    attempt = learn.start_attempt(db.session, db.session.get(User, person_id), final)
+    db.session.commit()
+    attempt_id = attempt.id
+    with count_queries() as during:
+        home = client.get("/").get_data(as_text=True)
+    assert during.count == before.count  # the same one statement, with or without an attempt
+    assert "attempt-banner" in home and f"/attempts/{attempt_id}" in home and "còn khoảng 10 phút" in home
+    assert "attempt-banner" in client.get(f"/courses/{slug}").get_data(as_text=True)
+    assert "attempt-banner" not in client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    auth.logout()
+    with count_queries() as anonymous:
+        page = client.get("/auth/login").get_data(as_text=True)
+    assert "attempt-banner" not in page and anonymous.count == 0  # a visitor costs nothing
+
+
+def test_the_home_page_shows_due_dates_validity_and_open_practice(client, auth, tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"], starts=-10, due=12, validity=12, recertify=60)
+    person = make_user(agency=tree["a1"])
+    practice = learn.start_practice(db.session, db.session.get(User, person.id), fixture_course)
+    db.session.commit()
+    auth.login(person)
+    home = client.get("/").get_data(as_text=True)
+    assert "còn 11 ngày" in home or "còn 12 ngày" in home
+    assert f"/attempts/{practice.id}" in home and "Bài luyện tập đang làm" in home
+    done = make_user(agency=tree["a2"])
+    completion = complete_fixture_course(done, fixture_course)
+    auth.logout()
+    auth.login(done)
+    home = client.get("/").get_data(as_text=True)
+    expires = completion.expires_at.astimezone(learn_tz()).strftime("%d/%m/%Y")
+    opens = (completion.expires_at - timedelta(days=60)).astimezone(learn_tz()).strftime("%d/%m/%Y")
+    assert f"còn hiệu lực đến {expires}" in home and f"mở đợt học lại từ {opens}" in home

@@ -637,10 +637,10 @@ def certificate_standing(completion: CourseCompletion, now: datetime | None = No
     return "valid"
 
 
-def running_attempt(session: Session, user_id: int):
-    """The learner's open timed attempt, if any: (id, quiz title, deadline), in one cheap statement
-    (the banner on every page)."""
+def running_attempt(session: Session, user_id: int, now: datetime):
+    """The learner's open timed attempt whose time is not up, if any: (id, quiz title, deadline),
+    in one cheap statement (the banner on every page)."""
     return session.execute(
         select(Attempt.id, Quiz.title, Attempt.deadline_at).join(Quiz, Quiz.id == Attempt.quiz_id)
-        .where(Attempt.user_id == user_id, Attempt.status == "in_progress", Attempt.deadline_at.is_not(None))
+        .where(Attempt.user_id == user_id, Attempt.status == "in_progress", Attempt.deadline_at > now)
         .order_by(Attempt.deadline_at).limit(1)).one_or_none()
