@@ -421,6 +421,8 @@ def test_the_home_page_shows_due_dates_validity_and_open_practice(client, auth, 
     person = make_user(agency=tree["a1"])
     practice = learn.start_practice(db.session, db.session.get(User, person.id), fixture_course)
     db.session.commit()
+    again = learn.start_practice(db.session, db.session.get(User, person.id), fixture_course)
+    assert again.id == practice.id  # resumed, not piled up
     auth.login(person)
     home = client.get("/").get_data(as_text=True)
     assert "còn 11 ngày" in home or "còn 12 ngày" in home
@@ -433,3 +435,31 @@ def test_the_home_page_shows_due_dates_validity_and_open_practice(client, auth, 
     expires = completion.expires_at.astimezone(learn_tz()).strftime("%d/%m/%Y")
     opens = (completion.expires_at - timedelta(days=60)).astimezone(learn_tz()).strftime("%d/%m/%Y")
     assert f"còn hiệu lực đến {expires}" in home and f"mở đợt học lại từ {opens}" in home
+
+
+@pytest.mark.parametrize("page", ["assignments", "assignment", "edit", "cancel"])
+def test_assignment_pages_use_a_fixed_number_of_queries(client, auth, make_agency, make_user, fixture_course,
+                                                        count_queries, page):
+    root = make_agency(kind="province")
+    given = _assign(fixture_course, root, validity=12, recertify=30)
+    root_id, given_id, course_id = root.id, given.id, fixture_course.id
+    auth.login(make_user(role="manager", agency=root))
+    url = {"assignments": f"/manage/agencies/{root_id}/assignments", "assignment": f"/manage/assignments/{given_id}",
+           "edit": f"/manage/assignments/{given_id}/edit", "cancel": f"/manage/assignments/{given_id}/cancel"}[page]
+
+    def grow(children, per_child):
+        for _ in range(children):
+            child = make_agency(parent=db.session.get(Agency, root_id))
+            for number in range(per_child):
+                person = make_user(agency=child)
+                if number % 2:
+                    _visit(person)
+            _assign(db.session.get(type(fixture_course), course_id), child)
+
+    grow(2, 2)
+    with count_queries() as small:
+        assert client.get(url).status_code == 200
+    grow(6, 4)
+    with count_queries() as large:
+        assert client.get(url).status_code == 200
+    assert large.count == small.count, (small.count, large.count)

@@ -455,9 +455,16 @@ def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:
 
 def start_practice(session: Session, user: User, course: Course, *, now: datetime | None = None,
                    rng: random.Random | None = None) -> Attempt:
-    """A practice attempt on the topics the learner got wrong (or the whole bank): never counted."""
+    """A practice attempt on the topics the learner got wrong (or the whole bank): never counted.
+
+    An open one is resumed rather than another started, so they never pile up unseen."""
     now = now or utcnow()
     rng = rng or random.SystemRandom()
+    existing = session.scalar(select(Attempt).where(
+        Attempt.user_id == user.id, Attempt.course_id == course.id, Attempt.quiz_id.is_(None),
+        Attempt.status == "in_progress").order_by(Attempt.started_at.desc()).limit(1))
+    if existing is not None:
+        return existing
     topics = wrong_topic_ids(session, user, course)
     query = (select(Question.id, QuestionVersion.id, QuestionVersion.content_hash)
              .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
