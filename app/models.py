@@ -266,7 +266,8 @@ CONTENT_STATUSES = ("draft", "published", "retired")
 
 class Course(db.Model):
     __tablename__ = "course"
-    __table_args__ = (CheckConstraint(_in_list("status", CONTENT_STATUSES), name="status_known"),)
+    __table_args__ = (CheckConstraint(_in_list("status", CONTENT_STATUSES), name="status_known"),
+                      CheckConstraint("validity_months IS NULL OR validity_months > 0", name="validity_positive"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -274,6 +275,9 @@ class Course(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="published")
     content_hash: Mapped[str] = mapped_column(String(64))
+    #: how long a completion stays valid when no assignment says (None: no expiry); the default of
+    #: a new assignment's validity
+    validity_months: Mapped[int | None] = mapped_column(Integer)
 
     lessons: Mapped[list[Lesson]] = relationship(
         back_populates="course", order_by="Lesson.position"
@@ -639,7 +643,15 @@ class AttemptQuestion(db.Model):
 
 
 class CourseCompletion(db.Model):
-    """A completed course: all lessons read, the final test passed, the commitment made."""
+    """A completed course: all lessons read, the final test passed, the commitment made.
+
+    A person holds at most one current completion per course (a partial unique index: eight
+    commitments posted at once still make one). It is valid until `expires_at` (None: no expiry),
+    fixed when it is recorded from the assignments covering the person (`tracking.rules`); a
+    certificate states it and nothing changes it later. When the person completes the course again
+    (recertification), the previous completion is archived: kept with its dates and agency, never
+    deleted or rewritten, and its certificate code then verifies as superseded.
+    """
 
     __tablename__ = "course_completion"
     __table_args__ = (
@@ -650,8 +662,11 @@ class CourseCompletion(db.Model):
         Index("ix_course_completion_current_course", "course_id", "user_id", "completed_at",
               sqlite_where=db.text("archived_at IS NULL"),
               postgresql_where=db.text("archived_at IS NULL")),
-        # Completions of a course by date with their agency: the weekly chart, from the index alone.
-        Index("ix_course_completion_course_time", "course_id", "completed_at", "agency_id"),
+        # Current completions of a course by date with their agency: the weekly chart, from the index alone.
+        Index("ix_course_completion_course_time", "course_id", "completed_at", "agency_id",
+              sqlite_where=db.text("archived_at IS NULL"),
+              postgresql_where=db.text("archived_at IS NULL")),
+        CheckConstraint("expires_at IS NULL OR expires_at > completed_at", name="expires_after_completion"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -660,18 +675,23 @@ class CourseCompletion(db.Model):
     #: the agency the learner belonged to when completing, so old reports stay right after moves
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the end of its validity; None for no expiry (tracking.rules.expiry_for)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     commitment_text: Mapped[str] = mapped_column(Text)
     commitment_ip: Mapped[str] = mapped_column(String(64), default="")
     commitment_user_agent: Mapped[str] = mapped_column(String(500), default="")
     #: public code printed on the certificate and encoded in its QR code
     certificate_code: Mapped[str] = mapped_column(String(20), unique=True)
     final_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id"))
-    #: set when a new cycle of a recurring assignment replaces this completion; it is kept
+    #: set when a newer completion of the same course replaces this one; it is kept
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        return self.archived_at is None and (self.expires_at is None or moment < self.expires_at)
 
 
 # -- tracking: last activity per learner and course (migration 0005) ----------------------------
@@ -722,19 +742,23 @@ class AnswerTally(db.Model):
 # -- tracking: assignments (migration 0003) -------------------------------------------------------
 
 class Assignment(db.Model):
-    """A course assigned to an agency subtree, with a due date and an optional yearly-style refresh.
+    """A course assigned to an agency subtree: start, due date, validity and recertification.
 
     Who is assigned is not stored per person: everyone active in the subtree at the moment of a
-    query is, so staff who join or move in later are assigned automatically. The current cycle is
-    kept on the row (`cycle_*`) and advanced by `roll_assignment_cycles`, which archives the
-    completions of the previous cycle instead of deleting them.
+    query is, so staff who join or move in later are assigned automatically. An assignment asks
+    whether each person holds a completion still valid at its due date; it never invalidates one.
+    With `recertify_days`, it also asks that the completion be renewed: that many days before it
+    expires the person is due again, by its expiry. The full rule, for several assignments covering
+    one person, is `tracking.rules` (and docs/tracking.md). A cancelled assignment is kept
+    (`is_active` false, `cancelled_at` set) with its audit records.
     """
 
     __tablename__ = "assignment"
     __table_args__ = (
         CheckConstraint("due_at > starts_at", name="due_after_start"),
-        CheckConstraint("recurrence_months IS NULL OR recurrence_months > 0", name="recurrence_positive"),
-        CheckConstraint("cycle_number >= 1", name="cycle_positive"),
+        CheckConstraint("validity_months IS NULL OR validity_months > 0", name="validity_positive"),
+        CheckConstraint("recertify_days IS NULL OR (recertify_days > 0 AND validity_months IS NOT NULL)",
+                        name="recertify_needs_validity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -743,60 +767,79 @@ class Assignment(db.Model):
                                             active_history=True)  # the agency it leaves is recounted (tracking.progress)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: None for a one-off assignment; 12 for a yearly refresh
-    recurrence_months: Mapped[int | None] = mapped_column(Integer)
-    cycle_number: Mapped[int] = mapped_column(Integer, default=1)
-    #: start and due date of the current cycle; completions before the start no longer count
-    cycle_start_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    cycle_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: how long a completion made under it stays valid; None for no expiry
+    validity_months: Mapped[int | None] = mapped_column(Integer)
+    #: None for a one-off assignment; else the days before a completion expires when the person is
+    #: due again (recertification)
+    recertify_days: Mapped[int | None] = mapped_column(Integer)
+    #: false once cancelled by a manager, or closed by a merge into an agency that has the course
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship()
     agency: Mapped[Agency] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
 
 
 # -- tracking: progress per agency and course (migration 0009) ---------------------------------------
 
 class AgencyProgress(db.Model):
-    """For one agency and one course assigned to it: its active staff (placed directly in it, not
-    below), how many of them completed the course in the governing cycle, and how many started it
-    without completing. Kept current by `tracking.progress` whenever staff, completions, activity,
-    assignments or the tree change, so a dashboard reads one row per agency instead of every
-    person's status. Nothing here depends on the clock: overdue is worked out on reading, from
-    `due_at`.
+    """For one agency and one course assigned to it: how many of its active staff (placed directly
+    in it, not below) are in each status. Kept current by `tracking.progress` whenever staff,
+    completions, activity, assignments or the tree change, so a dashboard reads one row per agency
+    instead of every person's status.
+
+    Statuses also change with the clock alone. The first due date to pass among the people it
+    counts who are not done (`next_due_at`) is applied on reading: `due_in_progress` and
+    `due_not_started` of them turn overdue then. Any other such moment (a later due date, a
+    recertification window opening) bounds the row: it holds between `stable_from` and
+    `stable_until` (None: no such moment) and is not used for a moment outside them.
     """
 
     __tablename__ = "agency_progress"
     __table_args__ = (
-        CheckConstraint("completed >= 0 AND started >= 0 AND completed + started <= staff",
-                        name="counts_within_staff"),
+        CheckConstraint("completed >= 0 AND in_progress >= 0 AND not_started >= 0 AND overdue >= 0",
+                        name="counts_not_negative"),
+        CheckConstraint("due_in_progress BETWEEN 0 AND in_progress AND due_not_started BETWEEN 0 AND not_started",
+                        name="due_within_counts"),
     )
 
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True, index=True)
-    staff: Mapped[int] = mapped_column(Integer)
     completed: Mapped[int] = mapped_column(Integer)
-    started: Mapped[int] = mapped_column(Integer)
-    #: the due date of the cycle that governs the agency's staff
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: when it was counted: the governing cycles are those that had started then
+    in_progress: Mapped[int] = mapped_column(Integer)
+    not_started: Mapped[int] = mapped_column(Integer)
+    overdue: Mapped[int] = mapped_column(Integer)
+    #: the earliest due date of the people counted in progress or not started
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: of them, those due by `next_due_at`
+    due_in_progress: Mapped[int] = mapped_column(Integer, default=0)
+    due_not_started: Mapped[int] = mapped_column(Integer, default=0)
+    #: when it was counted: the assignments counted are those that had started then
     counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the latest moment at or before `counted_at` when a counted person's status changed by the clock
+    stable_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the next moment after `counted_at` when one will
+    stable_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ProgressCycle(db.Model):
-    """The cycle start with which an assignment's subtree was last counted into `AgencyProgress`.
+    """The start with which an assignment's subtree was last counted into `AgencyProgress`.
 
-    An assignment whose current cycle has started and is not recorded here with that start is not
-    counted yet: the dashboards then count person by person (`tracking.progress.is_counted`). Kept
-    apart from the assignment row so that a recount never waits on a transaction changing it.
+    An assignment that has started and is not recorded here with its start is not counted yet: the
+    dashboards then count person by person (`tracking.progress.is_counted`). Kept apart from the
+    assignment row so that a recount never waits on a transaction changing it.
     """
 
     __tablename__ = "progress_cycle"
 
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), primary_key=True)
-    cycle_start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # -- reminders (migration 0004) -------------------------------------------------------------------

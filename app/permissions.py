@@ -103,6 +103,32 @@ def get_agency_or_404(agency_id: int, need: str = "manage") -> Agency:
     return agency
 
 
+def can_change_assignment(user, assignment) -> bool:
+    """Edit or cancel: a manager of the agency it was given to (so a commune head cannot change the
+    province's assignment that covers their commune, which they still see and follow)."""
+    return assignment.is_active and can_manage_agency(user, assignment.agency)
+
+
+def can_view_assignment(user, assignment) -> bool:
+    """See: a manager of the agency it was given to, or of an agency it covers."""
+    if can_manage_agency(user, assignment.agency):
+        return True
+    return has_role(user, "manager") and any(scope.agency.path.startswith(assignment.agency.path)
+                                             for scope in user.manager_scopes)
+
+
+def get_assignment_or_404(assignment_id: int, need: str = "view"):
+    """An assignment the current user may see (`need="view"`) or change (`need="change"`), or 404."""
+    from .models import Assignment
+
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None or not can_view_assignment(current_user, assignment):
+        abort(404)
+    if need == "change" and not can_change_assignment(current_user, assignment):
+        abort(404)
+    return assignment
+
+
 def get_user_or_404(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None or not can_view_user(current_user, user):

@@ -65,8 +65,8 @@ COLUMNS = {
     "user": ("id", "username", "email", "full_name", "search_name", "employee_code", "agency_id",
              "password_hash", "is_active", "is_trainer", "is_admin", "created_at"),
     "manager_scope": ("id", "user_id", "agency_id", "created_at"),
-    "assignment": ("id", "course_id", "agency_id", "starts_at", "due_at", "recurrence_months",
-                   "cycle_number", "cycle_start_at", "cycle_due_at", "is_active", "created_at"),
+    "assignment": ("id", "course_id", "agency_id", "starts_at", "due_at", "validity_months",
+                   "recertify_days", "is_active", "created_at"),
     "lesson_progress": ("id", "user_id", "lesson_id", "started_at", "last_seen_at", "completed_at"),
     "attempt": ("id", "user_id", "course_id", "quiz_id", "number", "status", "started_at", "deadline_at",
                 "submitted_at", "expired", "score", "score_percent", "passed", "pass_percent"),
@@ -484,12 +484,12 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     root_id, mid_id = 1, depth_1[0]
     for course in courses:
         due = now + timedelta(days=30)
-        rows.add("assignment", course.id, root_id, stamp(cycle_start), stamp(due), None, 1,
-                 stamp(cycle_start), stamp(due), True, stamp(cycle_start))
+        rows.add("assignment", course.id, root_id, stamp(cycle_start), stamp(due), None, None,
+                 True, stamp(cycle_start))
     for course in courses[:2]:
         for agency_id in depth_1[OVERDUE_EVERY - 1::OVERDUE_EVERY]:
             rows.add("assignment", course.id, agency_id, stamp(cycle_start), stamp(now - timedelta(days=5)),
-                     None, 1, stamp(cycle_start), stamp(now - timedelta(days=5)), True, stamp(cycle_start))
+                     None, None, True, stamp(cycle_start))
     rows.flush(writer)
     writer.commit()
 

@@ -189,3 +189,35 @@ def opaque_keys(attempt_id: int, position: int, keys: list[str], secret: str | N
 
     tokens = choice_tokens((secret or current_app.secret_key).encode(), attempt_id, position, list(keys))
     return [tokens[key] for key in keys]
+
+
+def at_once(app, work, count: int) -> list:
+    """Run `work()` in `count` threads that start together, each in its own app context (its own
+    session); returns what each returned, after all have finished. A failure fails the caller:
+    the first exception is raised again."""
+    import threading
+
+    from app.extensions import db
+
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(work())
+                db.session.commit()
+            except Exception as error:  # raised again below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -744,28 +744,13 @@ def test_an_answer_and_a_submission_at_the_same_moment(app, course, learner, fir
 
 @pytest.mark.postgres
 def test_concurrent_starts_open_one_attempt(app, course, learner):
-    import threading
+    from support import at_once
 
-    quiz_id = _quiz().id
-    barrier = threading.Barrier(3)
-    ids = []
+    from app.models import User
 
-    def start_in_thread():
-        with app.app_context():
-            from app.models import User
-
-            user = db.session.get(User, learner.id)
-            quiz = db.session.get(Quiz, quiz_id)
-            barrier.wait()
-            ids.append(services.start_attempt(db.session, user, quiz).id)
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=start_in_thread) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    quiz_id, learner_id = _quiz().id, learner.id
+    ids = at_once(app, lambda: services.start_attempt(
+        db.session, db.session.get(User, learner_id), db.session.get(Quiz, quiz_id)).id, 3)
     assert len(set(ids)) == 1
     assert db.session.scalar(select(func.count(Attempt.id))) == 1
 

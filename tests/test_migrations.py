@@ -39,3 +39,74 @@ def test_constraints_are_enforced_by_the_database(app, make_agency):
     with pytest.raises(IntegrityError):
         db.session.execute(text("UPDATE agency SET parent_id = id WHERE id = :id"), {"id": agency.id})
     db.session.rollback()
+
+
+def test_0010_carries_statuses_over_and_restores_only_the_wrongly_reset(tmp_path):
+    """Data written as 0009 left it: a province's yearly assignment in its second cycle, and a
+    commune's newer one-off assignment that (by the old rule) reset a completion made before it."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import bindparam, select
+
+    from app.models import Assignment, Course, CourseCompletion, UTCDateTime
+    from app.tracking import rules
+
+    now = datetime.now(timezone.utc)
+    cycle_start, cycle_due = now - timedelta(days=30), now + timedelta(days=30)
+    with blank_database(tmp_path, "carry") as url:
+        app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            flask_migrate.upgrade(revision="0009")
+
+            def run(sql, **values):
+                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
+                                                   if isinstance(value, datetime)])
+                with db.engine.begin() as connection:
+                    connection.execute(statement, values)
+
+            run("INSERT INTO agency (id, code, name, kind, path, depth, is_active, created_at) VALUES "
+                "(1, 'P', 'Tỉnh', 'province', '/1/', 0, true, :t)", t=now)
+            run("INSERT INTO agency (id, code, name, kind, parent_id, path, depth, is_active, created_at) VALUES "
+                "(2, 'X', 'Xã', 'commune', 1, '/1/2/', 1, true, :t)", t=now)
+            for number, agency in ((1, 2), (2, 2), (3, 2), (4, 1)):
+                run("INSERT INTO \"user\" (id, username, email, full_name, search_name, agency_id, password_hash, "
+                    "is_active, is_trainer, is_admin, created_at, failed_logins) VALUES (:id, :u, :e, :n, :n, :a, 'x', "
+                    "true, false, false, :t, 0)", id=number, u=f"user{number}", e=f"u{number}@example.org",
+                    n=f"Người {number}", a=agency, t=now)
+            run("INSERT INTO course (id, slug, title, summary, status, content_hash) VALUES "
+                "(1, 'k', 'Khóa', '', 'published', 'h')")
+            run("INSERT INTO assignment (id, course_id, agency_id, starts_at, due_at, recurrence_months, cycle_number, "
+                "cycle_start_at, cycle_due_at, is_active, created_at) VALUES (1, 1, 1, :s, :d, 12, 2, :cs, :cd, true, :s)",
+                s=cycle_start - timedelta(days=365), d=cycle_due - timedelta(days=365), cs=cycle_start, cd=cycle_due)
+            run("INSERT INTO assignment (id, course_id, agency_id, starts_at, due_at, recurrence_months, cycle_number, "
+                "cycle_start_at, cycle_due_at, is_active, created_at) VALUES (2, 1, 2, :s, :d, NULL, 1, :s, :d, true, :s)",
+                s=now - timedelta(days=2), d=now + timedelta(days=7))
+            completions = ((1, 1, now - timedelta(days=20), None),   # this cycle, before the commune's start: wrongly reset
+                           (2, 2, now - timedelta(days=1), None),    # this cycle, after it: completed
+                           (3, 3, now - timedelta(days=380), now - timedelta(days=30)),  # last cycle, archived
+                           (4, 4, now - timedelta(days=10), None))   # province staff: completed
+            for number, user, completed, archived in completions:
+                run("INSERT INTO course_completion (id, user_id, course_id, agency_id, completed_at, commitment_text, "
+                    "commitment_ip, commitment_user_agent, certificate_code, archived_at) VALUES "
+                    "(:id, :u, 1, 2, :c, 'cam kết', '', '', :code, :a)",
+                    id=number, u=user, c=completed, code=f"CODE{number}", a=archived)
+
+            flask_migrate.upgrade()
+            province = db.session.get(Assignment, 1)
+            assert (province.validity_months, province.recertify_days, province.due_at) == (12, 60, cycle_due)
+            assert db.session.get(Assignment, 2).validity_months is None
+            expiry = rules.add_months(cycle_due, 12)
+            assert {c.id: c.expires_at for c in db.session.scalars(select(CourseCompletion))} == \
+                {1: expiry, 2: expiry, 3: None, 4: expiry}
+            course = db.session.get(Course, 1)
+            people = rules.person_statuses(db.session, course, None, now)
+            statuses = dict(db.session.execute(select(people.c.user_id, people.c.status)).all())
+            # 1 was reset by the commune's assignment (wrongly): completed again. The others keep theirs.
+            assert statuses == {1: "completed", 2: "completed", 3: "not_started", 4: "completed"}
+            db.session.remove()  # its read locks would hold up the downgrade's ALTER TABLE on PostgreSQL
+            flask_migrate.downgrade(revision="0009")  # and back, the cycles restored
+            with db.engine.connect() as connection:
+                assert connection.execute(text("SELECT recurrence_months FROM assignment ORDER BY id")).scalars().all() \
+                    == [12, None]
+            db.session.remove()
+            db.engine.dispose()

@@ -22,11 +22,11 @@ def tree(make_agency_tree):
     return {"root": root, "a": a, "b": b, "a1": a1, "a2": a2, "b1": b1, "b2": b2}
 
 
-def _assign(course, agency, *, due_in_days=30, started_days_ago=10, recurrence=None):
+def _assign(course, agency, *, due_in_days=30, started_days_ago=10, validity=None, recertify=None):
     now = utcnow()
     assignment = services.create_assignment(
         db.session, course=course, agency=agency, starts_at=now - timedelta(days=started_days_ago),
-        due_at=now + timedelta(days=due_in_days), recurrence_months=recurrence)
+        due_at=now + timedelta(days=due_in_days), validity_months=validity, recertify_days=recertify)
     db.session.commit()
     return assignment
 
@@ -101,23 +101,21 @@ def test_moving_a_subtree_keeps_its_figures(tree, make_user, fixture_course):
     assert by_child[tree["b"].id].completed == 1 and report.total.completed == 1
 
 
-def test_a_new_cycle_archives_the_previous_completion(tree, make_user, fixture_course):
-    assignment = _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, recurrence=12)
-    assignment.cycle_start_at = assignment.starts_at
-    db.session.commit()
+def test_recertification_archives_the_previous_completion_only_when_renewed(tree, make_user, fixture_course):
+    """Was: a new cycle archived the previous completion. Now the completion stays until it is
+    renewed: due again when the window opens, archived (kept) by the new completion."""
+    assignment = _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, validity=12,
+                         recertify=60)
     person = make_user(agency=tree["a1"])
     old = _complete(person, fixture_course, when=assignment.starts_at + timedelta(days=5))
-    assert services.roll_assignment_cycles(db.session) == 1
-    db.session.commit()
-    db.session.refresh(assignment)
-    assert assignment.cycle_number == 2 and assignment.cycle_start_at > old.completed_at
-    archived = db.session.get(CourseCompletion, old.id)
-    assert archived.archived_at is not None  # kept, not deleted
+    assert old.expires_at is not None and old.expires_at < utcnow()  # valid 12 months: expired by now
     state = learn.course_state(db.session, person, fixture_course)
-    assert state.completion is None and state.lessons_done == 0 and state.status in ("not_started", "in_progress")
-    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "assignment.new_cycle"))
+    assert state.completion is None and state.renewing.id == old.id and state.status == "overdue"
+    assert state.lessons_done == 0 and state.due_at == old.expires_at
+    assert db.session.get(CourseCompletion, old.id).archived_at is None  # kept, not rewritten
     new = _complete(person, fixture_course)
     assert new.id != old.id and db.session.get(CourseCompletion, old.id).archived_at is not None
+    assert learn.course_state(db.session, person, fixture_course).status == "completed"
 
 
 def test_people_search_ignores_diacritics_and_filters(client, auth, tree, make_user, fixture_course):
@@ -313,11 +311,17 @@ def test_assignment_form(client, auth, tree, make_user, fixture_course):
                                  "due_on": "2026-11-01", "csrf_token": token})
     assert "Hạn hoàn thành phải sau ngày bắt đầu." in bad.get_data(as_text=True)
     assert db.session.scalar(select(Assignment)) is None
-    good = client.post(url, data={"course_id": fixture_course.id, "starts_on": "2026-12-01",
-                                  "due_on": "2026-12-31", "recurrence_months": "12", "csrf_token": token})
+    terms = {"course_id": fixture_course.id, "starts_on": "2026-12-01", "due_on": "2026-12-31",
+             "validity_months": "12", "recertify_days": "60", "csrf_token": token}
+    # Saving needs the preview of these very terms first: the first post shows it, saves nothing.
+    first = client.post(url, data={**terms, "submit": "Giao khóa học"})
+    assert first.status_code == 200 and "Ảnh hưởng nếu giao khóa học này" in first.get_data(as_text=True)
+    assert db.session.scalar(select(Assignment)) is None
+    previewed = "|".join([str(fixture_course.id), "2026-12-01", "2026-12-31", "12", "60"])
+    good = client.post(url, data={**terms, "previewed": previewed, "submit": "Giao khóa học"})
     assert good.status_code == 302
     assignment = db.session.scalar(select(Assignment))
-    assert assignment.agency_id == tree["a"].id and assignment.recurrence_months == 12
+    assert assignment.agency_id == tree["a"].id and (assignment.validity_months, assignment.recertify_days) == (12, 60)
     assert "31/12/2026" in client.get(url).get_data(as_text=True)
     # A manager cannot assign to an agency outside their subtree.
     assert client.post(f"/manage/agencies/{tree['b'].id}/assignments",
@@ -487,19 +491,24 @@ def test_last_activity_only_moves_forward(make_user, fixture_course):
     assert row.last_activity_at == now + timedelta(minutes=5)
 
 
-def test_the_assignment_that_started_last_governs(tree, make_user, fixture_course):
+def test_the_earliest_due_date_among_unsatisfied_assignments_governs(tree, make_user, fixture_course):
+    """Was: the assignment that started last governed. Now every covering assignment counts, and the
+    earliest due date among those a person has not satisfied is theirs."""
     _assign(fixture_course, tree["root"], started_days_ago=100, due_in_days=-10)  # an old one-off, past due
     _assign(fixture_course, tree["a"], started_days_ago=5, due_in_days=60)        # a new campaign in a
     in_a, only_root = make_user(agency=tree["a1"]), make_user(agency=tree["b1"])
     by_user = {row.user_id: row for row in db.session.execute(
         select(services.person_statuses(db.session, fixture_course, tree["root"], utcnow())))}
-    assert by_user[in_a.id].status == "not_started" and by_user[only_root.id].status == "overdue"
+    assert by_user[in_a.id].status == "overdue" and by_user[only_root.id].status == "overdue"
     state = learn.course_state(db.session, in_a, fixture_course)
-    assert state.status == "not_started" and state.due_at == by_user[in_a.id].due_at
+    assert state.status == "overdue" and state.due_at == by_user[in_a.id].due_at
     assert learn.course_state(db.session, only_root, fixture_course).status == "overdue"
+    done = make_user(agency=tree["a2"])
+    _complete(done, fixture_course)  # late for the root's, in time for a's: both satisfied
+    assert learn.course_state(db.session, done, fixture_course).status == "completed"
 
 
-def test_the_governing_cycle_in_sql_agrees_with_the_learners_own(tree, make_user, fixture_course):
+def test_the_rule_in_sql_agrees_with_the_learners_own(tree, make_user, fixture_course):
     now = utcnow()
 
     def assign(agency, started_days_ago, due_in_days):
@@ -508,26 +517,26 @@ def test_the_governing_cycle_in_sql_agrees_with_the_learners_own(tree, make_user
                                    due_at=now + timedelta(days=due_in_days))
 
     assign(tree["root"], 50, 10)
-    assign(tree["root"], 20, 40)    # above every subtree, started later: governs above the others
-    assign(tree["root"], 20, 30)    # same start, due earlier: wins the tie
-    assign(tree["a"], 30, 60)       # inside, but started before the root's latest: does not govern
-    assign(tree["b1"], 5, 90)       # inside, started last: governs b1
+    assign(tree["root"], 20, 40)
+    assign(tree["root"], 20, 30)
+    assign(tree["a"], 30, 60)
+    assign(tree["b1"], 5, 5)        # inside, due first: b1's people are due by it
     db.session.commit()
     people = [make_user(agency=tree[name]) for name in ("root", "a", "a1", "b", "b1", "b2")]
     for root in (None, tree["root"], tree["a"], tree["b"], tree["b1"]):
         rows = {row.user_id: row for row in db.session.execute(
             select(services.person_statuses(db.session, fixture_course, root, now)))}
         for person in people:
-            cycle = learn.current_cycles(db.session, person, [fixture_course.id], now)[fixture_course.id]
+            state = learn.course_state(db.session, person, fixture_course, now)
             if root is None or person.agency.path.startswith(root.path):
-                assert (rows[person.id].cycle_start_at, rows[person.id].due_at) == (cycle.start, cycle.due)
+                assert (rows[person.id].status, rows[person.id].due_at) == (state.status, state.due_at)
             else:
                 assert person.id not in rows
-    def due_in_days(person):
-        return round((learn.current_cycles(db.session, person, [fixture_course.id], now)[fixture_course.id].due
-                      - now) / timedelta(days=1))
 
-    assert [due_in_days(person) for person in people] == [30, 30, 30, 30, 90, 30]
+    def due_in_days(person):
+        return round((learn.course_state(db.session, person, fixture_course, now).due_at - now) / timedelta(days=1))
+
+    assert [due_in_days(person) for person in people] == [10, 10, 10, 10, 5, 10]
 
 
 def test_an_assignment_starting_in_the_future_does_not_count_yet(tree, make_user, fixture_course):
@@ -606,37 +615,44 @@ def test_progress_summaries_wait_for_an_assignment_that_starts_later(tree, make_
     # Started, not counted yet: the dashboard counts person by person, and says the same thing.
     assert progress.status_counts(db.session, fixture_course, tree["root"], later) is None
     report = services.agency_report(db.session, fixture_course, tree["root"], now=later)
-    assert report.total.staff == 1 and report.total.not_started == 1  # the new cycle: not started yet
+    # Was: not started (the new cycle reset the activity). Now what they did still counts.
+    assert report.total.staff == 1 and report.total.in_progress == 1
     monkeypatch.setattr(progress, "utcnow", lambda: later)  # the daily refresh, run on that day
     assert progress.refresh_pending(db.session) == 1
     db.session.commit()
     _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]], now=later)
-    assert services.agency_report(db.session, fixture_course, tree["root"], now=later).total.not_started == 1
+    assert services.agency_report(db.session, fixture_course, tree["root"], now=later).total.in_progress == 1
 
 
-def test_progress_summaries_follow_a_new_cycle_and_a_rebuild(tree, make_user, fixture_course, runner):
+def test_progress_summaries_follow_a_recertification_window_and_a_rebuild(tree, make_user, fixture_course, runner):
     from app.models import AgencyProgress, ProgressCycle
     from app.tracking import progress
 
-    _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, recurrence=12)
+    _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, validity=12, recertify=60)
     done = make_user(agency=tree["a1"])
-    _complete(done, fixture_course, when=utcnow() - timedelta(days=390))
+    _complete(done, fixture_course, when=utcnow() - timedelta(days=320))  # window opened 15 days ago
     db.session.execute(ProgressCycle.__table__.delete())
-    db.session.commit()  # as if the cycle had never been counted
+    db.session.commit()  # as if the assignment had never been counted
     assert progress.status_counts(db.session, fixture_course, tree["root"], utcnow()) is None
     result = runner.invoke(args=["reminders", "send", "--dry-run", "--no-learners", "--no-digests"])
     assert result.exit_code == 0, result.output
-    assert services.roll_assignment_cycles(db.session) == 1  # a year on: the old completion is archived
+    assert progress.refresh_pending(db.session) == 1
     db.session.commit()
     _assert_summaries_follow(fixture_course, [tree["root"]])
-    assert services.agency_report(db.session, fixture_course, tree["root"]).total.completed == 0
+    total = services.agency_report(db.session, fixture_course, tree["root"]).total
+    assert (total.completed, total.in_progress + total.not_started) == (0, 1)  # due again, by the expiry
+    # Its expiry (the due date) passes: the row applies it itself.
+    later = utcnow() + timedelta(days=60)
+    assert progress.status_counts(db.session, fixture_course, tree["root"], later) == [(tree["a1"].id, "overdue", 1)]
+    assert services.agency_report(db.session, fixture_course, tree["root"], later).total.overdue == 1
 
     db.session.execute(AgencyProgress.__table__.delete())
     db.session.commit()
     result = runner.invoke(args=["tracking", "refresh-progress", "--all"])
     assert result.exit_code == 0 and "Đã đếm lại toàn bộ" in result.output, result.output
     _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]])
-    assert db.session.scalar(select(AgencyProgress.staff).where(AgencyProgress.agency_id == tree["a1"].id)) == 1
+    assert db.session.scalar(select(AgencyProgress.not_started + AgencyProgress.in_progress)
+                             .where(AgencyProgress.agency_id == tree["a1"].id)) == 1
 
 
 @pytest.mark.postgres
@@ -805,32 +821,34 @@ def test_a_move_committed_while_a_first_step_is_in_flight_is_counted(app, tree, 
 
 
 @pytest.mark.postgres
-def test_giving_an_assignment_while_the_daily_job_rolls_cycles_does_not_deadlock(app, tree, fixture_course):
-    """The recount records what it counted in its own table, never in the assignment rows the daily
-    job is updating."""
+def test_giving_an_assignment_while_another_is_edited_does_not_deadlock(app, tree, fixture_course):
+    """Was: while the daily job rolled cycles (it no longer writes assignments). The recount records
+    what it counted in its own table, never in the assignment rows an edit is updating."""
 
     from sqlalchemy.orm import Session
 
     from app.models import Agency, Course
 
-    _assign(fixture_course, tree["a"], started_days_ago=400, due_in_days=-300, recurrence=12)
+    assignment_id = _assign(fixture_course, tree["a"]).id
     course_id, root_id = fixture_course.id, tree["root"].id
-    daily, manager = Session(db.engine), Session(db.engine)
+    editor, manager = Session(db.engine), Session(db.engine)
     errors = []
     try:
-        assert services.roll_assignment_cycles(daily) == 1  # a's assignment row is locked
+        edited = editor.get(Assignment, assignment_id)
+        services.update_assignment(editor, edited, starts_at=edited.starts_at, due_at=edited.due_at + timedelta(days=7),
+                                   validity_months=12, recertify_days=None)  # a's assignment row is locked
         now = utcnow()
         services.create_assignment(manager, course=manager.get(Course, course_id), agency=manager.get(Agency, root_id),
                                    starts_at=now - timedelta(days=1), due_at=now + timedelta(days=30))
 
         thread = in_background_until_blocked(manager.commit, errors)
         try:
-            daily.commit()
+            editor.commit()
         except Exception as error:  # reported below
             errors.append(error)
         thread.join()
     finally:
-        for session in (daily, manager):
+        for session in (editor, manager):
             session.close()
     assert errors == []
     _assert_summaries_follow(fixture_course, [tree["root"]])

@@ -119,7 +119,7 @@ def agency_detail(session: Session, agency: Agency) -> AgencyDetail:
                                     .where(ManagerScope.agency_id == agency.id).order_by(User.search_name)))
     assignments = list(session.scalars(select(Assignment).where(Assignment.agency_id == agency.id)
                                        .options(selectinload(Assignment.course))
-                                       .order_by(Assignment.is_active.desc(), Assignment.cycle_due_at)))
+                                       .order_by(Assignment.is_active.desc(), Assignment.due_at)))
     completions = session.scalar(select(func.count(CourseCompletion.id))
                                  .where(CourseCompletion.agency_id == agency.id)) or 0
     merged_from = list(session.scalars(select(Agency).where(Agency.merged_into_id == agency.id)

@@ -205,12 +205,13 @@ def build_demo_progress(session, rng: random.Random) -> int:
 
 
 def _assign_demo_course(session, course, root: Agency) -> None:
-    """The province gives three more weeks; the health department's own deadline is already past."""
+    """The province gives three more weeks, a certification valid 12 months renewed from 60 days
+    before it expires; the health department's own one-off deadline is already past."""
     from ..tracking.services import create_assignment
 
     now = utcnow()
     create_assignment(session, course=course, agency=root, starts_at=now - timedelta(days=45),
-                      due_at=now + timedelta(days=21), recurrence_months=12)
+                      due_at=now + timedelta(days=21), validity_months=12, recertify_days=60)
     health = session.scalar(select(Agency).where(Agency.code == "HA-YT"))
     create_assignment(session, course=course, agency=health, starts_at=now - timedelta(days=45),
                       due_at=now - timedelta(days=5))

@@ -14,12 +14,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..models import (
     CourseActivity,
-    Agency,
-    Assignment,
     Attempt,
     AttemptQuestion,
     Course,
@@ -36,10 +34,11 @@ from ..models import (
     upsert_insert,
     utcnow,
 )
-from ..tracking import progress
+from ..tracking import progress, rules
 from ..tracking.tallies import grading_agency, tally_attempt
 from .grading import percent, score_answer
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 GRACE = timedelta(seconds=30)  # answers may arrive a little after the deadline (network latency)
 PRACTICE_SIZE = 10
 PRACTICE_PASS_PERCENT = 80
@@ -96,12 +95,12 @@ def record_lesson_visit(session: Session, user: User, lesson: Lesson,
 
 
 def touch_activity(session: Session, user: User, course_id: int, now: datetime,
-                   cycle_start: datetime | None = None) -> None:
+                   since: datetime | None = None) -> None:
     """Move the learner's last activity in the course forward (one upsert, never backwards).
 
-    The learner's first activity of the current cycle (its start, `cycle_start`, is worked out when
-    the caller has not) moves them from "not started" to "in progress": their agency's progress
-    summary is then recounted at commit (`tracking.progress`).
+    The learner's first activity since their current completion (its moment, `since`, is read when
+    the caller has not) moves them from "not started" to "in progress" (`tracking.rules`): their
+    agency's progress summary is then recounted at commit (`tracking.progress`).
     """
     previous = session.scalar(select(CourseActivity.last_activity_at).where(
         CourseActivity.user_id == user.id, CourseActivity.course_id == course_id))
@@ -110,60 +109,27 @@ def touch_activity(session: Session, user: User, course_id: int, now: datetime,
         index_elements=["user_id", "course_id"],
         set_={"last_activity_at": statement.excluded.last_activity_at},
         where=CourseActivity.last_activity_at < statement.excluded.last_activity_at))
-    if previous is None or previous < (cycle_start or _cycle_start(session, user, course_id, now)):
+    if previous is None or previous <= (since or completed_since(session, user, course_id)):
         progress.mark_people(session, [user.id], course_id)
 
 
 def complete_lesson(session: Session, user: User, lesson: Lesson,
                     now: datetime | None = None) -> LessonProgress:
-    """The learner reached the end and confirmed: the lesson counts as done (once per cycle)."""
+    """The learner reached the end and confirmed: the lesson counts as done (again, after a completion)."""
     now = now or utcnow()
     progress = record_lesson_visit(session, user, lesson, now)
-    if progress.completed_at is None or progress.completed_at < _cycle_start(session, user, lesson.course_id, now):
+    if progress.completed_at is None or progress.completed_at <= completed_since(session, user, lesson.course_id):
         progress.completed_at = now
     session.flush()
     return progress
 
 
-@dataclass(frozen=True)
-class Cycle:
-    start: datetime
-    due: datetime
-
-
-def current_cycles(session: Session, user: User, course_ids: list[int],
-                   now: datetime | None = None) -> dict[int, Cycle]:
-    """The cycle that governs each course for the learner: of the assignments covering their agency
-    whose current cycle has started, the one that started last (the earliest due date on a tie).
-
-    The same rule as `tracking.services.governing_cycles`, so a learner and their manager always see
-    the same due date and status. An assignment that starts in the future does not count yet.
-    """
-    now = now or utcnow()
-    scope, own = aliased(Agency), aliased(Agency)
-    best: dict[int, Cycle] = {}
-    for course_id, start, due in session.execute(
-            select(Assignment.course_id, Assignment.cycle_start_at, Assignment.cycle_due_at)
-            .join(scope, scope.id == Assignment.agency_id)
-            .join(own, own.id == user.agency_id)  # the learner's agency, joined rather than loaded
-            .where(Assignment.course_id.in_(course_ids), Assignment.is_active, Assignment.cycle_start_at <= now,
-                   own.path.startswith(scope.path))):
-        current = best.get(course_id)
-        if current is None or cycle_precedence(start, due) > cycle_precedence(current.start, current.due):
-            best[course_id] = Cycle(start, due)
-    return best
-
-
-def cycle_precedence(start: datetime, due: datetime) -> tuple[float, float]:
-    """Of the cycles covering a person, the greatest key governs: the one that started last, then the
-    one due first. `tracking.services.governing_cycles` applies the same key in SQL."""
-    return start.timestamp(), -due.timestamp()
-
-
-def _cycle_start(session: Session, user: User, course_id: int, now: datetime | None = None) -> datetime:
-    """Start of the learner's current cycle for a course (the epoch if the course is not assigned)."""
-    cycle = current_cycles(session, user, [course_id], now).get(course_id)
-    return cycle.start if cycle else datetime.min.replace(tzinfo=timezone.utc)
+def completed_since(session: Session, user: User, course_id: int) -> datetime:
+    """When the learner's current completion of the course was made (the epoch without one): what
+    they do afterwards counts towards the next one."""
+    return session.scalar(select(CourseCompletion.completed_at).where(
+        CourseCompletion.user_id == user.id, CourseCompletion.course_id == course_id,
+        CourseCompletion.archived_at.is_(None))) or EPOCH
 
 
 # -- course state --------------------------------------------------------------------------------
@@ -179,12 +145,23 @@ class CourseState:
     final_passed: bool
     final_attempts_used: int
     open_attempt_ids: dict[int, int] = field(default_factory=dict)
+    #: the completion the learner holds and that still stands (none is due again)
     completion: CourseCompletion | None = None
     started: bool = False
-    #: from the assignments covering the learner; None when the course is not assigned
+    #: the earliest due date among the unsatisfied assignments covering the learner (tracking.rules);
+    #: None when the course is not assigned or every assignment is satisfied
     due_at: datetime | None = None
-    cycle_start_at: datetime | None = None
     now: datetime | None = None
+    #: the completion being renewed: expired, about to, or not valid long enough for an assignment
+    renewing: CourseCompletion | None = None
+    #: whether an assignment covers the learner
+    assigned: bool = False
+    #: by the rule; None when not assigned
+    rule_status: str | None = None
+    #: when the next recertification window opens for a completion that stands
+    recertify_at: datetime | None = None
+    #: open practice attempts (id, started at), newest first
+    open_practice: list[tuple[int, datetime]] = field(default_factory=list)
 
     @property
     def lessons_done(self) -> int:
@@ -212,11 +189,15 @@ class CourseState:
 
     @property
     def status(self) -> str:
-        if self.completion:
-            return "completed"
-        if self.due_at is not None and self.now is not None and self.now > self.due_at:
-            return "overdue"
-        return "in_progress" if self.started else "not_started"
+        if self.rule_status is not None:
+            return self.rule_status
+        return "completed" if self.completion else "in_progress" if self.started else "not_started"
+
+    @property
+    def days_left(self) -> int | None:
+        if self.due_at is None or self.now is None:
+            return None
+        return (self.due_at - self.now).days
 
     @property
     def next_lesson(self) -> Lesson | None:
@@ -229,16 +210,17 @@ STATUS_LABELS = {"not_started": "Chưa bắt đầu", "in_progress": "Đang họ
 
 def course_states(session: Session, user: User, courses: list[Course],
                   now: datetime | None = None) -> dict[int, CourseState]:
-    """The state of several courses for one learner, in six queries whatever their size.
+    """The state of several courses for one learner, in seven queries whatever their size.
 
-    Only what happened since the current cycle of the learner's assignment started counts, so a
-    yearly refresh starts the course afresh.
+    The status and due date come from `tracking.rules`, as the manager sees them. While a completion
+    stands, the course is shown done; when it is due again (recertification), only what was done
+    since that completion counts towards the next one.
     """
     now = now or utcnow()
     course_ids = [course.id for course in courses]
     if not course_ids:
         return {}
-    cycles = current_cycles(session, user, course_ids, now)
+    terms = rules.terms_for_person(session, user, course_ids, now)
     lessons = session.scalars(
         select(Lesson).where(Lesson.course_id.in_(course_ids), Lesson.status == "published")
         .order_by(Lesson.course_id, Lesson.position)).all()
@@ -251,55 +233,70 @@ def course_states(session: Session, user: User, courses: list[Course],
     attempts = session.execute(
         select(Attempt.id, Attempt.course_id, Attempt.quiz_id, Attempt.status, Attempt.passed,
                Attempt.started_at)
-        .where(Attempt.user_id == user.id, Attempt.course_id.in_(course_ids),
-               Attempt.quiz_id.is_not(None))).all()
+        .where(Attempt.user_id == user.id, Attempt.course_id.in_(course_ids))).all()
     completions = session.scalars(select(CourseCompletion).where(
         CourseCompletion.user_id == user.id, CourseCompletion.course_id.in_(course_ids),
         CourseCompletion.archived_at.is_(None))).all()
+    activity = dict(session.execute(select(CourseActivity.course_id, CourseActivity.last_activity_at).where(
+        CourseActivity.user_id == user.id, CourseActivity.course_id.in_(course_ids))).all()) if terms else {}
 
     states = {}
     for course in courses:
-        cycle = cycles.get(course.id)
-        since = cycle.start if cycle else None
+        held = next((c for c in completions if c.course_id == course.id), None)
+        holding = rules.Holding(held.completed_at, held.expires_at) if held else None
+        course_terms = terms.get(course.id, [])
+        standing = rules.standing(course_terms, holding, activity.get(course.id), now) if course_terms else None
+        if standing is not None:
+            stands = held is not None and standing.status == "completed"
+        else:  # not assigned: a completion stands until it expires
+            stands = held is not None and (held.expires_at is None or now < held.expires_at)
+        since = held.completed_at if held is not None and not stands else None
 
         def current(moment, since=since):
-            return moment is not None and (since is None or moment >= since)
+            return moment is not None and (since is None or moment > since)
 
         course_lessons = [lesson for lesson in lessons if lesson.course_id == course.id]
         course_progress = [row for row in progress if row.course_id == course.id]
         final = next((quiz for quiz in finals if quiz.course_id == course.id), None)
         course_attempts = [row for row in attempts if row.course_id == course.id and current(row.started_at)]
-        final_rows = [row for row in course_attempts if final and row.quiz_id == final.id]
+        graded = [row for row in course_attempts if row.quiz_id is not None]
+        final_rows = [row for row in graded if final and row.quiz_id == final.id]
         states[course.id] = CourseState(
             course=course, lessons=course_lessons,
             done_lesson_ids={row.lesson_id for row in course_progress if current(row.completed_at)},
             final_quiz=final,
             final_passed=any(row.passed for row in final_rows),
             final_attempts_used=len(final_rows),
-            open_attempt_ids={row.quiz_id: row.id for row in course_attempts if row.status == "in_progress"},
-            completion=next((c for c in completions if c.course_id == course.id and current(c.completed_at)), None),
-            started=any(current(row.last_seen_at) for row in course_progress) or bool(course_attempts),
-            due_at=cycle.due if cycle else None, cycle_start_at=since, now=now,
+            open_attempt_ids={row.quiz_id: row.id for row in graded if row.status == "in_progress"},
+            completion=held if stands else None,
+            started=any(current(row.last_seen_at) for row in course_progress) or bool(graded),
+            due_at=standing.due_at if standing else None, now=now,
+            renewing=held if not stands else None, assigned=standing is not None,
+            rule_status=standing.status if standing else None,
+            recertify_at=standing.recertify_at if standing else None,
+            open_practice=sorted(((row.id, row.started_at) for row in course_attempts
+                                  if row.quiz_id is None and row.status == "in_progress"),
+                                 key=lambda item: item[1], reverse=True),
         )
     return states
 
 
-def course_state(session: Session, user: User, course: Course) -> CourseState:
-    return course_states(session, user, [course])[course.id]
+def course_state(session: Session, user: User, course: Course, now: datetime | None = None) -> CourseState:
+    return course_states(session, user, [course], now)[course.id]
 
 
 # -- attempts ------------------------------------------------------------------------------------
 
 def attempts_used(session: Session, user: User, quiz: Quiz) -> int:
-    """Attempts at this quiz in the current cycle of the learner's assignment."""
-    return _attempts_in_cycle(session, user, quiz)[0]
+    """Attempts at this quiz since the learner's current completion (all, without one)."""
+    return _attempts_since(session, user, quiz)[0]
 
 
-def _attempts_in_cycle(session: Session, user: User, quiz: Quiz, now: datetime | None = None,
-                       cycle_start: datetime | None = None) -> tuple[int, int, int]:
-    """(attempts, passed attempts) at this quiz in the learner's current cycle, and the number the
-    next attempt takes (attempts of every cycle are numbered on), in one query."""
-    since = Attempt.started_at >= (cycle_start or _cycle_start(session, user, quiz.course_id, now))
+def _attempts_since(session: Session, user: User, quiz: Quiz,
+                    since: datetime | None = None) -> tuple[int, int, int]:
+    """(attempts, passed attempts) at this quiz since the learner's current completion, and the
+    number the next attempt takes (attempts of every period are numbered on), in one query."""
+    since = Attempt.started_at > (since or completed_since(session, user, quiz.course_id))
     used, passed, last = session.execute(select(
         func.count(Attempt.id).filter(since), func.count(Attempt.id).filter(since & Attempt.passed.is_(True)),
         func.max(Attempt.number)).where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)).one()
@@ -330,6 +327,11 @@ def _require_feedback_allowed(session: Session, user: User, now: datetime) -> No
     """A practice or lesson check may start: no final test open, and fewer than
     FEEDBACK_ATTEMPTS_PER_HOUR of them started in the last hour."""
     require_no_open_final(session, user, now)
+    _require_feedback_rate(session, user, now)
+
+
+def _require_feedback_rate(session: Session, user: User, now: datetime) -> None:
+    """Fewer than FEEDBACK_ATTEMPTS_PER_HOUR practice attempts and lesson checks started in the last hour."""
     recent = session.scalar(
         select(func.count(Attempt.id)).outerjoin(Quiz, Quiz.id == Attempt.quiz_id)
         .where(Attempt.user_id == user.id, Attempt.started_at > now - FEEDBACK_WINDOW,
@@ -476,15 +478,15 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
             return existing
     if not quiz.counts_for_completion:
         _require_feedback_allowed(session, user, now)
-    cycle_start = _cycle_start(session, user, quiz.course_id, now)
-    used, passed, number = _attempts_in_cycle(session, user, quiz, cycle_start=cycle_start)
+    since = completed_since(session, user, quiz.course_id)
+    used, passed, number = _attempts_since(session, user, quiz, since=since)
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
         raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
     if quiz.counts_for_completion and passed:
         raise LearnError("Anh/chị đã đạt bài kiểm tra này; không cần làm lại.")
     # A final test draws, where its pools allow, questions whose answers the learner has not been
-    # shown in this cycle (docs/final-test.md).
-    avoid = revealed_question_ids(session, user, cycle_start) if quiz.counts_for_completion else set()
+    # shown since their current completion (docs/final-test.md).
+    avoid = revealed_question_ids(session, user, since) if quiz.counts_for_completion else set()
     attempt = Attempt(user_id=user.id, course_id=quiz.course_id, quiz_id=quiz.id,
                       number=number,
                       started_at=now, pass_percent=quiz.pass_percent,
@@ -494,7 +496,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     try:
         session.add(attempt)
         session.flush()
-        touch_activity(session, user, quiz.course_id, now, cycle_start)
+        touch_activity(session, user, quiz.course_id, now, since)
     except IntegrityError:
         # Another tab started the same attempt at the same moment (the one-open-attempt index
         # refused this one): roll back and use that one.
@@ -508,8 +510,8 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
 
 
 def any_passed(session: Session, user: User, quiz: Quiz) -> bool:
-    """Passed in the current cycle of the learner's assignment."""
-    return _attempts_in_cycle(session, user, quiz)[1] > 0
+    """Passed since the learner's current completion (ever, without one)."""
+    return _attempts_since(session, user, quiz)[1] > 0
 
 
 def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:
@@ -528,10 +530,18 @@ def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:
 
 def start_practice(session: Session, user: User, course: Course, *, now: datetime | None = None,
                    rng: random.Random | None = None) -> Attempt:
-    """A practice attempt on the topics the learner got wrong (or the whole bank): never counted."""
+    """A practice attempt on the topics the learner got wrong (or the whole bank): never counted.
+
+    An open one is resumed rather than another started, so they never pile up unseen."""
     now = now or utcnow()
     rng = rng or random.SystemRandom()
-    _require_feedback_allowed(session, user, now)
+    require_no_open_final(session, user, now)
+    existing = session.scalar(select(Attempt).where(
+        Attempt.user_id == user.id, Attempt.course_id == course.id, Attempt.quiz_id.is_(None),
+        Attempt.status == "in_progress").order_by(Attempt.started_at.desc()).limit(1))
+    if existing is not None:
+        return existing
+    _require_feedback_rate(session, user, now)
     topics = wrong_topic_ids(session, user, course)
     query = (select(Question.id, QuestionVersion.id, QuestionVersion.content_hash)
              .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
@@ -667,7 +677,16 @@ def new_certificate_code() -> str:
 
 def record_commitment(session: Session, user: User, course: Course, *, ip: str, user_agent: str,
                       now: datetime | None = None) -> CourseCompletion:
-    state = course_state(session, user, course)
+    """The commitment that completes the course: one completion, however many times it is posted.
+
+    The learner's row is locked first (FOR UPDATE on PostgreSQL), so of several commitments posted
+    at once (a double click, eight tabs) the later ones wait and then find the completion the first
+    recorded. The partial unique index on the current completion is the guarantee underneath: a
+    second insert that got past anyway is undone (its savepoint) and the existing one returned.
+    """
+    now = now or utcnow()
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    state = course_state(session, user, course, now)
     if state.completion is not None:
         return state.completion
     if not state.can_commit:
@@ -677,19 +696,50 @@ def record_commitment(session: Session, user: User, course: Course, *, ip: str, 
         final_attempt = session.scalar(select(Attempt.id).where(
             Attempt.user_id == user.id, Attempt.quiz_id == state.final_quiz.id,
             Attempt.passed.is_(True)).order_by(Attempt.submitted_at.desc()).limit(1))
-    # A completion of an earlier cycle is archived, never deleted, before the new one is recorded.
-    session.execute(update(CourseCompletion).where(
-        CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id,
-        CourseCompletion.archived_at.is_(None)).values(archived_at=now or utcnow()))
-    completion = CourseCompletion(
-        user_id=user.id, course_id=course.id, agency_id=user.agency_id, completed_at=now or utcnow(),
-        commitment_text=COMMITMENT_TEXT, commitment_ip=ip[:64], commitment_user_agent=user_agent[:500],
-        certificate_code=new_certificate_code(), final_attempt_id=final_attempt)
-    session.add(completion)
-    session.flush()
+    terms = rules.terms_for_person(session, user, [course.id], now).get(course.id, [])
+    try:
+        with session.begin_nested():
+            # The completion being renewed is archived, never deleted, before the new one is recorded.
+            session.execute(update(CourseCompletion).where(
+                CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id,
+                CourseCompletion.archived_at.is_(None)).values(archived_at=now)
+                .execution_options(synchronize_session=False))
+            completion = CourseCompletion(
+                user_id=user.id, course_id=course.id, agency_id=user.agency_id, completed_at=now,
+                expires_at=rules.expiry_for(terms, course.validity_months, now),
+                commitment_text=COMMITMENT_TEXT, commitment_ip=ip[:64], commitment_user_agent=user_agent[:500],
+                certificate_code=new_certificate_code(), final_attempt_id=final_attempt)
+            session.add(completion)
+            session.flush()
+    except IntegrityError:  # recorded by a concurrent request that got past the lock
+        existing = session.scalar(select(CourseCompletion).where(
+            CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id,
+            CourseCompletion.archived_at.is_(None)))
+        if existing is None:
+            raise
+        return existing
     return completion
 
 
 def completion_by_code(session: Session, code: str) -> CourseCompletion | None:
     return session.scalar(select(CourseCompletion).where(
         CourseCompletion.certificate_code == code.strip().upper()))
+
+
+def certificate_standing(completion: CourseCompletion, now: datetime | None = None) -> str:
+    """"valid", "expired" or "superseded" (a newer completion replaced it): what a check of its
+    code says. Only a valid one is shown as valid."""
+    if completion.archived_at is not None:
+        return "superseded"
+    if completion.expires_at is not None and (now or utcnow()) >= completion.expires_at:
+        return "expired"
+    return "valid"
+
+
+def running_attempt(session: Session, user_id: int, now: datetime):
+    """The learner's open timed attempt whose time is not up, if any: (id, quiz title, deadline),
+    in one cheap statement (the banner on every page)."""
+    return session.execute(
+        select(Attempt.id, Quiz.title, Attempt.deadline_at).join(Quiz, Quiz.id == Attempt.quiz_id)
+        .where(Attempt.user_id == user_id, Attempt.status == "in_progress", Attempt.deadline_at > now)
+        .order_by(Attempt.deadline_at).limit(1)).one_or_none()

@@ -1,4 +1,6 @@
 """The learner's pages: courses, lessons, sources, attempts, review, commitment and certificate."""
+import math
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
@@ -20,6 +22,23 @@ from .forms import CommitmentForm, VerifyForm
 from .rendering import highlight_quote, question_parts, render_lesson_cached, render_markdown
 
 bp = Blueprint("learn", __name__, template_folder="templates")
+
+
+@bp.app_context_processor
+def running_attempt_banner() -> dict:
+    """`running_attempt()` for the banner of every page (templates/_attempt_banner.html): the
+    learner's running timed attempt, read only when a page asks, never for a visitor."""
+    def running_attempt():
+        if not current_user.is_authenticated:
+            return None
+        now = utcnow()
+        row = services.running_attempt(db.session, current_user.id, now)
+        if row is None:
+            return None
+        return SimpleNamespace(id=row.id, title=row.title, deadline_at=row.deadline_at,
+                               minutes_left=max(0, math.ceil((row.deadline_at - now).total_seconds() / 60)))
+
+    return {"running_attempt": running_attempt}
 
 
 def _published_or_404(model, slug: str):
@@ -305,4 +324,6 @@ def verify(code: str | None):
         return redirect(url_for("learn.verify", code=form.code.data.strip().upper()))
     completion = services.completion_by_code(db.session, code) if code else None
     status = 404 if code and completion is None else 200
-    return render_template("learn/verify.html", code=code, completion=completion, form=form), status
+    standing = services.certificate_standing(completion) if completion else None
+    return render_template("learn/verify.html", code=code, completion=completion, standing=standing,
+                           form=form), status

@@ -11,7 +11,6 @@ from ..privacy.cli import echo_report as echo_purge_report
 from ..privacy.services import purge
 from ..models import utcnow
 from ..tracking.progress import refresh_pending
-from ..tracking.services import roll_assignment_cycles
 from ..refreshers.services import plan_invitations, schedule_due, send_invitations
 from ..violations import services as violations
 from .mail import SmtpMailer
@@ -32,8 +31,7 @@ def send_command(dry_run: bool, learners: bool, digests: bool, refreshers: bool)
     """Gửi thư nhắc việc hôm nay; mỗi thư chỉ gửi một lần trong một ngày."""
     now = utcnow()
     settings = Settings.from_config(current_app.config)
-    roll_assignment_cycles(db.session, now)
-    refresh_pending(db.session)  # assignments whose cycle started since yesterday
+    refresh_pending(db.session)  # assignments started, due dates passed, windows opened since yesterday
     plan = plan_reminders(db.session, settings, now, learners=learners, digests=digests)
     if refreshers:
         schedule_due(db.session, now)

@@ -79,7 +79,8 @@ def plan_reminders(session: Session, settings: Settings, now: datetime, *, learn
                    digests: bool = True) -> Plan:
     """Every reminder due today for every published course, minus those already sent today.
 
-    Run `roll_assignment_cycles` first so recurring assignments are in their current cycle.
+    Who is due, and by when, is the rule of `tracking.rules`: the earliest due date among the
+    assignments a person has not satisfied (a recertification's due date is the expiry).
     """
     plan = Plan()
     for course in session.scalars(select(Course).where(Course.status == "published").order_by(Course.id)):

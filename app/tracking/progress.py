@@ -1,23 +1,26 @@
-"""Progress summaries: per agency and course, the active staff, how many completed and how many started.
+"""Progress summaries: per agency and course, how many of its active staff are in each status.
 
 A dashboard over a province (60,000 people) or the country (two million) cannot work out every
 person's status on each request; it reads one `AgencyProgress` row per agency instead. The rows
-are counted with the same rules as the people list (`services.person_statuses`: one truth for the
-governing cycle, completions and activity) and kept current here:
+are counted with the same rule as the people list (`rules.person_statuses`: one truth for the
+assignments covering a person, their completion's validity and their activity) and kept current here:
 
 - Changes made through the ORM (people created, moved, deactivated; completions recorded or
-  archived; assignments given, moved, closed or rolled to a new cycle) are noticed after each
+  archived; assignments given, moved, edited or cancelled) are noticed after each
   flush, and the agencies they touch are recounted just before the transaction commits, in it.
 - Changes written as bulk statements say so themselves: `mark_people` (a learner's first activity
-  of a cycle), `mark` (people moved by a merge) and `mark_subtree` (a subtree moved).
-- Time alone changes one thing: an assignment whose cycle starts later governs from that moment.
-  `ProgressCycle` records the cycle start each assignment's subtree was counted with; until it is
-  counted (`flask tracking refresh-progress`, run on deploy and by the daily `flask reminders
-  send`), `status_counts` answers None and the dashboard works the statuses out person by person.
+  since their completion), `mark` (people moved by a merge) and `mark_subtree` (a subtree moved).
+- Time alone changes statuses too. An assignment that starts later covers its subtree from that
+  moment: `ProgressCycle` records the start each assignment's subtree was counted with. The first
+  due date to pass among the people a row counts is applied by the reader (`next_due_at`); any
+  other moment a person's status changes by the clock (a later due date, a recertification window
+  opening) bounds the row (`stable_from`, `stable_until`). Until the rows are counted again
+  (`flask tracking refresh-progress`, run on deploy and by the daily `flask reminders send`),
+  `status_counts` answers None and the dashboard works the statuses out person by person: always
+  right, slower.
 
 Recounts always use the clock, and a row keeps the moment it was counted: a reader asking about a
-moment when other cycles governed one of its agencies than when it was counted gets None too. Overdue is never stored: a row keeps the due date
-and the reader compares it with the clock.
+moment when other assignments covered one of its agencies than when it was counted gets None too.
 
 Concurrency (PostgreSQL; SQLite has one writer at a time): every recount takes advisory locks
 before counting, held until the commit, so of two recounts of the same agency the second waits and
@@ -39,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..models import (Agency, AgencyProgress, Assignment, Course, CourseCompletion, ProgressCycle, User,
                       upsert_insert, utcnow)
+from .rules import STATUSES, earlier, person_statuses
 
 #: session.info keys: {(agency id, course id or None)}, {(user id, course id or None)}, subtrees alike
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
@@ -62,7 +66,7 @@ def mark_people(session: Session, user_ids, course_id: int | None = None) -> Non
 
 
 def mark_subtree(session: Session, agency_id: int, course_id: int | None = None) -> None:
-    """Recount every agency of this subtree before the commit (its governing cycles may change)."""
+    """Recount every agency of this subtree before the commit (the assignments covering it may change)."""
     session.info.setdefault(_SUBTREES, set()).add((agency_id, course_id))
 
 
@@ -90,10 +94,12 @@ def _notice(session: Session, _context) -> None:
         touched = obj in session.new or obj in session.deleted
         if isinstance(obj, User) and (touched or _changed(obj, "agency_id", "agency", "is_active")):
             mark(session, _ids(obj, "agency_id", "agency"))
-        elif isinstance(obj, CourseCompletion) and (touched or _changed(obj, "archived_at", "completed_at")):
+        elif isinstance(obj, CourseCompletion) and (touched or _changed(obj, "archived_at", "completed_at",
+                                                                         "expires_at")):
             mark_people(session, [obj.user_id], obj.course_id)  # their agency now, not the completion's
         elif isinstance(obj, Assignment) and (touched or _changed(
-                obj, "agency_id", "agency", "is_active", "cycle_start_at", "cycle_due_at", "course_id")):
+                obj, "agency_id", "agency", "is_active", "starts_at", "due_at", "validity_months",
+                "recertify_days", "course_id")):
             for agency_id in _ids(obj, "agency_id", "agency"):
                 for course_id in _ids(obj, "course_id", "course"):
                     mark_subtree(session, agency_id, course_id)
@@ -174,17 +180,21 @@ def rebuild(session: Session) -> int:
 
 
 def refresh_pending(session: Session) -> int:
-    """Count the subtrees of the assignments whose current cycle has started but is not counted yet
-    (they started after being given, or the table is new). Returns how many were counted."""
+    """Count the subtrees of the assignments that have started but are not counted with their start
+    yet (they started after being given, or the table is new), and the agencies whose rows a due
+    date or a recertification window has overtaken. Returns how many were counted."""
+    now = utcnow()
     pending = session.execute(
         select(Assignment.agency_id, Assignment.course_id)
         .outerjoin(ProgressCycle, ProgressCycle.assignment_id == Assignment.id)
-        .where(Assignment.is_active, Assignment.cycle_start_at <= utcnow(),
-               ProgressCycle.cycle_start_at.is_(None) | (ProgressCycle.cycle_start_at != Assignment.cycle_start_at))
+        .where(Assignment.is_active, Assignment.starts_at <= now,
+               ProgressCycle.starts_at.is_(None) | (ProgressCycle.starts_at != Assignment.starts_at))
         .distinct()).all()
-    if pending:
-        recount(session, subtrees=set(pending))
-    return len(pending)
+    overtaken = session.execute(select(AgencyProgress.agency_id, AgencyProgress.course_id).where(
+        AgencyProgress.stable_until <= now)).all()
+    if pending or overtaken:
+        recount(session, agencies=set(overtaken), subtrees=set(pending))
+    return len(pending) + len(overtaken)
 
 
 def _assigned_course_ids(session: Session) -> list[int]:
@@ -214,15 +224,22 @@ def _lock(session: Session, *, agency_ids=(), root_ids=()) -> None:
 
 def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None, root: Agency | None = None) -> None:
     """Replace the rows of these agencies (or of the subtree, or all) for the course by a fresh count."""
-    from .services import person_statuses
-
     people = person_statuses(session, course, root, now, agency_ids=agency_ids)
-    started = case((and_(people.c.completed_at.is_(None), people.c.last_activity_at >= people.c.cycle_start_at), 1),
-                   else_=0)
-    counts = (select(people.c.agency_id, literal(course.id), func.count(), func.count(people.c.completed_at),
-                     func.coalesce(func.sum(started), 0), func.min(people.c.due_at),
-                     literal(now, AgencyProgress.counted_at.type))
-              .group_by(people.c.agency_id))
+    waiting = people.c.status.in_(("in_progress", "not_started"))
+    ranked = select(people, func.min(case((waiting, people.c.due_at))).over(partition_by=people.c.agency_id)
+                    .label("first_due")).subquery("ranked")
+    first = ranked.c.due_at == ranked.c.first_due
+    later_due = case((and_(ranked.c.status.in_(("in_progress", "not_started")), ranked.c.due_at > ranked.c.first_due),
+                      ranked.c.due_at))
+    counts = (select(ranked.c.agency_id, literal(course.id),
+                     *[func.count(case((ranked.c.status == status, 1))) for status in STATUSES],
+                     func.max(ranked.c.first_due),
+                     func.count(case((and_(ranked.c.status == "in_progress", first), 1))),
+                     func.count(case((and_(ranked.c.status == "not_started", first), 1))),
+                     literal(now, AgencyProgress.counted_at.type),
+                     func.max(ranked.c.stable_from),
+                     earlier(func.min(ranked.c.window_next), func.min(later_due)))
+              .group_by(ranked.c.agency_id))
     stale = delete(AgencyProgress).where(AgencyProgress.course_id == course.id)
     if agency_ids is not None:
         stale = stale.where(AgencyProgress.agency_id.in_(agency_ids))
@@ -230,38 +247,41 @@ def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None
         stale = stale.where(AgencyProgress.agency_id.in_(select(Agency.id).where(root.subtree_filter())))
     session.execute(stale.execution_options(synchronize_session=False))
     session.execute(insert(AgencyProgress).from_select(
-        ["agency_id", "course_id", "staff", "completed", "started", "due_at", "counted_at"], counts))
+        ["agency_id", "course_id", *STATUSES, "next_due_at", "due_in_progress", "due_not_started", "counted_at",
+         "stable_from", "stable_until"], counts))
 
 
 def _counted(session: Session, course_id: int, now: datetime, within: Agency | None = None) -> None:
     """Record that the started assignments of the course (inside `within`) are now counted. Its own
     table, written under the recount's locks only: an UPDATE of the assignments here would wait on,
-    and deadlock with, a transaction rolling their cycles."""
-    started = (select(Assignment.id, Assignment.cycle_start_at)
-               .where(Assignment.course_id == course_id, Assignment.is_active, Assignment.cycle_start_at <= now))
+    and deadlock with, a transaction editing them."""
+    started = (select(Assignment.id, Assignment.starts_at)
+               .where(Assignment.course_id == course_id, Assignment.is_active, Assignment.starts_at <= now))
     if within is not None:
         started = started.where(Assignment.agency_id.in_(select(Agency.id).where(within.subtree_filter())))
-    statement = upsert_insert(session)(ProgressCycle).from_select(["assignment_id", "cycle_start_at"], started)
+    statement = upsert_insert(session)(ProgressCycle).from_select(["assignment_id", "starts_at"], started)
     session.execute(statement.on_conflict_do_update(
-        index_elements=["assignment_id"], set_={"cycle_start_at": statement.excluded.cycle_start_at}))
+        index_elements=["assignment_id"], set_={"starts_at": statement.excluded.starts_at}))
 
 
 # -- reading --------------------------------------------------------------------------------------
 
 def is_counted(session: Session, course: Course, now: datetime) -> bool:
-    """Every assignment whose cycle has started by `now` was counted with that cycle, and none that
-    starts later was."""
+    """Every assignment that has started by `now` was counted with its start, and none that starts
+    later was."""
     return all((start <= now) == (counted == start) for start, counted in session.execute(
-        select(Assignment.cycle_start_at, ProgressCycle.cycle_start_at)
+        select(Assignment.starts_at, ProgressCycle.starts_at)
         .outerjoin(ProgressCycle, ProgressCycle.assignment_id == Assignment.id)
         .where(Assignment.course_id == course.id, Assignment.is_active)))
 
 
 def status_counts(session: Session, course: Course, root: Agency, now: datetime, *, by_child: bool = False):
     """[(agency id, status, people)] over the subtree from the rows, or None when they cannot answer
-    for `now`: an assignment has started and is not counted yet, or one covering an agency started
+    for `now`: an assignment has started and is not counted yet; one covering an agency started
     between the moment its row was counted and `now` (a reader asking about another moment than the
-    clock's). The caller then counts person by person.
+    clock's); or a person's status changes by the clock between those moments otherwise than by the
+    first due date a row applies itself (`stable_from`, `stable_until`). The caller then counts
+    person by person.
 
     With `by_child`, the first element is instead the child of `root` the agency lies under (None for
     `root` itself), added up in SQL: a country's dashboard reads one row per child, not 45,000.
@@ -269,15 +289,18 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
     if not is_counted(session, course, now):
         return None
     in_subtree = and_(AgencyProgress.course_id == course.id, root.subtree_filter())
-    earliest, latest = session.execute(
-        select(func.min(AgencyProgress.counted_at), func.max(AgencyProgress.counted_at))
+    earliest, latest, stable_from, stable_until = session.execute(
+        select(func.min(AgencyProgress.counted_at), func.max(AgencyProgress.counted_at),
+               func.max(AgencyProgress.stable_from), func.min(AgencyProgress.stable_until))
         .join(Agency, Agency.id == AgencyProgress.agency_id).where(in_subtree)).one()
     if earliest is None:
         return []
+    if (stable_from is not None and now < stable_from) or (stable_until is not None and now >= stable_until):
+        return None
     suspects = session.execute(
-        select(Agency.path, Assignment.cycle_start_at).join(Agency, Agency.id == Assignment.agency_id)
+        select(Agency.path, Assignment.starts_at).join(Agency, Agency.id == Assignment.agency_id)
         .where(Assignment.course_id == course.id, Assignment.is_active,
-               Assignment.cycle_start_at > min(earliest, now), Assignment.cycle_start_at <= max(latest, now))).all()
+               Assignment.starts_at > min(earliest, now), Assignment.starts_at <= max(latest, now))).all()
     if suspects and session.scalar(select(AgencyProgress.agency_id).join(Agency, Agency.id == AgencyProgress.agency_id)
                                    .where(in_subtree, or_(*[and_(
                                        Agency.path.startswith(path, autoescape=True),
@@ -285,17 +308,17 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
                                        for path, start in suspects])).limit(1)) is not None:
         return None
     key = child_of(session, root, Agency.path) if by_child else AgencyProgress.agency_id
-    past_due = AgencyProgress.due_at < now
-    waiting = AgencyProgress.staff - AgencyProgress.completed
+    turned = AgencyProgress.next_due_at < now  # they are overdue once their due date has passed
     split = {"completed": AgencyProgress.completed,
-             "in_progress": case((past_due, 0), else_=AgencyProgress.started),
-             "not_started": case((past_due, 0), else_=waiting - AgencyProgress.started),
-             "overdue": case((past_due, waiting), else_=0)}
+             "in_progress": AgencyProgress.in_progress - case((turned, AgencyProgress.due_in_progress), else_=0),
+             "not_started": AgencyProgress.not_started - case((turned, AgencyProgress.due_not_started), else_=0),
+             "overdue": AgencyProgress.overdue + case((turned, AgencyProgress.due_in_progress
+                                                       + AgencyProgress.due_not_started), else_=0)}
     rows = session.execute(
-        select(key.label("key"), *[func.sum(value).label(status) for status, value in split.items()])
+        select(key.label("key"), *[func.sum(split[status]).label(status) for status in STATUSES])
         .select_from(AgencyProgress).join(Agency, Agency.id == AgencyProgress.agency_id)
         .where(in_subtree).group_by(key))
-    return [(row.key, status, number) for row in rows for status in split if (number := getattr(row, status))]
+    return [(row.key, status, number) for row in rows for status in STATUSES if (number := getattr(row, status))]
 
 
 def child_of(session: Session, root: Agency, path):

@@ -1,31 +1,30 @@
 """Completion tracking over an agency subtree: assignments, statuses, figures, wrong answers.
 
 Every figure is computed in SQL over the whole subtree in a fixed number of statements, whatever
-the number of agencies or staff. A person's status for a course is derived, not stored:
-completed (a completion since the current cycle started), overdue (past the due date), in
-progress (any activity this cycle), or not started.
+the number of agencies or staff. A person's status for a course is derived, not stored, by the rule
+of `tracking.rules` (the same for the learner's pages, the dashboards, the summaries, the people
+list, the exports and the reminders): completed, overdue, in progress or not started.
 """
 from __future__ import annotations
 
-import calendar
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, literal, or_, select, true, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
+from ..audit import record
 from ..content.text import strip_diacritics
-from ..formatting import VIETNAM
-from ..learn.services import cycle_precedence
+from ..formatting import VIETNAM, format_datetime_local
 from .progress import child_of, status_counts
+from .rules import STATUSES, Terms, add_months, person_statuses, scope_terms, terms_of  # noqa: F401 (shared names)
 from ..models import (
     Agency,
     AnswerTally,
     Assignment,
     AuditLog,
     Course,
-    CourseActivity,
     CourseCompletion,
     QuestionVersion,
     Topic,
@@ -34,9 +33,10 @@ from ..models import (
     utcnow,
 )
 
-STATUSES = ("completed", "in_progress", "not_started", "overdue")
 STATUS_LABELS = {"not_started": "Chưa bắt đầu", "in_progress": "Đang học", "completed": "Hoàn thành",
                  "overdue": "Quá hạn"}
+#: the most names a preview lists in each group; the rest are counted
+PREVIEW_NAMES = 20
 
 
 class TrackingError(ValueError):
@@ -45,149 +45,169 @@ class TrackingError(ValueError):
 
 # -- assignments -------------------------------------------------------------------------------
 
-def add_months(moment: datetime, months: int) -> datetime:
-    month = moment.month - 1 + months
-    year = moment.year + month // 12
-    month = month % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+def _check_terms(starts_at: datetime, due_at: datetime, validity_months: int | None,
+                 recertify_days: int | None) -> None:
+    if due_at <= starts_at:
+        raise TrackingError("Hạn hoàn thành phải sau ngày bắt đầu.")
+    if recertify_days is not None and not validity_months:
+        raise TrackingError("Muốn học lại định kỳ thì chứng nhận phải có thời hạn hiệu lực.")
+    if recertify_days is not None and validity_months and recertify_days >= validity_months * 28:
+        raise TrackingError("Số ngày mở đợt học lại phải ngắn hơn thời hạn hiệu lực.")
+
+
+def _described(assignment: Assignment) -> dict:
+    """What the audit log keeps of an assignment, before and after a change."""
+    return {"course": assignment.course.slug, "agency": assignment.agency.code,
+            "starts_at": assignment.starts_at.isoformat(), "due_at": assignment.due_at.isoformat(),
+            "validity_months": assignment.validity_months, "recertify_days": assignment.recertify_days,
+            "is_active": assignment.is_active}
 
 
 def create_assignment(session: Session, *, course: Course, agency: Agency, starts_at: datetime,
-                      due_at: datetime, recurrence_months: int | None = None,
+                      due_at: datetime, validity_months: int | None = None, recertify_days: int | None = None,
                       actor: User | None = None) -> Assignment:
-    if due_at <= starts_at:
-        raise TrackingError("Hạn hoàn thành phải sau ngày bắt đầu.")
+    """Give a course to an agency subtree (audited). It never invalidates a completion."""
+    _check_terms(starts_at, due_at, validity_months, recertify_days)
     assignment = Assignment(course=course, agency=agency, starts_at=starts_at, due_at=due_at,
-                            recurrence_months=recurrence_months, cycle_start_at=starts_at,
-                            cycle_due_at=due_at, created_by_id=actor.id if actor else None)
+                            validity_months=validity_months, recertify_days=recertify_days,
+                            created_by_id=actor.id if actor else None)
     session.add(assignment)
     session.flush()
-    session.add(AuditLog(actor_id=actor.id if actor else None, action="assignment.created",
-                         object_type="assignment", object_id=str(assignment.id),
-                         summary=f"Giao khóa «{course.title}» cho {agency.name}",
-                         after={"course": course.slug, "agency": agency.code,
-                                "due_at": due_at.isoformat(), "recurrence_months": recurrence_months}))
+    record(session, actor, "assignment.created", assignment, after=_described(assignment),
+           summary=f"Giao khóa «{course.title}» cho {agency.name}")
     session.flush()
     return assignment
 
 
-def roll_assignment_cycles(session: Session, now: datetime | None = None) -> int:
-    """Start the next cycle of every recurring assignment whose period has elapsed.
+def update_assignment(session: Session, assignment: Assignment, *, starts_at: datetime, due_at: datetime,
+                      validity_months: int | None, recertify_days: int | None,
+                      actor: User | None = None) -> Assignment:
+    """Change an assignment's dates, validity or recertification (audited with before and after)."""
+    if not assignment.is_active:
+        raise TrackingError("Lượt giao khóa học này đã hủy; không sửa được.")
+    _check_terms(starts_at, due_at, validity_months, recertify_days)
+    before = _described(assignment)
+    assignment.starts_at, assignment.due_at = starts_at, due_at
+    assignment.validity_months, assignment.recertify_days = validity_months, recertify_days
+    assignment.updated_at = utcnow()
+    session.flush()
+    record(session, actor, "assignment.updated", assignment, before=before, after=_described(assignment),
+           summary=f"Sửa lượt giao khóa «{assignment.course.title}» cho {assignment.agency.name}")
+    session.flush()
+    return assignment
 
-    Completions of the previous cycle are archived (kept, no longer counted). Returns the number of
-    assignments advanced.
+
+def cancel_assignment(session: Session, assignment: Assignment, *, actor: User | None = None) -> Assignment:
+    """Cancel an assignment: it is kept, inactive, with who cancelled it and when (audited)."""
+    if not assignment.is_active:
+        raise TrackingError("Lượt giao khóa học này đã hủy trước đó.")
+    before = _described(assignment)
+    assignment.is_active = False
+    assignment.cancelled_at = utcnow()
+    assignment.cancelled_by_id = actor.id if actor else None
+    session.flush()
+    record(session, actor, "assignment.cancelled", assignment, before=before, after=_described(assignment),
+           summary=f"Hủy lượt giao khóa «{assignment.course.title}» cho {assignment.agency.name}")
+    session.flush()
+    return assignment
+
+
+def visible_assignments(session: Session, agency: Agency) -> list[Assignment]:
+    """The assignments given to the subtree or above it (those covering it), the cancelled ones last."""
+    return list(session.scalars(
+        select(Assignment).join(Agency, Agency.id == Assignment.agency_id)
+        .where(Agency.path.startswith(agency.path, autoescape=True) | Assignment.agency_id.in_(agency.ancestor_ids()))
+        .options(selectinload(Assignment.course), selectinload(Assignment.agency))
+        .order_by(Assignment.is_active.desc(), Assignment.due_at, Assignment.id)))
+
+
+def assignment_history(session: Session, assignment: Assignment) -> list[AuditLog]:
+    """Who gave, changed or cancelled the assignment, when, and what it was before and after."""
+    return list(session.scalars(
+        select(AuditLog).where(AuditLog.object_type == "assignment", AuditLog.object_id == str(assignment.id))
+        .options(selectinload(AuditLog.actor)).order_by(AuditLog.created_at, AuditLog.id)))
+
+
+@dataclass
+class Preview:
+    """What a change of assignments does to the people of a subtree, before it is saved."""
+
+    #: when it is worked out: now, or the start of an assignment that starts later
+    moment: datetime
+    #: people under the assignments after the change
+    covered: int = 0
+    #: compliant before and after
+    stay_compliant: int = 0
+    #: compliant before (or not assigned), due after
+    become_due: int = 0
+    #: not overdue before (or not assigned), overdue after
+    become_overdue: int = 0
+    #: no longer assigned the course at all
+    released: int = 0
+    #: due before, compliant after (a due date moved later, an assignment cancelled)
+    become_compliant: int = 0
+    #: a few names of each group (group → [(full name, agency name)])
+    names: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def changes_nobody(self) -> bool:
+        return not (self.become_due or self.become_overdue or self.released or self.become_compliant)
+
+
+def preview_change(session: Session, course: Course, agency: Agency, *, replacing: int | None = None,
+                   new: Terms | None = None, now: datetime | None = None) -> Preview:
+    """Every person's status in `agency`'s subtree (the one the assignment is given to) under the
+    assignments as they are and as they would be (assignment `replacing` removed, `new` added),
+    compared in SQL: counts, and a few names of each group.
+
+    Worked out at the moment the change takes effect: now, or the new terms' start if later.
     """
     now = now or utcnow()
-    advanced = 0
-    for assignment in session.scalars(select(Assignment).where(
-            Assignment.is_active, Assignment.recurrence_months.is_not(None))):
-        moved = False
-        while now >= add_months(assignment.cycle_start_at, assignment.recurrence_months):
-            assignment.cycle_start_at = add_months(assignment.cycle_start_at, assignment.recurrence_months)
-            assignment.cycle_due_at = add_months(assignment.cycle_due_at, assignment.recurrence_months)
-            assignment.cycle_number += 1
-            moved = True
-        if moved:
-            advanced += 1
-            members = (select(User.id).join(Agency, Agency.id == User.agency_id)
-                       .where(Agency.path.startswith(assignment.agency.path, autoescape=True)))
-            session.execute(
-                update(CourseCompletion)
-                .where(CourseCompletion.course_id == assignment.course_id,
-                       CourseCompletion.archived_at.is_(None),
-                       CourseCompletion.completed_at < assignment.cycle_start_at,
-                       CourseCompletion.user_id.in_(members))
-                .values(archived_at=now).execution_options(synchronize_session=False))
-            session.add(AuditLog(action="assignment.new_cycle", object_type="assignment",
-                                 object_id=str(assignment.id),
-                                 summary=f"Bắt đầu chu kỳ {assignment.cycle_number}",
-                                 after={"cycle_start_at": assignment.cycle_start_at.isoformat()}))
-    session.flush()
-    return advanced
+    moment = max(now, new.starts_at) if new is not None else now
+    current = scope_terms(session, course, agency, moment)
+    changed = [t for t in current if t.assignment_id != replacing] + ([new] if new is not None else [])
+    before = person_statuses(session, course, agency, moment, terms=current, name="before")
+    after = person_statuses(session, course, agency, moment, terms=changed, name="after")
+    # A full join, written as outer joins from the people of either side.
+    people = select(before.c.user_id).union(select(after.c.user_id)).subquery("either")
+    both = (select(people.c.user_id.label("user_id"), before.c.status.label("was"), after.c.status.label("now"))
+            .select_from(people)
+            .outerjoin(before, before.c.user_id == people.c.user_id)
+            .outerjoin(after, after.c.user_id == people.c.user_id)).subquery("both")
+    groups = {name: _group(both, name) for name in PREVIEW_GROUPS}
+    counts = session.execute(select(func.count(both.c.now),
+                                    *[func.count(case((condition, 1))) for condition in groups.values()])).one()
+    preview = Preview(moment, *counts)
+    listed = [name for name in groups if name != "stay_compliant"]
+    rows = session.execute(
+        select(*[groups[name].label(name) for name in listed], User.full_name, Agency.name.label("agency_name"))
+        .select_from(both).join(User, User.id == both.c.user_id).join(Agency, Agency.id == User.agency_id)
+        .where(or_(*[groups[name] for name in listed]))
+        .order_by(User.search_name, User.id).limit(PREVIEW_NAMES * len(listed))).all()
+    for row in rows:
+        for name in listed:
+            names = preview.names.setdefault(name, [])
+            if getattr(row, name) and len(names) < PREVIEW_NAMES:
+                names.append((row.full_name, row.agency_name))
+    return preview
+
+
+PREVIEW_GROUPS = ("stay_compliant", "become_due", "become_overdue", "released", "become_compliant")
+
+
+def _group(both, name: str):
+    """One of the preview's groups, over the joined statuses (`was`, `now`: None when not assigned)."""
+    was, now = both.c.was, both.c.now
+    return {
+        "stay_compliant": and_(was == "completed", now == "completed"),
+        "become_due": and_(or_(was.is_(None), was == "completed"), now.is_not(None), now != "completed"),
+        "become_overdue": and_(or_(was.is_(None), was != "overdue"), now == "overdue"),
+        "released": and_(was.is_not(None), now.is_(None)),
+        "become_compliant": and_(was.is_not(None), was != "completed", now == "completed"),
+    }[name]
 
 
 # -- the status of each person --------------------------------------------------------------------
-
-def governing_cycles(session: Session, course: Course, root: Agency | None, now: datetime):
-    """SQL expressions over `Agency.path` giving the cycle that governs an agency's staff for `course`:
-    (cycle_start_at, due_at, is_assigned).
-
-    Of the assignments covering an agency whose current cycle has started, the one that started last
-    governs (the earliest due date on a tie): `learn.services.cycle_precedence`, the rule the learner's
-    own pages use. The rule depends on the agency alone, and a course has a handful of assignments, so
-    they are read first and written into the statement as a CASE over path prefixes, tried in order of
-    precedence. Joining people to assignments by path prefix instead leaves the planner unable to
-    estimate the rows (nested loops over a whole province).
-    """
-    scopes = session.execute(
-        select(Agency.path, Assignment.cycle_start_at, Assignment.cycle_due_at)
-        .join(Agency, Agency.id == Assignment.agency_id)
-        .where(Assignment.course_id == course.id, Assignment.is_active, Assignment.cycle_start_at <= now)).all()
-    if root is not None:  # only assignments above the subtree (they cover it all) or inside it matter
-        scopes = [row for row in scopes if root.path.startswith(row.path) or row.path.startswith(root.path)]
-    scopes.sort(key=lambda row: cycle_precedence(row.cycle_start_at, row.cycle_due_at), reverse=True)
-    whens, everywhere = [], None
-    for row in scopes:
-        if root is not None and root.path.startswith(row.path):
-            everywhere = row  # covers the whole subtree: no assignment after it can govern
-            break
-        whens.append(row)
-
-    def covers(row):
-        return Agency.path.startswith(row.path, autoescape=True)
-
-    def pick(column: str):
-        def value(row):
-            return literal(getattr(row, column) if row else None, Assignment.cycle_start_at.type)
-        return case(*[(covers(row), value(row)) for row in whens], else_=value(everywhere)) if whens else value(everywhere)
-
-    is_assigned = true() if everywhere else or_(false(), *[covers(row) for row in whens])
-    return pick("cycle_start_at"), pick("cycle_due_at"), is_assigned
-
-
-def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime, *,
-                    agency_ids=None):
-    """A subquery: one row per active person in `root`'s subtree (everywhere when None; only in the
-    given agencies, not below them, when `agency_ids` is given) to whom `course` is assigned.
-
-    Columns: user_id, agency_id, path, due_at, cycle_start_at, completed_at, last_activity_at, status,
-    and the person's search_name and employee_code for filtering. Each agency's cycle is worked out once and its people are joined to it by agency_id.
-    """
-    cycle_start_at, due_at, is_assigned = governing_cycles(session, course, root, now)
-    agencies = select(Agency.id.label("agency_id"), Agency.path.label("path"),
-                      cycle_start_at.label("cycle_start_at"), due_at.label("due_at")).where(is_assigned)
-    if root is not None:
-        agencies = agencies.where(Agency.path.startswith(root.path, autoescape=True))
-    if agency_ids is not None:
-        agencies = agencies.where(Agency.id.in_(agency_ids))
-    # Materialised, so that PostgreSQL works each agency's cycle out once rather than once per person.
-    cycles = agencies.cte("agency_cycle").prefix_with("MATERIALIZED", dialect="postgresql")
-    # One row per person: the summary kept by the learning services, and the current completion
-    # (at most one per person and course: a partial unique index).
-    activity = aliased(CourseActivity)
-    completion = aliased(CourseCompletion)
-    completed = and_(completion.completed_at.is_not(None), completion.completed_at >= cycles.c.cycle_start_at)
-    status = case(
-        (completed, literal("completed")),
-        (cycles.c.due_at < now, literal("overdue")),
-        (activity.last_activity_at >= cycles.c.cycle_start_at, literal("in_progress")),
-        else_=literal("not_started"),
-    )
-    return (
-        select(User.id.label("user_id"), User.agency_id.label("agency_id"), cycles.c.path, cycles.c.due_at,
-               cycles.c.cycle_start_at,
-               case((completed, completion.completed_at), else_=None).label("completed_at"),
-               activity.last_activity_at.label("last_activity_at"), status.label("status"),
-               User.search_name.label("search_name"), User.employee_code.label("employee_code"))
-        .select_from(User)
-        .join(cycles, cycles.c.agency_id == User.agency_id)
-        .outerjoin(activity, and_(activity.user_id == User.id, activity.course_id == course.id))
-        .outerjoin(completion, and_(completion.user_id == User.id, completion.course_id == course.id,
-                                    completion.archived_at.is_(None)))
-        .where(User.is_active)
-    ).subquery("person_status")
-
 
 @dataclass
 class Figures:
@@ -343,10 +363,11 @@ def weekly_completions(session: Session, course: Course, root: Agency, weeks: in
     mondays = [this_monday - timedelta(weeks=weeks - 1 - index) for index in range(weeks)]
     ends = mondays[1:] + [this_monday + timedelta(weeks=1)]
     completed = CourseCompletion.completed_at
-    counts = session.execute(
+    counts = session.execute(  # current completions only: a superseded one is not counted twice
         select(*[func.coalesce(func.sum(case((and_(completed >= start, completed < end), 1), else_=0)), 0)
                  for start, end in zip(mondays, ends)])
         .join(Agency, Agency.id == CourseCompletion.agency_id)
-        .where(CourseCompletion.course_id == course.id, completed >= mondays[0],
+        .where(CourseCompletion.course_id == course.id, CourseCompletion.archived_at.is_(None),
+               completed >= mondays[0],
                Agency.path.startswith(root.path, autoescape=True))).one()
     return list(zip(mondays, counts))

@@ -11,15 +11,16 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db, export_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
+from ..auth.forms import EmptyForm
 from ..learn import services as learn
 from ..pagination import paginate_rows, paginated
-from ..models import Agency, Assignment, Attempt, Course, CourseCompletion, Lesson, LessonProgress
-from ..permissions import (can_manage_agency, get_agency_or_404, get_user_or_404, managed_root_agencies,
-                           require_role)
+from ..models import Agency, Attempt, Course, CourseCompletion, Lesson, LessonProgress, utcnow
+from ..permissions import (can_change_assignment, can_manage_agency, get_agency_or_404, get_assignment_or_404,
+                           get_user_or_404, managed_root_agencies, require_role)
 from ..privacy.services import trace_list_exported, trace_person_viewed
-from . import exports, services
+from . import exports, rules, services
 from .charts import weekly_bars_svg
-from .forms import AssignmentForm, PeopleFilterForm
+from .forms import AssignmentForm, AssignmentTermsForm, PeopleFilterForm
 
 bp = Blueprint("tracking", __name__, url_prefix="/manage", template_folder="templates")
 PER_PAGE = 25
@@ -79,7 +80,7 @@ def people(agency_id: int):
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
     form, filters = _people_filters(agency)
-    now = learn.utcnow()
+    now = utcnow()
     page = paginated(lambda number: paginate_rows(db.session, lambda limit, offset: services.people_page(
         db.session, course, agency, now, limit=limit, offset=offset, **filters), number, PER_PAGE, total_column="total"))
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
@@ -94,7 +95,7 @@ def export(agency_id: int, kind: str):
     """The subtree's people as XLSX or CSV (the people filters apply), or the PDF report for upward."""
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
-    now = learn.utcnow()
+    now = utcnow()
     stem = f"ket-qua-{agency.code}-{now.astimezone(VIETNAM):%Y%m%d}"
     trace_list_exported(db.session, current_user, agency, detail=f"{kind.upper()}, {course.title}"
                         + (f", {request.query_string.decode()[:300]}" if request.query_string else ""))
@@ -133,7 +134,8 @@ def person(user_id: int):
     trace_person_viewed(db.session, current_user, user, detail=f"{course.title}: {request.path}")
     db.session.commit()
     return render_template("tracking/person.html", person=user, course=course, lessons=lessons,
-                           progress=progress, attempts=attempts, completions=completions, courses=_courses())
+                           progress=progress, attempts=attempts, completions=completions, courses=_courses(),
+                           state=learn.course_state(db.session, user, course), labels=services.STATUS_LABELS)
 
 
 @bp.route("/agencies/<int:agency_id>/wrong")
@@ -154,31 +156,118 @@ def _start_of_day(day) -> datetime:
     return datetime.combine(day, time.min, tzinfo=VIETNAM).astimezone(timezone.utc)
 
 
+def _terms_from(form, path: str, assignment_id: int | None = None) -> rules.Terms:
+    """The terms entered in an assignment form: the due day counts to its last second."""
+    return rules.Terms(path, _start_of_day(form.starts_on.data),
+                       _start_of_day(form.due_on.data + timedelta(days=1)) - timedelta(seconds=1),
+                       form.validity_months.data, form.recertify_days.data, assignment_id)
+
+
+def _preview_or_none(form, course: Course, agency: Agency, replacing: int | None = None):
+    """The preview of the entered terms, and the form ready to confirm them; None while invalid."""
+    new = _terms_from(form, agency.path, replacing)
+    form.previewed.data = form.terms_key()
+    return services.preview_change(db.session, course, agency, replacing=replacing, new=new)
+
+
 @bp.route("/agencies/<int:agency_id>/assignments", methods=["GET", "POST"])
 @require_role("manager")
 def assignments(agency_id: int):
-    """Courses assigned to this subtree, and assigning a new one."""
+    """Courses assigned to this subtree, and assigning a new one: its effect is shown before saving."""
     agency = get_agency_or_404(agency_id, need="manage")
     form = AssignmentForm()
     form.course_id.choices = [(c.id, c.title) for c in _courses()]
+    preview = None
     if form.validate_on_submit():
         course = db.session.get(Course, form.course_id.data)
-        try:
+        if form.confirmed:
+            terms = _terms_from(form, agency.path)
             services.create_assignment(
-                db.session, course=course, agency=agency, starts_at=_start_of_day(form.starts_on.data),
-                due_at=_start_of_day(form.due_on.data + timedelta(days=1)) - timedelta(seconds=1),  # end of the due day
-                recurrence_months=form.recurrence_months.data, actor=current_user)
-        except services.TrackingError as error:
-            form.due_on.errors.append(str(error))
-        else:
+                db.session, course=course, agency=agency, starts_at=terms.starts_at, due_at=terms.due_at,
+                validity_months=terms.validity_months, recertify_days=terms.recertify_days, actor=current_user)
             db.session.commit()
             flash(f"Đã giao khóa «{course.title}» cho {agency.name}.", "success")
             return redirect(url_for("tracking.assignments", agency_id=agency.id))
-    visible = db.session.scalars(
-        select(Assignment).join(Agency, Agency.id == Assignment.agency_id)
-        .where(Assignment.is_active)
-        .where((Agency.path.startswith(agency.path, autoescape=True))
-               | (Assignment.agency_id.in_(agency.ancestor_ids())))
-        .options(selectinload(Assignment.course), selectinload(Assignment.agency))
-        .order_by(Assignment.cycle_due_at)).all()
-    return render_template("tracking/assignments.html", agency=agency, form=form, assignments=visible)
+        preview = _preview_or_none(form, course, agency)
+    elif request.method == "GET" and _courses():
+        form.validity_months.data = _courses()[0].validity_months
+    return render_template("tracking/assignments.html", agency=agency, form=form, preview=preview,
+                           assignments=services.visible_assignments(db.session, agency), now=utcnow())
+
+
+@bp.route("/assignments/<int:assignment_id>")
+@require_role("manager")
+def assignment(assignment_id: int):
+    """One assignment: its terms, the figures of its subtree, and its history."""
+    item = get_assignment_or_404(assignment_id)
+    report = services.agency_report(db.session, item.course, item.agency)
+    history = services.assignment_history(db.session, item)
+    return render_template("tracking/assignment.html", assignment=item, report=report, history=history,
+                           labels=services.STATUS_LABELS, can_change=can_change_assignment(current_user, item))
+
+
+@bp.route("/assignments/<int:assignment_id>/edit", methods=["GET", "POST"])
+@require_role("manager")
+def edit_assignment(assignment_id: int):
+    """Change the dates, validity or recertification; the effect is shown before saving."""
+    item = get_assignment_or_404(assignment_id, need="change")
+    form = AssignmentTermsForm()
+    preview = None
+    if request.method == "GET":
+        form.starts_on.data = item.starts_at.astimezone(VIETNAM).date()
+        form.due_on.data = item.due_at.astimezone(VIETNAM).date()
+        form.validity_months.data, form.recertify_days.data = item.validity_months, item.recertify_days
+    elif form.validate_on_submit():
+        if form.confirmed:
+            terms = _terms_from(form, item.agency.path, item.id)
+            try:
+                services.update_assignment(db.session, item, starts_at=terms.starts_at, due_at=terms.due_at,
+                                           validity_months=terms.validity_months,
+                                           recertify_days=terms.recertify_days, actor=current_user)
+            except services.TrackingError as error:
+                form.due_on.errors.append(str(error))
+            else:
+                db.session.commit()
+                flash("Đã lưu thay đổi của lượt giao khóa học.", "success")
+                return redirect(url_for("tracking.assignment", assignment_id=item.id))
+        else:
+            preview = _preview_or_none(form, item.course, item.agency, item.id)
+    return render_template("tracking/assignment_edit.html", assignment=item, form=form, preview=preview)
+
+
+@bp.route("/assignments/<int:assignment_id>/cancel", methods=["GET", "POST"])
+@require_role("manager")
+def cancel_assignment(assignment_id: int):
+    """Cancel an assignment, after seeing who it releases; it is kept with its history."""
+    item = get_assignment_or_404(assignment_id, need="change")
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_assignment(db.session, item, actor=current_user)
+        except services.TrackingError as error:
+            flash(str(error), "warning")
+        else:
+            db.session.commit()
+            flash("Đã hủy lượt giao khóa học. Lịch sử và kết quả học vẫn được giữ.", "success")
+        return redirect(url_for("tracking.assignment", assignment_id=item.id))
+    preview = services.preview_change(db.session, item.course, item.agency, replacing=item.id)
+    return render_template("tracking/assignment_cancel.html", assignment=item, form=form, preview=preview)
+
+
+@bp.app_template_global()
+def now_utc() -> datetime:
+    return utcnow()
+
+
+@bp.app_template_global()
+def history_terms(described: dict) -> str:
+    """An audit record's before/after of an assignment, in words."""
+    def day(value):
+        return datetime.fromisoformat(value).astimezone(VIETNAM).strftime("%d/%m/%Y") if value else ""
+
+    parts = [f"từ {day(described.get('starts_at'))}, hạn {day(described.get('due_at'))}",
+             f"hiệu lực {described['validity_months']} tháng" if described.get("validity_months") else "không hết hạn",
+             f"học lại trước {described['recertify_days']} ngày" if described.get("recertify_days") else "học một lần"]
+    if described.get("is_active") is False:
+        parts.append("đã hủy")
+    return "; ".join(parts)

@@ -2,7 +2,7 @@
 privacy notice, correction requests, the access trace and retention settings
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 04:40:00
 
 Every existing session and remember-me cookie names a user id only, which the new loader does not
@@ -15,7 +15,7 @@ import app.models  # noqa: F401  (custom column types such as UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

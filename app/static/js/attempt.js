@@ -59,10 +59,20 @@
 
   var deadline = bar.getAttribute("data-deadline");
   var countdown = document.getElementById("countdown");
+  var warning = document.getElementById("time-warning");
+  var warned = {};
   if (deadline && countdown) {
     var end = new Date(deadline).getTime();
     var tick = function () {
       var left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      // Warn once at 5 minutes and once at 1 minute before the deadline (read out by screen readers).
+      [[60, "Còn 1 phút: bài làm sẽ tự nộp khi hết giờ."], [300, "Còn 5 phút để làm bài."]].forEach(function (step) {
+        if (warning && left > 0 && left <= step[0] && !warned[step[0]] && (step[0] === 60 || left > 60)) {
+          warned[step[0]] = true;
+          warning.textContent = step[1];
+          warning.hidden = false;
+        }
+      });
       var minutes = Math.floor(left / 60), seconds = left % 60;
       countdown.textContent = (minutes < 10 ? "0" : "") + minutes + ":" + (seconds < 10 ? "0" : "") + seconds;
       countdown.previousElementSibling.textContent = "Còn lại";
