@@ -79,6 +79,21 @@ class Config:
     REMINDER_DAYS_BEFORE_DUE = int(os.environ.get("REMINDER_DAYS_BEFORE_DUE", "3"))
     #: a learner this many days overdue also appears in the digest of the next head up the tree
     ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
+    # -- the deployment's owner, named in every page's header and on the certificates -----------
+    #: the service's name in the header and page titles
+    SERVICE_NAME = os.environ.get("SERVICE_NAME", "Học ứng xử trên mạng xã hội")
+    #: the authority that runs this deployment, e.g. "Ủy ban nhân dân tỉnh Hòa An"
+    SERVICE_OWNER = os.environ.get("SERVICE_OWNER", "Cơ quan chủ quản (đặt SERVICE_OWNER)")
+    #: help and contact shown in the footer
+    SERVICE_CONTACT_EMAIL = os.environ.get("SERVICE_CONTACT_EMAIL", "hotro@localhost")
+    SERVICE_CONTACT_PHONE = os.environ.get("SERVICE_CONTACT_PHONE", "")
+    #: the certificate's issuer, place and signature block (defaults: the owner, no name)
+    CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "")
+    CERTIFICATE_PLACE = os.environ.get("CERTIFICATE_PLACE", "")
+    CERTIFICATE_SIGNER_TITLE = os.environ.get("CERTIFICATE_SIGNER_TITLE", "Thủ trưởng cơ quan")
+    CERTIFICATE_SIGNER_NAME = os.environ.get("CERTIFICATE_SIGNER_NAME", "")
+    #: static (not variable) Noto Sans regular, bold, italic and bold italic: Debian's fonts-noto-core
+    PDF_FONT_DIR = os.environ.get("PDF_FONT_DIR", "/usr/share/fonts/truetype/noto")
 
 
 class DevelopmentConfig(Config):
@@ -96,6 +111,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     RATELIMIT_ENABLED = True
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick; never in production
+    SERVICE_OWNER = "Cơ quan chủ quản thử nghiệm"
 
 
 class ProductionConfig(Config):

@@ -110,6 +110,11 @@ class Agency(db.Model):
     #: set when this agency was merged into another; it stays for history
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: its documents' symbol, e.g. "UBND" in "Số: 12/BC-UBND" (the PDF report; migration 0015)
+    document_symbol: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    #: who signs its reports, e.g. "Chủ tịch", and their name (empty: written by hand)
+    signer_title: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    signer_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
     parent: Mapped[Agency | None] = relationship(
         remote_side=[id], foreign_keys=[parent_id], back_populates="children"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs (PostgreSQL server, Chromium, Redis) when missing.
+# Install the Debian packages the app and its test suite need (PostgreSQL server, Chromium, Redis, the
+# static Noto fonts of the PDFs) when missing.
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility tests
 command -v redis-server >/dev/null || missing+=(redis-server)  # shared rate limits (scale-out test)
+[ -f /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ] || missing+=(fonts-noto-core)  # static PDF fonts (app/pdf.py)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

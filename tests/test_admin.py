@@ -127,6 +127,20 @@ def test_create_and_rename_an_agency(client, admin, world):
     assert f"Mã cơ quan «{world['b'].code}» đã được dùng." in clash.get_data(as_text=True)
 
 
+def test_an_agency_sets_the_number_symbol_and_signer_of_its_report(client, admin, world):
+    agency = world["a"]
+    response = _post(client, f"/admin/agencies/{agency.id}/edit", code=agency.code, name=agency.name,
+                     document_symbol=" UBND ", signer_title="Chủ tịch", signer_name="Trần  Văn Ký")
+    assert response.status_code == 302
+    db.session.refresh(agency)
+    assert (agency.document_symbol, agency.signer_title, agency.signer_name) == ("UBND", "Chủ tịch", "Trần Văn Ký")
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "agency.renamed")).all()[-1]
+    assert entry.after == {"document_symbol": "UBND", "signer_title": "Chủ tịch", "signer_name": "Trần Văn Ký"}
+    too_long = _post(client, f"/admin/agencies/{agency.id}/edit", code=agency.code, name=agency.name,
+                     document_symbol="X" * 41)
+    assert "Ký hiệu văn bản tối đa 40 ký tự." in too_long.get_data(as_text=True)
+
+
 def _assign(course, agency):
     now = utcnow()
     assignment = tracking.create_assignment(db.session, course=course, agency=agency,

@@ -371,6 +371,14 @@ def test_completion_certificate_and_verification(client, auth, signed_in, make_u
     text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
     assert "Nguyễn Thị Lan" in text and "GIẤY CHỨNG NHẬN HOÀN THÀNH KHÓA HỌC" in text
     assert completion.certificate_code in text and "Khóa học mẫu" in text
+    flat = " ".join(text.split())
+    # the issuer, place and date, the signer, the final test's score and the course's length
+    assert "CƠ QUAN CHỦ QUẢN THỬ NGHIỆM" in flat and "THỦ TRƯỞNG CƠ QUAN" in flat
+    assert "Hòa An, ngày" in flat or ", ngày " in flat
+    assert "Điểm bài kiểm tra cuối khóa: 100%" in flat and "Thời lượng: " in flat
+    commitment = client.get(f"/certificates/{completion.certificate_code}/commitment")
+    page = commitment.get_data(as_text=True)
+    assert commitment.status_code == 200 and completion.commitment_text in page and "In bản cam kết" in page
     code = completion.certificate_code
     auth.logout()
     public = client.get(f"/verify/{code}")
@@ -382,6 +390,7 @@ def test_completion_certificate_and_verification(client, auth, signed_in, make_u
     assert client.get(f"/verify?code={code.lower()}").headers["Location"].endswith(f"/verify/{code}")
     auth.login(make_user())
     assert client.get(f"/certificates/{code}.pdf").status_code == 404
+    assert client.get(f"/certificates/{code}/commitment").status_code == 404
 
 
 def test_the_exam_hours_requests_cost_a_fixed_number_of_statements(client, signed_in, course, count_queries):

@@ -28,6 +28,17 @@ class AgencyForm(Form):
     submit = SubmitField("Lưu")
 
 
+class AgencyEditForm(AgencyForm):
+    """Renaming, and what the agency's PDF report prints in its number field and signature block."""
+
+    document_symbol = StringField("Ký hiệu văn bản của cơ quan", description="Ví dụ: UBND — báo cáo ghi «Số: …/BC-UBND».",
+                                  validators=[Length(max=40, message="Ký hiệu văn bản tối đa 40 ký tự.")])
+    signer_title = StringField("Chức danh người ký báo cáo", description="Ví dụ: Chủ tịch. Để trống: «Thủ trưởng cơ quan».",
+                               validators=[Length(max=120, message="Chức danh người ký tối đa 120 ký tự.")])
+    signer_name = StringField("Họ và tên người ký", description="Để trống nếu ghi tay khi ký.",
+                              validators=[Length(max=120, message="Họ và tên người ký tối đa 120 ký tự.")])
+
+
 class AgencyCreateForm(AgencyForm):
     kind = SelectField("Loại", choices=list(AGENCY_KIND_LABELS.items()), default="unit")
     parent_id = SelectField("Trực thuộc", coerce=int, default=NO_PARENT)

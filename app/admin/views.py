@@ -94,12 +94,14 @@ def agency(agency_id: int):
 @bp.route("/agencies/<int:agency_id>/edit", methods=["GET", "POST"])
 @require_role("admin")
 def agency_edit(agency_id: int):
-    """Rename an agency (its code too)."""
+    """Rename an agency (its code too) and set what its PDF report prints."""
     agency = _agency_or_404(agency_id)
-    form = forms.AgencyForm(obj=agency)
+    form = forms.AgencyEditForm(obj=agency)
     if form.validate_on_submit():
         try:
-            changed = rename_agency(db.session, agency, name=form.name.data, code=form.code.data, actor=current_user)
+            changed = rename_agency(db.session, agency, name=form.name.data, code=form.code.data, actor=current_user,
+                                    document_symbol=form.document_symbol.data or "",
+                                    signer_title=form.signer_title.data or "", signer_name=form.signer_name.data or "")
         except AgencyError as error:
             form.code.errors.append(str(error))
         else:

@@ -259,8 +259,19 @@ def certificate(code: str):
     """The learner's own certificate as a PDF."""
     completion = get_own_completion_or_404(code)
     verify_url = url_for("learn.verify", code=completion.certificate_code, _external=True)
-    return Response(certificate_pdf(completion, verify_url), mimetype="application/pdf", headers={
+    score, minutes = services.certificate_facts(db.session, completion)
+    body = certificate_pdf(completion, verify_url, score_percent=score, course_minutes=minutes)
+    return Response(body, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="chung-nhan-{completion.certificate_code}.pdf"'})
+
+
+@bp.route("/certificates/<code>/commitment")
+@login_required
+def commitment(code: str):
+    """The learner's own commitment, as recorded, on a page made to be printed."""
+    completion = get_own_completion_or_404(code)
+    return render_template("learn/commitment.html", completion=completion,
+                           lessons=[lesson for lesson in completion.course.lessons if lesson.status == "published"])
 
 
 @bp.route("/verify", defaults={"code": None})

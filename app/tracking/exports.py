@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..formatting import VIETNAM, format_datetime_local, format_percent, spreadsheet_safe
-from ..learn.certificates import FONT_FILE, ITALIC_FONT_FILE
 from ..models import Agency, Attempt, Course, Quiz, User
+from ..pdf import add_fonts, document_date, place_name
 from .services import STATUS_LABELS, AgencyReport, filter_people, person_statuses
 
 HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Email", "Cơ quan, đơn vị", "Trạng thái", "Hạn hoàn thành",
@@ -128,43 +128,24 @@ def csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
 
 # -- the report sent upward (Nghị định 30/2020/NĐ-CP on administrative documents) --------------
 
-def document_date(place: str, moment: datetime) -> str:
-    """"Hòa An, ngày 05 tháng 02 năm 2026": days under 10 and months 1 and 2 take a leading zero.
+def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, now: datetime) -> bytes:
+    """The completion report of an agency for its superior, in the administrative document form.
 
-    Nghị định 30/2020, Phụ lục I: the zero keeps anyone from turning "1" into "11" or "12".
+    The number's symbol ("Số: …/BC-UBND") and the signer come from the agency's settings
+    (administration → agency → edit); an agency without them gets blanks to fill in by hand.
     """
-    local = moment.astimezone(VIETNAM)
-    month = f"{local.month:02d}" if local.month < 3 else str(local.month)
-    return f"{place}, ngày {local.day:02d} tháng {month} năm {local.year}"
-
-
-def place_name(root: Agency) -> str:
-    """The place in the date line: the province or ministry at the top of the tree, without its kind."""
-    name = root.name.split(" (")[0]  # "Tỉnh Hòa An (dữ liệu mẫu)" → "Tỉnh Hòa An"
-    for prefix in ("UBND ", "Ủy ban nhân dân ", "Tỉnh ", "tỉnh ", "Thành phố ", "thành phố "):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name
-
-
-def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, signer_title: str,
-               now: datetime) -> bytes:
-    """The completion report of an agency for its superior, in the administrative document form."""
     pdf = _ReportPdf(orientation="portrait", format="A4")
     pdf.set_title(f"Báo cáo kết quả học tập — {report.agency.name}")
     pdf.set_margins(left=30, top=20, right=15)
     pdf.set_auto_page_break(True, margin=20)
-    pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
-    pdf.add_font("Noto", "I", ITALIC_FONT_FILE)
-    pdf.add_font("Noto", "BI", ITALIC_FONT_FILE, variations={"wght": 700})
+    add_fonts(pdf)
     pdf.add_page()
     _headings(pdf, report.agency, root, now)
     _title(pdf, report)
     _summary(pdf, report, now)
     _children_table(pdf, report)
     _overdue_list(pdf, overdue)
-    _closing(pdf, signer_title)
+    _closing(pdf, report.agency)
     return bytes(pdf.output())
 
 
@@ -179,18 +160,19 @@ class _ReportPdf(FPDF):
 def _headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
     """Left: the superior and the agency, with a number; right: the national heading and the date."""
     top = pdf.get_y()
-    left_width, right_x, right_width = 75, 92, 106
-    pdf.set_xy(15, top)
+    left = pdf.l_margin  # everything inside the margins (30 mm left, 15 mm right)
+    left_width, right_x = 68, pdf.l_margin + 70
+    right_width = pdf.w - pdf.r_margin - right_x
+    pdf.set_xy(left, top)
     if agency.parent is not None:
         pdf.set_font("Noto", "", 12)
         _text(pdf, left_width, 6, agency.parent.name.upper(), align="C")
-        pdf.set_x(15)
     pdf.set_font("Noto", "B", 12)
     _text(pdf, left_width, 6, agency.name.upper(), align="C")
-    _rule_under(pdf, 15 + left_width / 2, 25)
-    pdf.set_xy(15, pdf.get_y() + 3)
+    _rule_under(pdf, left + left_width / 2, 25)
+    pdf.set_xy(left, pdf.get_y() + 3)
     pdf.set_font("Noto", "", 12)
-    _text(pdf, left_width, 6, "Số:        /BC-", align="C")
+    _text(pdf, left_width, 6, report_number(agency), align="C")
     left_bottom = pdf.get_y()
 
     pdf.set_xy(right_x, top)
@@ -204,6 +186,12 @@ def _headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
     pdf.set_font("Noto", "I", 13)
     _text(pdf, right_width, 6.5, document_date(place_name(root), now), align="C")
     pdf.set_y(max(left_bottom, pdf.get_y()) + 8)
+
+
+def report_number(agency: Agency) -> str:
+    """"Số:     /BC-UBND": the number is written by the clerk who registers the document."""
+    symbol = agency.document_symbol or "……"
+    return f"Số:        /BC-{symbol}"
 
 
 def _text(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> None:
@@ -249,7 +237,8 @@ def _children_table(pdf: FPDF, report: AgencyReport) -> None:
         return
     pdf.set_font("Noto", "", 10)
     with pdf.table(col_widths=(8, 52, 14, 16, 14, 16, 14, 14), text_align=("CENTER", "LEFT") + ("RIGHT",) * 6,
-                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5) as table:
+                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5, align="LEFT",
+                   width=pdf.epw) as table:
         table.row(("STT", "Đơn vị", "Cán bộ", "Hoàn thành", "Đang học", "Chưa bắt đầu", "Quá hạn", "Tỷ lệ"))
         for number, (child, figures) in enumerate(rows, start=1):
             name = child.name if child is not None else f"Trực tiếp tại {report.agency.name}"
@@ -269,7 +258,8 @@ def _overdue_list(pdf: FPDF, overdue: list[tuple]) -> None:
     shown = overdue[:PDF_OVERDUE_LIMIT]
     pdf.set_font("Noto", "", 10)
     with pdf.table(col_widths=(8, 50, 18, 62, 20), text_align=("CENTER", "LEFT", "LEFT", "LEFT", "CENTER"),
-                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5) as table:
+                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5, align="LEFT",
+                   width=pdf.epw) as table:
         table.row(("STT", "Họ và tên", "Mã cán bộ", "Đơn vị", "Hạn"))
         for row in shown:
             table.row((str(row[0]), row[2], row[1], row[4], row[6]))
@@ -280,20 +270,25 @@ def _overdue_list(pdf: FPDF, overdue: list[tuple]) -> None:
     pdf.ln(4)
 
 
-def _closing(pdf: FPDF, signer_title: str) -> None:
+def _closing(pdf: FPDF, agency: Agency) -> None:
     """"Nơi nhận" on the left, the signature block on the right; kept together on one page."""
     if pdf.get_y() > pdf.h - 55:
         pdf.add_page()
     top = pdf.get_y() + 4
-    pdf.set_xy(15, top)
+    pdf.set_xy(pdf.l_margin, top)
     pdf.set_font("Noto", "BI", 12)
-    pdf.cell(80, 6, "Nơi nhận:")
-    pdf.set_xy(15, top + 6)
+    pdf.cell(65, 6, "Nơi nhận:")
+    pdf.set_xy(pdf.l_margin, top + 6)
     pdf.set_font("Noto", "", 11)
-    _text(pdf, 80, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
+    _text(pdf, 65, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
     pdf.set_xy(100, top)
     pdf.set_font("Noto", "B", 13)
-    _text(pdf, 95, 6.5, signer_title.upper(), align="C")
+    _text(pdf, 95, 6.5, (agency.signer_title or "Thủ trưởng cơ quan").upper(), align="C")
     pdf.set_x(100)
     pdf.set_font("Noto", "I", 12)
     _text(pdf, 95, 6, "(Ký, ghi rõ họ tên, đóng dấu)", align="C")
+    if agency.signer_name:
+        pdf.ln(18)
+        pdf.set_x(100)
+        pdf.set_font("Noto", "B", 13)
+        _text(pdf, 95, 6.5, agency.signer_name, align="C")
