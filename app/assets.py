@@ -14,17 +14,19 @@ import hashlib
 import mimetypes
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import brotli
 import click
-from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request
+from werkzeug.wrappers import Request, Response
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: compressing these gains nothing
 PRECOMPRESSED = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2", ".gz", ".br"}
 
-bp = Blueprint("assets", __name__)
+PREFIX = "/assets/"
 
 
 @dataclass
@@ -69,17 +71,20 @@ class Manifest:
             raise KeyError(f"no static file {name!r} under {self.folder}") from None
 
 
+@cache
+def manifest_of(folder: str) -> Manifest:
+    """One manifest per folder and process: files are read and compressed once."""
+    return Manifest(Path(folder))
+
+
 def manifest() -> Manifest:
-    app = current_app._get_current_object()
-    found = app.extensions.get("assets")
-    if found is None:
-        found = app.extensions["assets"] = Manifest(Path(app.static_folder))
-    return found
+    return manifest_of(current_app.static_folder)
 
 
-def static_url(name: str, **values) -> str:
+def static_url(name: str) -> str:
     """The content-hashed URL of a file under app/static."""
-    return url_for("assets.file", filename=manifest().url_name(name), **values)
+    root = request.script_root if has_request_context() else ""
+    return root + PREFIX + manifest().url_name(name)
 
 
 def _accepted(header: str) -> list[str]:
@@ -92,12 +97,14 @@ def _accepted(header: str) -> list[str]:
     return accepted
 
 
-@bp.route("/assets/<path:filename>")
-def file(filename: str):
-    asset = manifest().by_hashed.get(filename)
-    if asset is None:
-        abort(404)
-    accepted = _accepted(request.headers.get("Accept-Encoding", ""))
+def serve(found: Manifest, incoming: Request) -> Response:
+    """A hashed static file, in the best encoding the browser accepts; before Flask, so that no
+    session, user or database is touched (and no `Vary: Cookie` spoils shared caches)."""
+    filename = incoming.path[len(PREFIX):]
+    asset = found.by_hashed.get(filename)
+    if asset is None or incoming.method not in ("GET", "HEAD"):
+        return Response("Không tìm thấy tệp.", status=404, mimetype="text/plain")
+    accepted = _accepted(incoming.headers.get("Accept-Encoding", ""))
     body, coding = asset.body, None
     for candidate in ("br", "gzip"):
         if candidate in asset.encoded and candidate in accepted:
@@ -109,16 +116,31 @@ def file(filename: str):
     response.set_etag(filename.rsplit(".", 2)[-2] if filename.count(".") >= 2 else filename)
     if coding:
         response.headers["Content-Encoding"] = coding
-    return response.make_conditional(request)
+    return response.make_conditional(incoming)
 
 
-@bp.route("/favicon.ico")
-def favicon():
+def favicon(found: Manifest) -> Response:
     """Browsers ask for /favicon.ico whatever the page says: the icon, cached for a day."""
-    asset = manifest().by_name["icons/favicon.ico"]
-    response = Response(asset.body, mimetype="image/x-icon")
+    response = Response(found.by_name["icons/favicon.ico"].body, mimetype="image/x-icon")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+class AssetsMiddleware:
+    """Answers /assets/… and /favicon.ico itself; everything else goes to the app."""
+
+    def __init__(self, wsgi_app, folder: str, headers: dict[str, str]):
+        self.wsgi_app, self.folder, self.headers = wsgi_app, folder, headers
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(PREFIX) or path == "/favicon.ico":
+            found = manifest_of(self.folder)
+            response = favicon(found) if path == "/favicon.ico" else serve(found, Request(environ))
+            for name, value in self.headers.items():
+                response.headers.setdefault(name, value)
+            return response(environ, start_response)
+        return self.wsgi_app(environ, start_response)
 
 
 @click.group("assets", help="Static files under content-hashed names (docs/deploy.md).")
@@ -145,6 +167,10 @@ def build(target: Path):
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+    from .security import SECURITY_HEADERS
+
+    app.wsgi_app = AssetsMiddleware(app.wsgi_app, app.static_folder, {
+        "X-Content-Type-Options": SECURITY_HEADERS["X-Content-Type-Options"],
+        "Cross-Origin-Resource-Policy": SECURITY_HEADERS["Cross-Origin-Resource-Policy"]})
     app.jinja_env.globals["static_url"] = static_url
     app.cli.add_command(assets_cli)
