@@ -246,8 +246,22 @@ class Source(db.Model):
     content_hash: Mapped[str] = mapped_column(String(64))
 
     @property
+    def has_number(self) -> bool:
+        """A letter registered without its number reads "/UBND-VX": only the symbol, no number."""
+        return bool(self.number) and not self.number.startswith("/")
+
+    @property
     def label(self) -> str:
+        if not self.has_number:
+            return f"Văn bản của {self.issuer} ({self.date_text})"
         return f"{self.number} ({self.issuer}, {self.date_text})"
+
+    @property
+    def short_label(self) -> str:
+        """In a citation: "5028/CAT-ANMCNC, Công an tỉnh Tuyên Quang", or the issuer and date."""
+        if not self.has_number:
+            return f"{self.issuer}, {self.date_text}"
+        return f"{self.number}, {self.issuer}"
 
 
 CONTENT_STATUSES = ("draft", "published", "retired")

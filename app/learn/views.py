@@ -14,7 +14,7 @@ from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_4
 from . import services
 from .certificates import certificate_pdf
 from .forms import CommitmentForm, VerifyForm
-from .rendering import highlight_quote, question_parts, render_lesson_cached, render_markdown
+from .rendering import question_parts, render_inline, render_lesson_cached, render_letter, render_markdown
 
 bp = Blueprint("learn", __name__, template_folder="templates")
 
@@ -105,7 +105,7 @@ def source(slug: str):
     citation = db.session.get(Citation, request.args.get("citation", type=int) or 0)
     if citation is not None and citation.source_id != source.id:
         citation = None
-    text, found = highlight_quote(source.text or "", citation.quote if citation else None)
+    text, found = render_letter(source.text or "", citation.quote if citation else None)
     return render_template("learn/source.html", source=source, citation=citation, text=text, found=found)
 
 
@@ -227,7 +227,8 @@ def review(attempt_id: int):
         .options(selectinload(AttemptQuestion.version).selectinload(QuestionVersion.citations)
                  .joinedload(Citation.source))).all()
     return render_template("learn/review.html", attempt=attempt, items=items,
-                           render_markdown=render_markdown, form=EmptyForm())
+                           render_markdown=render_markdown, render_inline=render_inline,
+                           form=EmptyForm())
 
 
 @bp.route("/courses/<slug>/commit", methods=["GET", "POST"])
