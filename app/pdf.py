@@ -1,17 +1,23 @@
 """What every PDF of the app shares: static Noto Sans fonts (regular, bold, italic, bold italic).
 
 The fonts are Debian's fonts-noto-core static instances (scripts/ensure-system-deps.sh installs
-them): a static bold costs nothing to load, where a bold instance of the variable font took
-seconds to build on every request. Their paths are checked once per process; fpdf2 reads each
-file lazily, only the tables a document needs.
+them): a static bold costs nothing to build, where a bold instance of the variable font took
+seconds on every request. They are loaded once per process: each font's file, widths and
+character map are read for the first document, and every later document gets a copy of that
+font object with its own lazily opened font file (fpdf2 subsets the file in place when it writes a
+document, so that part cannot be shared) and its own subset.
 """
 from __future__ import annotations
 
+import copy
+import io
 from functools import cache
 from pathlib import Path
 
 from flask import current_app
+from fontTools import ttLib
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
 
 FAMILY = "Noto"
 FONT_FILES = {"": "NotoSans-Regular.ttf", "B": "NotoSans-Bold.ttf", "I": "NotoSans-Italic.ttf",
@@ -33,10 +39,26 @@ def font_paths(folder: str) -> dict[str, str]:
     return {style: str(path) for style, path in paths.items()}
 
 
+@cache
+def _loaded(path: str, style: str) -> tuple[TTFFont, bytes]:
+    """A font as fpdf2 loads it (widths, character map, glyph ids), and the file's bytes: once."""
+    holder = FPDF()
+    holder.add_font(FAMILY, style, path)
+    return holder.fonts[f"{FAMILY.lower()}{style}"], Path(path).read_bytes()
+
+
 def add_fonts(pdf: FPDF, folder: str | None = None) -> None:
-    """Register the four styles of FAMILY on a document."""
+    """Register the four styles of FAMILY on a document, from the fonts this process has loaded."""
     for style, path in font_paths(folder or current_app.config["PDF_FONT_DIR"]).items():
-        pdf.add_font(FAMILY, style, path)
+        loaded, data = _loaded(path, style)
+        font = copy.copy(loaded)  # widths, character map and glyph ids are read, never written
+        font.i = len(pdf.fonts) + 1
+        font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font._hbfont = None
+        font.subset = SubsetMap(font)
+        pdf.fonts[font.fontkey] = font
 
 
 def document_date(place: str, moment) -> str:

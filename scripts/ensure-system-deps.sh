@@ -7,6 +7,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility tests
 command -v redis-server >/dev/null || missing+=(redis-server)  # shared rate limits (scale-out test)
+command -v java >/dev/null || missing+=(default-jre-headless)  # the Nu HTML checker (vnu.jar) in the browser tests
 [ -f /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ] || missing+=(fonts-noto-core)  # static PDF fonts (app/pdf.py)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
