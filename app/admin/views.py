@@ -478,7 +478,8 @@ def audit():
     form, filters = _audit_filters()
     page = paginate_rows(db.session, services.audit_query(filters), request.args.get("page", 1, type=int), PER_PAGE)
     return render_template("admin/audit.html", form=form, page=page, labels=services.ACTION_LABELS,
-                           type_labels=services.OBJECT_TYPE_LABELS, total=db.session.scalar(
+                           type_labels=services.OBJECT_TYPE_LABELS, field_labels=services.FIELD_LABELS,
+                           audit_value=services.audit_value, total=db.session.scalar(
                                select(func.count(AuditLog.id))))
 
 
