@@ -163,6 +163,22 @@ class Config:
     LDAP_ATTR_EMPLOYEE_CODE = os.environ.get("LDAP_ATTR_EMPLOYEE_CODE", "employeeNumber")
     LDAP_ATTR_AGENCY = os.environ.get("LDAP_ATTR_AGENCY", "departmentNumber")
 
+    # -- the deployment's owner, named in every page's header and on the certificates -----------
+    #: the service's name in the header and page titles
+    SERVICE_NAME = os.environ.get("SERVICE_NAME", "Học ứng xử trên mạng xã hội")
+    #: the authority that runs this deployment, e.g. "Ủy ban nhân dân tỉnh Hòa An"
+    SERVICE_OWNER = os.environ.get("SERVICE_OWNER", "Cơ quan chủ quản (đặt SERVICE_OWNER)")
+    #: help and contact shown in the footer
+    SERVICE_CONTACT_EMAIL = os.environ.get("SERVICE_CONTACT_EMAIL", "hotro@localhost")
+    SERVICE_CONTACT_PHONE = os.environ.get("SERVICE_CONTACT_PHONE", "")
+    #: the certificate's issuer, place and signature block (defaults: the owner, no name)
+    CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "")
+    CERTIFICATE_PLACE = os.environ.get("CERTIFICATE_PLACE", "")
+    CERTIFICATE_SIGNER_TITLE = os.environ.get("CERTIFICATE_SIGNER_TITLE", "Thủ trưởng cơ quan")
+    CERTIFICATE_SIGNER_NAME = os.environ.get("CERTIFICATE_SIGNER_NAME", "")
+    #: static (not variable) Noto Sans regular, bold, italic and bold italic: Debian's fonts-noto-core
+    PDF_FONT_DIR = os.environ.get("PDF_FONT_DIR", "/usr/share/fonts/truetype/noto")
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # `flask run --debug` turns the debugger on; the default stays quiet
@@ -182,6 +198,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     RATELIMIT_ENABLED = True
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick; never in production
+    SERVICE_OWNER = "Cơ quan chủ quản thử nghiệm"
 
     @property
     def VIOLATION_EVIDENCE_DIR(self) -> str:  # noqa: N802

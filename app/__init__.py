@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from config import CONFIGS
+from . import assets
 from .auth.gate import register_account_gate
 from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from .observability import register_observability
@@ -27,6 +28,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_account_gate(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    assets.init_app(app)
     register_commands(app)
     return app
 
@@ -112,7 +114,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import permissions
-    from .formatting import format_datetime_local, format_percent
+    from .formatting import format_datetime_local, format_number, format_percent
 
     app.jinja_env.globals.update(
         can_manage_agency=permissions.can_manage_agency,
@@ -122,6 +124,9 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.filters["local_datetime"] = format_datetime_local
     app.jinja_env.filters["percent"] = format_percent
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.globals["service"] = {key[len("SERVICE_"):].lower(): value for key, value in app.config.items()
+                                        if key.startswith("SERVICE_")}
 
 
 def register_commands(app: Flask) -> None:

@@ -31,3 +31,22 @@ def spreadsheet_safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def format_number(value: float | None, decimals: int = 1) -> str:
+    """Vietnamese style: a decimal comma, thousands with a dot, no trailing ",0" ("1.234,5", "3")."""
+    if value is None:
+        return "—"
+    rounded = round(float(value), decimals)
+    if rounded.is_integer():
+        text = f"{int(rounded):,}"
+    else:
+        text = f"{rounded:,.{decimals}f}".rstrip("0")
+    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+
+
+def format_hours(minutes: int) -> str:
+    """A course's length: "45 phút", "1 giờ", "1,5 giờ"."""
+    if minutes < 60:
+        return f"{minutes} phút"
+    return f"{format_number(minutes / 60, 1)} giờ"

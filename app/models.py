@@ -113,6 +113,11 @@ class Agency(db.Model):
     #: a password kept by the app
     local_passwords_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=db.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: its documents' symbol, e.g. "UBND" in "Số: 12/BC-UBND" (the PDF report; migration 0015)
+    document_symbol: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    #: who signs its reports, e.g. "Chủ tịch", and their name (empty: written by hand)
+    signer_title: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    signer_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
     parent: Mapped[Agency | None] = relationship(
         remote_side=[id], foreign_keys=[parent_id], back_populates="children"
@@ -257,8 +262,22 @@ class Source(db.Model):
     content_hash: Mapped[str] = mapped_column(String(64))
 
     @property
+    def has_number(self) -> bool:
+        """A letter registered without its number reads "/UBND-VX": only the symbol, no number."""
+        return bool(self.number) and not self.number.startswith("/")
+
+    @property
     def label(self) -> str:
+        if not self.has_number:
+            return f"Văn bản của {self.issuer} ({self.date_text})"
         return f"{self.number} ({self.issuer}, {self.date_text})"
+
+    @property
+    def short_label(self) -> str:
+        """In a citation: "5028/CAT-ANMCNC, Công an tỉnh Tuyên Quang", or the issuer and date."""
+        if not self.has_number:
+            return f"{self.issuer}, {self.date_text}"
+        return f"{self.number}, {self.issuer}"
 
 
 CONTENT_STATUSES = ("draft", "published", "retired")

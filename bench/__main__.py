@@ -25,6 +25,8 @@ TARGETS = {
     "dashboard_mid_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
     "people_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
     "wrong_answers_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
+    "report_pdf_p95_ms": (1000, "≤ 1 s"),
+    "certificate_pdf_p95_ms": (1000, "≤ 1 s"),
     "export_xlsx_s": (20, "≤ 20 s"),
     "export_peak_mb": (300, "≤ 300 MB"),
 }

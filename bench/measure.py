@@ -65,7 +65,7 @@ def time_page(client: FlaskClient, url: str, expected: list[str], requests: int,
             break
         started = time.perf_counter()
         response = client.get(url)
-        body = response.get_data(as_text=True)
+        body = response.get_data(as_text=response.mimetype != "application/pdf")
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200 or not all(text in body for text in expected):
             missing = [text for text in expected if text not in body]
@@ -90,7 +90,26 @@ def pages(dataset) -> list[tuple[str, str, str, list[str]]]:
          [" người · ", "Đang học"]),
         ("wrong_answers", "root", f"/manage/agencies/{root}/wrong?{course}",
          ["Nhân viên hay sai ở đâu", "% sai ("]),
+        # The province's PDF report (every child agency in its table, the overdue listed).
+        ("report_pdf", "root", f"/manage/agencies/{root}/export.pdf?{course}", [b"%PDF-", b"%%EOF"]),
     ]
+
+
+def certificate_page(app) -> tuple[str, str]:
+    """A learner who completed a course, and the URL of their certificate."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import CourseCompletion, User
+
+    with app.app_context():
+        username, code = db.session.execute(
+            select(User.username, CourseCompletion.certificate_code)
+            .join(User, User.id == CourseCompletion.user_id)
+            .where(CourseCompletion.archived_at.is_(None), User.is_active)
+            .order_by(CourseCompletion.id).limit(1)).one()
+        db.session.remove()
+    return username, f"/certificates/{code}.pdf"
 
 
 def measure_pages(app, dataset, requests: int, budget_s: float, log=print) -> dict[str, float]:
@@ -99,8 +118,12 @@ def measure_pages(app, dataset, requests: int, budget_s: float, log=print) -> di
     for who, username in (("root", dataset.root_manager), ("mid", dataset.mid_manager)):
         clients[who] = app.test_client()
         sign_in(clients[who], username, dataset.password)
+    learner, certificate_url = certificate_page(app)
+    clients["learner"] = app.test_client()
+    sign_in(clients["learner"], learner, dataset.password)
     results = {}
-    for metric, who, url, expected in pages(dataset):
+    for metric, who, url, expected in [*pages(dataset),
+                                       ("certificate_pdf", "learner", certificate_url, [b"%PDF-", b"%%EOF"])]:
         timings = time_page(clients[who], url, expected, requests, budget_s)
         results[f"{metric}_p50_ms"] = round(percentile(timings, 0.5), 1)
         results[f"{metric}_p95_ms"] = round(percentile(timings, 0.95), 1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs (PostgreSQL server, Chromium, Redis, Node, OpenLDAP)
-# when missing.
+# Install the Debian packages the app and its test suite need (PostgreSQL server, Chromium, Redis, Node,
+# OpenLDAP, Java for the HTML checker, the static Noto fonts of the PDFs) when missing.
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
@@ -10,6 +10,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)  # shared rate lim
 command -v node >/dev/null || missing+=(nodejs)  # runs the test OpenID Provider (tests/oidc; needs Node >= 20.18)
 [ -x /usr/sbin/slapd ] || missing+=(slapd)  # the test OpenLDAP (tests/directory_servers.py)
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)  # to look into that directory by hand
+command -v java >/dev/null || missing+=(default-jre-headless)  # the Nu HTML checker (vnu.jar) in the browser tests
+[ -f /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ] || missing+=(fonts-noto-core)  # static PDF fonts (app/pdf.py)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=.venv/bin/pytest
 export REQUIRE_BROWSER=1 REQUIRE_REDIS=1
-# axe-core for the accessibility audits: test-only JavaScript, pinned in tests/browser/package-lock.json.
-[ -f tests/browser/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
+# axe-core (accessibility audits), PurgeCSS (the trimmed Bootstrap) and vnu.jar (HTML checker): test-only tools, pinned in tests/browser/package-lock.json.
+[ -f tests/browser/node_modules/axe-core/axe.min.js ] && [ -d tests/browser/node_modules/purgecss ] && [ -f tests/browser/node_modules/vnu-jar/build/dist/vnu.jar ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
 # The test OpenID Provider (oidc-provider, run by Node), pinned in tests/oidc/package-lock.json.
 [ -f tests/oidc/node_modules/oidc-provider/package.json ] || npm ci --prefix tests/oidc --no-audit --no-fund --silent
 

@@ -1,6 +1,7 @@
 """Administration: who may open what, the agency tree, accounts and roles, sources, the audit log."""
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -128,6 +129,20 @@ def test_create_and_rename_an_agency(client, admin, world):
     assert f"Mã cơ quan «{world['b'].code}» đã được dùng." in clash.get_data(as_text=True)
 
 
+def test_an_agency_sets_the_number_symbol_and_signer_of_its_report(client, admin, world):
+    agency = world["a"]
+    response = _post(client, f"/admin/agencies/{agency.id}/edit", code=agency.code, name=agency.name,
+                     document_symbol=" UBND ", signer_title="Chủ tịch", signer_name="Trần  Văn Ký")
+    assert response.status_code == 302
+    db.session.refresh(agency)
+    assert (agency.document_symbol, agency.signer_title, agency.signer_name) == ("UBND", "Chủ tịch", "Trần Văn Ký")
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "agency.renamed")).all()[-1]
+    assert entry.after == {"document_symbol": "UBND", "signer_title": "Chủ tịch", "signer_name": "Trần Văn Ký"}
+    too_long = _post(client, f"/admin/agencies/{agency.id}/edit", code=agency.code, name=agency.name,
+                     document_symbol="X" * 41)
+    assert "Ký hiệu văn bản tối đa 40 ký tự." in too_long.get_data(as_text=True)
+
+
 def _assign(course, agency):
     now = utcnow()
     assignment = tracking.create_assignment(db.session, course=course, agency=agency,
@@ -215,6 +230,12 @@ def test_agency_list_search_ignores_diacritics(client, admin, make_agency, world
     html = client.get("/admin/agencies", query_string={"q": "so y te"}).get_data(as_text=True)
     assert "Sở Y tế" in html and world["b1"].name not in html
     assert "Sở Y tế" in client.get("/admin/agencies", query_string={"q": "t-yt"}).get_data(as_text=True)
+
+
+def test_agency_tree_tells_screen_readers_each_agencys_level(client, admin, world):
+    html = client.get("/admin/agencies").get_data(as_text=True)
+    depth = world["b1"].depth
+    assert re.search(rf'<span class="visually-hidden">Cấp {depth + 1}: </span><a href="/admin/agencies/{world["b1"].id}"', html)
 
 
 # -- accounts -------------------------------------------------------------------------------------
@@ -358,7 +379,7 @@ def test_source_contact_is_saved_escaped_and_kept_by_content_load(client, admin,
     source = db.session.scalar(select(Source).where(Source.province.is_not(None))) or db.session.scalar(select(Source))
     url = f"/admin/sources/{source.id}"
     html = client.get(url).get_data(as_text=True)
-    assert "flask content load" in html and "chỉ đọc" in html
+    assert "nạp lại nội dung" in html and "chỉ đọc" in html and "flask" not in html  # no command told
     response = client.post(url, data={"csrf_token": csrf_token(client, url),
                                       "current_contact": f"Sở KH&CN, 0123 456 789 {SCRIPT}"})
     assert response.status_code == 302
@@ -388,6 +409,19 @@ def test_names_with_markup_are_escaped(client, admin, world, make_user, make_age
 
 
 # -- the audit log --------------------------------------------------------------------------------
+
+def test_audit_log_speaks_vietnamese_not_internal_names(client, admin, world):
+    _post(client, "/admin/agencies/new", code="T-VN", name="Phòng Tiếng Việt", kind="unit", parent_id=world["a"].id)
+    agency = db.session.scalar(select(Agency).where(Agency.code == "T-VN"))
+    _post(client, f"/admin/agencies/{agency.id}/edit", code="T-VN", name="Phòng Đổi Tên")
+    record(db.session, admin, "lesson.draft_dropped", ("lesson", 1), after={"is_active": False})  # an action with no label yet
+    db.session.commit()
+    table = client.get("/admin/audit").get_data(as_text=True).split("<tbody>")[1]
+    assert "Đổi tên cơ quan" in table and "Tên: Phòng Tiếng Việt" in table and "Tên: Phòng Đổi Tên" in table
+    assert "Thao tác khác của hệ thống" in table and "Đang hoạt động: không" in table
+    for internal in ("agency.renamed", "lesson.draft_dropped", "name=", "is_active"):
+        assert internal not in table
+
 
 def test_audit_log_filters(client, admin, world):
     _post(client, "/admin/agencies/new", code="T-LOG", name="Phòng Nhật Ký", kind="unit", parent_id=world["a"].id)

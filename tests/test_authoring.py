@@ -185,6 +185,9 @@ def test_retiring_hides_from_new_attempts_and_keeps_history(client, auth, world,
     learn.submit_attempt(db.session, attempt)
     db.session.commit()
     # The fixture's final test draws all three questions: retiring one would leave it short.
+    page = client.get("/author/questions/q-benh-nhan").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="/author/questions/q-benh-nhan/retire"[^>]*>', page).group(0)
+    assert 'data-confirm="Ngừng dùng «' in form  # site.js asks before retiring
     token = csrf_token(client, "/author/questions/q-benh-nhan")
     html = client.post("/author/questions/q-benh-nhan/retire", data={"csrf_token": token},
                        follow_redirects=True).get_data(as_text=True)

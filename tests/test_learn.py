@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.learn import rendering, services
 from app.learn.grading import score_answer
 from app.models import (Attempt, AttemptQuestion, Course, CourseCompletion, Lesson, LessonProgress,
-                        QuestionVersion, Quiz, utcnow)
+                        QuestionVersion, Quiz, Source, utcnow)
 from support import csrf_token, opaque_keys
 
 
@@ -112,10 +113,14 @@ def test_lesson_numbers_citations_and_links_the_highlighted_source(client, signe
     assert "(diễn giải, không trích nguyên văn)" in html
     citation_id = int(re.search(r"/sources/cat-tuyen-quang-2021\?citation=(\d+)#trich-dan", html).group(1))
     source = client.get(f"/sources/cat-tuyen-quang-2021?citation={citation_id}").get_data(as_text=True)
-    highlighted = re.search(r'<mark id="trich-dan">(.*?)</mark>', source, re.S).group(1)
-    assert highlighted.startswith("Đăng tải, chia sẻ thông tin cá nhân (*hình ảnh")
-    assert "người bệnh Covid-19" in highlighted
+    # The letter is rendered, not shown as Markdown: the passage is marked piece by piece around its
+    # emphasis ("(*hình ảnh…*)" in the letter), the first piece being the link's target.
+    assert re.search(r'<mark id="trich-dan">Đăng tải, chia sẻ thông tin cá nhân \(</mark><em><mark>hình ảnh', source)
+    highlighted = "".join(re.findall(r"<mark[^>]*>(.*?)</mark>", source, re.S))
+    assert "người bệnh Covid-19" in highlighted and "*" not in highlighted
+    assert "<strong>" in source and "**" not in source.split('class="letter"')[1]
     assert "Tình trạng hiện nay:" in source and "Hà Giang" in source
+    assert "Về bài học" in source
 
 
 def test_lesson_markdown_is_sanitised(client, signed_in, course):
@@ -586,6 +591,14 @@ def test_completion_certificate_and_verification(client, auth, signed_in, make_u
     text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
     assert "Nguyễn Thị Lan" in text and "GIẤY CHỨNG NHẬN HOÀN THÀNH KHÓA HỌC" in text
     assert completion.certificate_code in text and "Khóa học mẫu" in text
+    flat = " ".join(text.split())
+    # the issuer, place and date, the signer, the final test's score and the course's length
+    assert "CƠ QUAN CHỦ QUẢN THỬ NGHIỆM" in flat and "THỦ TRƯỞNG CƠ QUAN" in flat
+    assert "Hòa An, ngày" in flat or ", ngày " in flat
+    assert "Điểm bài kiểm tra cuối khóa: 100%" in flat and "Thời lượng: " in flat
+    commitment = client.get(f"/certificates/{completion.certificate_code}/commitment")
+    page = commitment.get_data(as_text=True)
+    assert commitment.status_code == 200 and completion.commitment_text in page and "In bản cam kết" in page
     code = completion.certificate_code
     auth.logout()
     public = client.get(f"/verify/{code}")
@@ -597,6 +610,7 @@ def test_completion_certificate_and_verification(client, auth, signed_in, make_u
     assert client.get(f"/verify?code={code.lower()}").headers["Location"].endswith(f"/verify/{code}")
     auth.login(make_user())
     assert client.get(f"/certificates/{code}.pdf").status_code == 404
+    assert client.get(f"/certificates/{code}/commitment").status_code == 404
 
 
 def test_the_exam_hours_requests_cost_a_fixed_number_of_statements(client, signed_in, course, count_queries):
@@ -765,3 +779,34 @@ def test_a_link_from_another_site_records_no_progress(client, signed_in, course)
     assert "Chưa bắt đầu" in client.get("/").get_data(as_text=True)
     client.get("/lessons/l01-mau", headers={"Sec-Fetch-Site": "same-origin"})
     assert db.session.scalar(select(func.count(LessonProgress.id))) == 1
+
+
+def test_attempt_page_has_a_heading_named_answer_groups_and_unique_ids(client, signed_in, course):
+    attempt_id = _start(client)
+    html = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    assert re.search(r"<h1>[^<]+</h1>", html)
+    assert html.count('id="csrf_token"') == 0  # one hidden token per form, no repeated id
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    for item in _items(attempt_id):
+        legend = re.search(rf'<legend class="fieldset__legend question-prompt">([^<]*)</legend>\s*'
+                           rf'<p class="form-hint" id="hint-{item.position}">', html)
+        assert legend and legend.group(1).strip() == str(escape(item.version.prompt)).strip()
+    assert 'class="timer"' in html or "deadline" not in html
+
+
+def test_a_letter_without_a_number_shows_its_issuer_and_date(client, signed_in, course):
+    source = db.session.scalar(select(Source).where(Source.number.startswith("/")))
+    assert source is not None
+    html = client.get(f"/sources/{source.slug}").get_data(as_text=True)
+    assert "Văn bản không ghi số" in html and source.issuer in html and source.date_text in html
+    assert f"<title>{source.number}" not in html
+    assert source.short_label == f"{source.issuer}, {source.date_text}"
+
+
+def test_numbers_and_scores_in_vietnamese_format():
+    from app.formatting import format_hours, format_number
+
+    assert format_number(1.33333, 2) == "1,33" and format_number(3.0, 2) == "3"
+    assert format_number(1234.5) == "1.234,5" and format_number(None) == "—"
+    assert format_hours(45) == "45 phút" and format_hours(90) == "1,5 giờ" and format_hours(120) == "2 giờ"

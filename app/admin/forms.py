@@ -29,6 +29,14 @@ class AgencyForm(Form):
 
 
 class AgencyEditForm(AgencyForm):
+    """Renaming, and what the agency's PDF report prints in its number field and signature block."""
+
+    document_symbol = StringField("Ký hiệu văn bản của cơ quan", description="Ví dụ: UBND — báo cáo ghi «Số: …/BC-UBND».",
+                                  validators=[Length(max=40, message="Ký hiệu văn bản tối đa 40 ký tự.")])
+    signer_title = StringField("Chức danh người ký báo cáo", description="Ví dụ: Chủ tịch. Để trống: «Thủ trưởng cơ quan».",
+                               validators=[Length(max=120, message="Chức danh người ký tối đa 120 ký tự.")])
+    signer_name = StringField("Họ và tên người ký", description="Để trống nếu ghi tay khi ký.",
+                              validators=[Length(max=120, message="Họ và tên người ký tối đa 120 ký tự.")])
     local_passwords_allowed = BooleanField(
         "Cho phép đăng nhập bằng mật khẩu riêng của ứng dụng",
         description="Bỏ chọn khi mọi cán bộ của cơ quan này đã có tài khoản thư mục hoặc tài khoản đăng nhập "

@@ -53,6 +53,34 @@ ACTION_LABELS = {
     "question.retired": "Ngừng dùng câu hỏi",
     "question.restored": "Dùng lại câu hỏi",
 }
+#: the audit log's before/after fields in words (an unknown field shows as recorded)
+FIELD_LABELS = {
+    "code": "Mã", "name": "Tên", "parent": "Trực thuộc", "kind": "Loại", "status": "Trạng thái",
+    "email": "Thư điện tử", "full_name": "Họ và tên", "username": "Tên đăng nhập", "employee_code": "Mã cán bộ",
+    "agency": "Cơ quan", "agency_code": "Mã cơ quan", "roles": "Vai trò", "is_active": "Đang hoạt động",
+    "is_trainer": "Giảng viên", "is_admin": "Quản trị", "manages": "Quản lý", "locked_until": "Khóa đến",
+    "current_contact": "Đầu mối tiếp nhận", "cycle_start_at": "Chu kỳ bắt đầu", "file": "Tệp",
+    "document_symbol": "Ký hiệu văn bản", "signer_title": "Chức danh người ký", "signer_name": "Người ký",
+    "title": "Tiêu đề", "slug": "Mã nội dung", "version": "Phiên bản", "created": "Tạo mới",
+    "updated": "Cập nhật", "unchanged": "Không đổi", "retired": "Ngừng dùng", "rows": "Số dòng",
+}
+
+
+def audit_value(value) -> str:
+    """A recorded value as people read it: yes/no, lists joined, nothing for empty."""
+    if value is True:
+        return "có"
+    if value is False:
+        return "không"
+    if value is None or value == "":
+        return "(trống)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(audit_value(item) for item in value) or "(trống)"
+    if isinstance(value, dict):
+        return "; ".join(f"{FIELD_LABELS.get(key, key)}: {audit_value(item)}" for key, item in sorted(value.items()))
+    return str(value)
+
+
 OBJECT_TYPE_LABELS = {"agency": "Cơ quan", "user": "Tài khoản", "import": "Tệp nhập",
                       "source": "Văn bản nguồn", "assignment": "Giao khóa học",
                       "content": "Nội dung", "lesson": "Bài học", "question": "Câu hỏi"}

@@ -98,12 +98,14 @@ def agency(agency_id: int):
 @bp.route("/agencies/<int:agency_id>/edit", methods=["GET", "POST"])
 @require_role("admin")
 def agency_edit(agency_id: int):
-    """Rename an agency (its code too); turn its staff's local passwords on or off."""
+    """Rename an agency (its code too), set what its PDF report prints, turn its staff's local passwords on or off."""
     agency = _agency_or_404(agency_id)
     form = forms.AgencyEditForm(obj=agency)
     if form.validate_on_submit():
         try:
-            changed = rename_agency(db.session, agency, name=form.name.data, code=form.code.data, actor=current_user)
+            changed = rename_agency(db.session, agency, name=form.name.data, code=form.code.data, actor=current_user,
+                                    document_symbol=form.document_symbol.data or "",
+                                    signer_title=form.signer_title.data or "", signer_name=form.signer_name.data or "")
             toggled = set_local_passwords_allowed(db.session, agency, form.local_passwords_allowed.data,
                                                   actor=current_user)
         except AgencyError as error:
@@ -539,7 +541,8 @@ def audit():
     form, filters = _audit_filters()
     page = paginated(lambda number: paginate_rows(db.session, services.audit_query(filters), number, PER_PAGE))
     return render_template("admin/audit.html", form=form, page=page, labels=services.ACTION_LABELS,
-                           type_labels=services.OBJECT_TYPE_LABELS, total=db.session.scalar(
+                           type_labels=services.OBJECT_TYPE_LABELS, field_labels=services.FIELD_LABELS,
+                           audit_value=services.audit_value, total=db.session.scalar(
                                select(func.count(AuditLog.id))))
 
 

@@ -65,22 +65,31 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
            after={"parent": new_parent.code if new_parent else None})
 
 
+DOCUMENT_FIELDS = ("document_symbol", "signer_title", "signer_name")
+
+
 def rename_agency(session: Session, agency: Agency, *, name: str, code: str | None = None,
-                  actor: User | None = None) -> dict:
-    """Change an agency's name (and code); returns the changed fields, {} when nothing changed."""
+                  actor: User | None = None, **documents: str | None) -> dict:
+    """Change an agency's name (and code, and its report settings: `document_symbol`, `signer_title`,
+    `signer_name`); returns the changed fields, {} when nothing changed."""
     name = " ".join(name.split())
     code = agency.code if code is None else code.strip()
     if not name or not code:
         raise AgencyError("Mã và tên cơ quan không được để trống.")
     if code != agency.code and session.scalar(select(Agency.id).where(Agency.code == code, Agency.id != agency.id)):
         raise AgencyError(f"Mã cơ quan «{code}» đã được dùng.")
+    unknown = set(documents) - set(DOCUMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown agency settings: {sorted(unknown)}")
     wanted = {"code": code, "name": name}
+    wanted.update({key: " ".join(value.split()) for key, value in documents.items() if value is not None})
     before = {key: getattr(agency, key) for key, value in wanted.items() if getattr(agency, key) != value}
     if not before:
         return {}
     after = {key: wanted[key] for key in before}
     summary = f"{agency.code}: {agency.name}"
-    agency.code, agency.name = code, name
+    for key, value in wanted.items():
+        setattr(agency, key, value)
     session.flush()
     record(session, actor, "agency.renamed", agency, before=before, after=after, summary=summary)
     session.flush()

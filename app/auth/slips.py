@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import record
-from ..learn.certificates import FONT_FILE
 from ..models import Agency, User
+from ..pdf import add_fonts
 from .services import UNUSABLE_PASSWORD_PREFIX, reset_password, temporary_password
 
 
@@ -51,8 +51,7 @@ def slips_pdf(agency: Agency, slips: list[Slip], sign_in_url: str) -> bytes:
     """A4 pages of slips to cut apart: name, username, temporary password, where to sign in."""
     pdf = FPDF(format="A4")
     pdf.set_title(f"Phiếu mật khẩu tạm: {agency.name}")
-    pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
+    add_fonts(pdf)  # the static Noto fonts, loaded once per process (app/pdf.py)
     pdf.set_auto_page_break(False)
     slip_height, top = 54, 12
     per_page = 5

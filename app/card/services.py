@@ -6,9 +6,10 @@ import io
 from functools import lru_cache
 
 from fpdf import FPDF
+from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 
-from ..learn.certificates import FONT_FILE
+from ..pdf import add_fonts, font_paths
 
 TITLE = "Trước khi đăng"
 SUBTITLE = "Trước khi bấm Đăng, Gửi, Chia sẻ hay Bình luận, hãy tự hỏi:"
@@ -43,8 +44,7 @@ def card_pdf() -> bytes:
     pdf = FPDF(orientation="portrait", format=(148, 210))  # A5
     pdf.set_title(f"Thẻ «{TITLE}»")
     pdf.set_author("Hệ thống học ứng xử trên mạng xã hội")
-    pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
+    add_fonts(pdf)  # the static Noto fonts, loaded once per process (app/pdf.py)
     pdf.set_auto_page_break(False)
     pdf.add_page()
     pdf.set_fill_color(*BLUE)
@@ -90,10 +90,7 @@ def card_pdf() -> bytes:
 
 
 def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    font = ImageFont.truetype(FONT_FILE, size)
-    # Noto Sans is a variable font: its axes are weight, then width.
-    font.set_variation_by_axes([700 if bold else 400, 100])
-    return font
+    return ImageFont.truetype(font_paths(current_app.config["PDF_FONT_DIR"])["B" if bold else ""], size)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:

@@ -38,6 +38,14 @@ def render_markdown(text: str) -> Markup:
     return Markup(clean)
 
 
+def render_inline(text: str) -> Markup:
+    """A short Markdown text (a quotation) rendered without its paragraph: *…* becomes emphasis."""
+    html = str(render_markdown(text)).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return Markup(html)
+
+
 @dataclass
 class Note:
     number: int
@@ -158,14 +166,37 @@ def _quote_pattern(quote: str) -> re.Pattern:
     return re.compile(gap.join(parts))
 
 
-def highlight_quote(text: str, quote: str | None) -> tuple[Markup, bool]:
-    """The letter's text, escaped, with the quoted passage wrapped in <mark id="trich-dan">."""
+_letter_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
+                                             "breaks": True}).enable("table")
+_MARK_START, _MARK_END = "\ue000", "\ue001"
+_LIST_MARKER = re.compile(r"^(\s*(?:\d+[.)]|[-+*])\s+)")
+_MARKDOWN_DELIMITERS = re.compile(r"(\n+|\*+|_+|\\)")
+
+
+def render_letter(text: str, quote: str | None) -> tuple[Markup, bool]:
+    """A letter's Markdown as formatted, sanitised HTML (its line breaks kept), with the quoted
+    passage marked: the passage is cut where a paragraph or an emphasis starts or ends, and each
+    piece is wrapped in its own <mark>, so that no mark crosses an element; the first has the id
+    "trich-dan" that links scroll to."""
+    found = False
     if quote:
         match = _quote_pattern(quote).search(text)
         if match:
-            return (Markup(escape(text[: match.start()])) + Markup('<mark id="trich-dan">')
-                    + escape(match.group(0)) + Markup("</mark>") + escape(text[match.end():]), True)
-    return Markup(escape(text)), False
+            found = True
+            pieces, at_line_start = [], match.start() == 0 or text[match.start() - 1] == "\n"
+            for piece in _MARKDOWN_DELIMITERS.split(match.group(0)):
+                if not piece or _MARKDOWN_DELIMITERS.fullmatch(piece) or not piece.strip():
+                    pieces.append(piece)
+                else:
+                    marker = _LIST_MARKER.match(piece) if at_line_start else None
+                    head = marker.group(1) if marker else ""
+                    pieces.append(head + _MARK_START + piece[len(head):] + _MARK_END)
+                at_line_start = piece.endswith("\n")
+            text = text[:match.start()] + "".join(pieces) + text[match.end():]
+    html = nh3.clean(_letter_markdown.render(text), tags=ALLOWED_TAGS, attributes={"th": {"align"}, "td": {"align"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+    html = html.replace(_MARK_START, '<mark id="trich-dan">', 1).replace(_MARK_START, "<mark>")
+    return Markup(html.replace(_MARK_END, "</mark>")), found
 
 
 @dataclass(frozen=True)
@@ -174,17 +205,20 @@ class QuestionParts:
     and each choice's label by key. Nothing of the correct answer or the explanation."""
 
     type: str
+    #: the scenario card, if any (the prompt is not in it: it names the group of answers)
     body: Markup
     labels: dict[str, Markup]
+    prompt: str = ""
 
 
 def render_question(version) -> QuestionParts:
     """A question version (or the editor's preview standing in for one) through the learner's macros."""
     body = get_template_attribute("learn/_macros.html", "question_body")
     label = get_template_attribute("learn/_macros.html", "choice_label")
-    return QuestionParts(version.type, Markup(body(version)),
+    return QuestionParts(version.type, Markup(body(version, with_prompt=False)),
                          {choice["key"]: Markup(label(version.type, choice)) for choice in version.choices
-                          if choice.get("key")})  # the editor's preview may hold a choice not keyed yet
+                          if choice.get("key")},  # the editor's preview may hold a choice not keyed yet
+                         prompt=version.prompt or "")
 
 
 #: rendered questions of this process, by content hash (services.kept_by_content)

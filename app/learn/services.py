@@ -675,6 +675,16 @@ def new_certificate_code() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def certificate_facts(session: Session, completion: CourseCompletion) -> tuple[float | None, int]:
+    """What the certificate prints besides names: the final test's score and the course's minutes."""
+    score = None
+    if completion.final_attempt_id is not None:
+        score = session.scalar(select(Attempt.score_percent).where(Attempt.id == completion.final_attempt_id))
+    minutes = session.scalar(select(func.coalesce(func.sum(Lesson.minutes), 0))
+                             .where(Lesson.course_id == completion.course_id, Lesson.status == "published"))
+    return score, int(minutes or 0)
+
+
 def record_commitment(session: Session, user: User, course: Course, *, ip: str, user_agent: str,
                       now: datetime | None = None) -> CourseCompletion:
     """The commitment that completes the course: one completion, however many times it is posted.

@@ -19,7 +19,7 @@ from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_4
 from . import services
 from .certificates import certificate_pdf
 from .forms import CommitmentForm, VerifyForm
-from .rendering import highlight_quote, question_parts, render_lesson_cached, render_markdown
+from .rendering import question_parts, render_inline, render_lesson_cached, render_letter, render_markdown
 
 bp = Blueprint("learn", __name__, template_folder="templates")
 
@@ -145,7 +145,7 @@ def source(slug: str):
     citation = db.session.get(Citation, id_arg("citation", 0))
     if citation is not None and citation.source_id != source.id:
         citation = None
-    text, found = highlight_quote(source.text or "", citation.quote if citation else None)
+    text, found = render_letter(source.text or "", citation.quote if citation else None)
     return render_template("learn/source.html", source=source, citation=citation, text=text, found=found)
 
 
@@ -277,7 +277,8 @@ def review(attempt_id: int):
         .options(selectinload(AttemptQuestion.version).selectinload(QuestionVersion.citations)
                  .joinedload(Citation.source))).all()
     return render_template("learn/review.html", attempt=attempt, items=items,
-                           render_markdown=render_markdown, form=EmptyForm())
+                           render_markdown=render_markdown, render_inline=render_inline,
+                           form=EmptyForm())
 
 
 @bp.route("/courses/<slug>/commit", methods=["GET", "POST"])
@@ -310,8 +311,19 @@ def certificate(code: str):
     """The learner's own certificate as a PDF."""
     completion = get_own_completion_or_404(code)
     verify_url = url_for("learn.verify", code=completion.certificate_code, _external=True)
-    return Response(certificate_pdf(completion, verify_url), mimetype="application/pdf", headers={
+    score, minutes = services.certificate_facts(db.session, completion)
+    body = certificate_pdf(completion, verify_url, score_percent=score, course_minutes=minutes)
+    return Response(body, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="chung-nhan-{completion.certificate_code}.pdf"'})
+
+
+@bp.route("/certificates/<code>/commitment")
+@login_required
+def commitment(code: str):
+    """The learner's own commitment, as recorded, on a page made to be printed."""
+    completion = get_own_completion_or_404(code)
+    return render_template("learn/commitment.html", completion=completion,
+                           lessons=[lesson for lesson in completion.course.lessons if lesson.status == "published"])
 
 
 @bp.route("/verify", defaults={"code": None})

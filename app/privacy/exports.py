@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fpdf import FPDF, XPos, YPos
 
-from ..learn.certificates import FONT_FILE
+from ..pdf import add_fonts
 
 _NEXT_LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
@@ -64,8 +64,7 @@ def _lines(value, indent: str = "") -> list[str]:
 def personal_data_pdf(data: dict, full_name: str) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title(f"Dữ liệu của {full_name}")
-    pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", FONT_FILE, variations={"wght": 700})
+    add_fonts(pdf)  # the static Noto fonts, loaded once per process (app/pdf.py)
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
     pdf.set_font("Noto", "B", 16)

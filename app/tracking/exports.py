@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
 
 from fpdf import FPDF, XPos, YPos
-from fpdf.fonts import FontFace
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -24,8 +21,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..formatting import VIETNAM, format_datetime_local, format_percent, spreadsheet_safe
-from ..learn.certificates import FONT_FILE, ITALIC_FONT_FILE
 from ..models import Agency, Attempt, Course, Quiz, User
+from ..pdf import add_fonts, document_date, place_name
 from .services import STATUS_LABELS, AgencyReport, filter_people, person_statuses
 
 HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Email", "Cơ quan, đơn vị", "Trạng thái", "Hạn hoàn thành",
@@ -34,12 +31,15 @@ COLUMN_WIDTHS = (6, 14, 28, 30, 40, 14, 16, 16, 18, 16)
 BATCH = 2000
 #: data rows per sheet: Excel's limit is 1,048,576 rows, the header included
 SHEET_ROWS = 1_000_000
-#: the PDF lists at most this many overdue people; the XLSX and CSV always list everyone
-PDF_OVERDUE_LIMIT = 500
+#: the PDF lists at most this many overdue people (a province's report counts them per unit); the
+#: XLSX and CSV always list everyone
+PDF_OVERDUE_LIMIT = 200
 
 
-def person_rows(session: Session, course: Course, agency: Agency, now: datetime, **filters) -> Iterator[tuple]:
-    """One tuple per person of the subtree (the people list's filters apply), in batches."""
+def person_rows(session: Session, course: Course, agency: Agency, now: datetime, limit: int | None = None,
+                **filters) -> Iterator[tuple]:
+    """One tuple per person of the subtree (the people list's filters apply), in batches; the first
+    `limit` in name order when given."""
     best_final = (select(Attempt.user_id, func.max(Attempt.score_percent).label("best"))
                   .join(Quiz, Quiz.id == Attempt.quiz_id)
                   .where(Attempt.course_id == course.id, Attempt.status == "submitted", Quiz.kind == "final")
@@ -53,6 +53,8 @@ def person_rows(session: Session, course: Course, agency: Agency, now: datetime,
              .outerjoin(best_final, best_final.c.user_id == people.c.user_id)
              .order_by(User.search_name, User.id))
     query = filter_people(query, people, **filters)
+    if limit is not None:
+        query = query.limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         # A server-side cursor is planned for its first rows only (cursor_tuple_fraction 0.1), which
         # picks nested loops over the whole province; we read every row, so say so.
@@ -130,81 +132,33 @@ def csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
 
 # -- the report sent upward (Nghị định 30/2020/NĐ-CP on administrative documents) --------------
 
-def document_date(place: str, moment: datetime) -> str:
-    """"Hòa An, ngày 05 tháng 02 năm 2026": days under 10 and months 1 and 2 take a leading zero.
+def new_report_pdf(title: str) -> FPDF:
+    """An A4 page with the margins of an administrative document and the static Noto fonts (also used
+    by the violation reports, app/violations/exports.py)."""
+    pdf = _ReportPdf(orientation="portrait", format="A4")
+    pdf.set_title(title)
+    pdf.set_margins(left=30, top=20, right=15)
+    pdf.set_auto_page_break(True, margin=20)
+    add_fonts(pdf)
+    pdf.add_page()
+    return pdf
 
-    Nghị định 30/2020, Phụ lục I: the zero keeps anyone from turning "1" into "11" or "12".
+
+def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, now: datetime) -> bytes:
+    """The completion report of an agency for its superior, in the administrative document form;
+    `overdue` holds the first PDF_OVERDUE_LIMIT overdue people (person_rows with a limit).
+
+    The number's symbol ("Số: …/BC-UBND") and the signer come from the agency's settings
+    (administration → agency → edit); an agency without them gets blanks to fill in by hand.
     """
-    local = moment.astimezone(VIETNAM)
-    month = f"{local.month:02d}" if local.month < 3 else str(local.month)
-    return f"{place}, ngày {local.day:02d} tháng {month} năm {local.year}"
-
-
-def place_name(root: Agency) -> str:
-    """The place in the date line: the province or ministry at the top of the tree, without its kind."""
-    name = root.name.split(" (")[0]  # "Tỉnh Hòa An (dữ liệu mẫu)" → "Tỉnh Hòa An"
-    for prefix in ("UBND ", "Ủy ban nhân dân ", "Tỉnh ", "tỉnh ", "Thành phố ", "thành phố "):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name
-
-
-def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, signer_title: str,
-               now: datetime) -> bytes:
-    """The completion report of an agency for its superior, in the administrative document form."""
     pdf = new_report_pdf(f"Báo cáo kết quả học tập — {report.agency.name}")
     headings(pdf, report.agency, root, now)
     _title(pdf, report)
     _summary(pdf, report, now)
     _children_table(pdf, report)
-    _overdue_list(pdf, overdue)
-    closing(pdf, signer_title)
+    _overdue_list(pdf, overdue, report.total.overdue)
+    closing(pdf, report.agency)
     return bytes(pdf.output())
-
-
-def new_report_pdf(title: str) -> FPDF:
-    """An A4 page with the margins of an administrative document and the Noto fonts (also used by
-    the violation reports, app/violations/exports.py)."""
-    pdf = _ReportPdf(orientation="portrait", format="A4")
-    pdf.set_title(title)
-    pdf.set_margins(left=30, top=20, right=15)
-    pdf.set_auto_page_break(True, margin=20)
-    pdf.add_font("Noto", "", FONT_FILE)
-    pdf.add_font("Noto", "B", static_font(FONT_FILE, 700))
-    pdf.add_font("Noto", "I", ITALIC_FONT_FILE)
-    pdf.add_font("Noto", "BI", static_font(ITALIC_FONT_FILE, 700))
-    pdf.add_page()
-    return pdf
-
-
-#: (variable font, weight) → a static instance on disk, made once per process
-_static_fonts: dict[tuple[str, int], str] = {}
-
-
-def static_font(path: str, weight: int) -> str:
-    """A static instance of a variable font at `weight`, as a file fpdf2 can embed.
-
-    fpdf2's own `variations=` instantiates the font again for every document, about 4 s of CPU for
-    each bold face of Noto Sans; done once per process (and kept in the temporary folder, written
-    under a unique name then renamed, so concurrent processes never read half a file) a report costs
-    a fraction of a second.
-    """
-    key = (path, weight)
-    if key not in _static_fonts:
-        source = Path(path)
-        target = Path(tempfile.gettempdir()) / "hocmxh-fonts" / f"{source.stem}-{source.stat().st_size}-wght{weight}.ttf"
-        if not target.exists():
-            from fontTools import ttLib
-            from fontTools.varLib import instancer
-
-            target.parent.mkdir(exist_ok=True)
-            font = ttLib.TTFont(path)
-            instancer.instantiateVariableFont(font, {"wght": weight}, inplace=True, static=True)
-            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-            font.save(partial)
-            os.replace(partial, target)
-        _static_fonts[key] = str(target)
-    return _static_fonts[key]
 
 
 class _ReportPdf(FPDF):
@@ -218,18 +172,19 @@ class _ReportPdf(FPDF):
 def headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
     """Left: the superior and the agency, with a number; right: the national heading and the date."""
     top = pdf.get_y()
-    left_width, right_x, right_width = 75, 92, 106
-    pdf.set_xy(15, top)
+    left = pdf.l_margin  # everything inside the margins (30 mm left, 15 mm right)
+    left_width, right_x = 68, pdf.l_margin + 70
+    right_width = pdf.w - pdf.r_margin - right_x
+    pdf.set_xy(left, top)
     if agency.parent is not None:
         pdf.set_font("Noto", "", 12)
         text_block(pdf, left_width, 6, agency.parent.name.upper(), align="C")
-        pdf.set_x(15)
     pdf.set_font("Noto", "B", 12)
     text_block(pdf, left_width, 6, agency.name.upper(), align="C")
-    _rule_under(pdf, 15 + left_width / 2, 25)
-    pdf.set_xy(15, pdf.get_y() + 3)
+    _rule_under(pdf, left + left_width / 2, 25)
+    pdf.set_xy(left, pdf.get_y() + 3)
     pdf.set_font("Noto", "", 12)
-    text_block(pdf, left_width, 6, "Số:        /BC-", align="C")
+    text_block(pdf, left_width, 6, report_number(agency), align="C")
     left_bottom = pdf.get_y()
 
     pdf.set_xy(right_x, top)
@@ -243,6 +198,12 @@ def headings(pdf: FPDF, agency: Agency, root: Agency, now: datetime) -> None:
     pdf.set_font("Noto", "I", 13)
     text_block(pdf, right_width, 6.5, document_date(place_name(root), now), align="C")
     pdf.set_y(max(left_bottom, pdf.get_y()) + 8)
+
+
+def report_number(agency: Agency) -> str:
+    """"Số:     /BC-UBND": the number is written by the clerk who registers the document."""
+    symbol = agency.document_symbol or "……"
+    return f"Số:        /BC-{symbol}"
 
 
 def text_block(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> None:
@@ -286,53 +247,107 @@ def _children_table(pdf: FPDF, report: AgencyReport) -> None:
     if not rows:
         paragraph(pdf, "Đơn vị không có đơn vị trực thuộc.")
         return
-    pdf.set_font("Noto", "", 10)
-    with pdf.table(col_widths=(8, 52, 14, 16, 14, 16, 14, 14), text_align=("CENTER", "LEFT") + ("RIGHT",) * 6,
-                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5) as table:
-        table.row(("STT", "Đơn vị", "Cán bộ", "Hoàn thành", "Đang học", "Chưa bắt đầu", "Quá hạn", "Tỷ lệ"))
-        for number, (child, figures) in enumerate(rows, start=1):
-            name = child.name if child is not None else f"Trực tiếp tại {report.agency.name}"
-            table.row((str(number), name, str(figures.staff), str(figures.completed), str(figures.in_progress),
-                       str(figures.not_started), str(figures.overdue), format_percent(figures.completion_rate)))
-        total = report.total
-        table.row(("", "Tổng cộng", str(total.staff), str(total.completed), str(total.in_progress),
-                   str(total.not_started), str(total.overdue), format_percent(total.completion_rate)))
+    body = []
+    for number, (child, figures) in enumerate(rows, start=1):
+        name = child.name if child is not None else f"Trực tiếp tại {report.agency.name}"
+        body.append((str(number), name, str(figures.staff), str(figures.completed), str(figures.in_progress),
+                     str(figures.not_started), str(figures.overdue), format_percent(figures.completion_rate)))
+    total = report.total
+    body.append(("", "Tổng cộng", str(total.staff), str(total.completed), str(total.in_progress),
+                 str(total.not_started), str(total.overdue), format_percent(total.completion_rate)))
+    _table(pdf, (8, 52, 14, 16, 14, 16, 14, 14), "CLRRRRRR",
+           ("STT", "Đơn vị", "Cán bộ", "Hoàn thành", "Đang học", "Chưa bắt đầu", "Quá hạn", "Tỷ lệ"), body)
     pdf.ln(4)
 
 
-def _overdue_list(pdf: FPDF, overdue: list[tuple]) -> None:
+def _overdue_list(pdf: FPDF, overdue: list[tuple], total: int) -> None:
     paragraph(pdf, "3. Danh sách quá hạn", "B")
     if not overdue:
         paragraph(pdf, "Không có người quá hạn.")
         return
     shown = overdue[:PDF_OVERDUE_LIMIT]
-    pdf.set_font("Noto", "", 10)
-    with pdf.table(col_widths=(8, 50, 18, 62, 20), text_align=("CENTER", "LEFT", "LEFT", "LEFT", "CENTER"),
-                   headings_style=FontFace(emphasis="BOLD"), line_height=5.5) as table:
-        table.row(("STT", "Họ và tên", "Mã cán bộ", "Đơn vị", "Hạn"))
-        for row in shown:
-            table.row((str(row[0]), row[2], row[1], row[4], row[6]))
-    if len(overdue) > len(shown):
+    _table(pdf, (8, 50, 18, 62, 20), "CLLLC", ("STT", "Họ và tên", "Mã cán bộ", "Đơn vị", "Hạn"),
+           [(str(row[0]), row[2], row[1], row[4], row[6]) for row in shown])
+    if total > len(shown):
         pdf.ln(2)
-        paragraph(pdf, f"(Danh sách trên có {len(shown)} trong tổng số {len(overdue)} người quá hạn; "
-                   "danh sách đầy đủ ở tệp Excel kèm theo.)", "I")
+        paragraph(pdf, f"(Danh sách trên có {len(shown)} trong tổng số {total} người quá hạn; số quá hạn của "
+                   "từng đơn vị ở mục 2, danh sách đầy đủ ở tệp Excel kèm theo.)", "I")
     pdf.ln(4)
 
 
-def closing(pdf: FPDF, signer_title: str) -> None:
+def _table(pdf: FPDF, weights: tuple[int, ...], aligns: str, header: tuple[str, ...], rows: list[tuple],
+           size: int = 10, line_height: float = 5.0, pad: float = 1.2) -> None:
+    """A ruled table across the text width, its header repeated on each page.
+
+    Drawn cell by cell with our own word wrap: fpdf2's table lays every cell out twice through
+    multi_cell, which took 20 s for a province's 500 rows; this takes a few milliseconds a row.
+    """
+    widths = [pdf.epw * weight / sum(weights) for weight in weights]
+
+    def wrap(text: str, width: float) -> list[str]:
+        room, lines, current = width - 2 * pad, [], ""
+        for word in text.split():
+            while pdf.get_string_width(word) > room and len(word) > 1:  # a word wider than its cell
+                cut = len(word) - 1
+                while cut > 1 and pdf.get_string_width(word[:cut]) > room:
+                    cut -= 1
+                if current:
+                    lines.append(current)
+                    current = ""
+                lines.append(word[:cut])
+                word = word[cut:]
+            candidate = f"{current} {word}" if current else word
+            if current and pdf.get_string_width(candidate) > room:
+                lines.append(current)
+                current = word
+            else:
+                current = candidate
+        lines.append(current)
+        return lines
+
+    def draw(cells: tuple[str, ...], bold: bool) -> None:
+        pdf.set_font("Noto", "B" if bold else "", size)
+        wrapped = [wrap(str(cell), width) for cell, width in zip(cells, widths)]
+        height = max(len(lines) for lines in wrapped) * line_height + 2 * pad
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+            if not bold:
+                draw(header, True)
+                pdf.set_font("Noto", "", size)
+        x, top = pdf.l_margin, pdf.get_y()
+        for lines, width, align in zip(wrapped, widths, aligns):
+            pdf.rect(x, top, width, height)
+            for number, line in enumerate(lines):
+                pdf.set_xy(x + pad, top + pad + number * line_height)
+                pdf.cell(width - 2 * pad, line_height, line, align=align)
+            x += width
+        pdf.set_xy(pdf.l_margin, top + height)
+
+    pdf.set_line_width(0.2)
+    draw(header, True)
+    for row in rows:
+        draw(row, False)
+
+
+def closing(pdf: FPDF, agency: Agency) -> None:
     """"Nơi nhận" on the left, the signature block on the right; kept together on one page."""
     if pdf.get_y() > pdf.h - 55:
         pdf.add_page()
     top = pdf.get_y() + 4
-    pdf.set_xy(15, top)
+    pdf.set_xy(pdf.l_margin, top)
     pdf.set_font("Noto", "BI", 12)
-    pdf.cell(80, 6, "Nơi nhận:")
-    pdf.set_xy(15, top + 6)
+    pdf.cell(65, 6, "Nơi nhận:")
+    pdf.set_xy(pdf.l_margin, top + 6)
     pdf.set_font("Noto", "", 11)
-    text_block(pdf, 80, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
+    text_block(pdf, 65, 5.5, "- Cơ quan cấp trên;\n- Lưu: VT.")
     pdf.set_xy(100, top)
     pdf.set_font("Noto", "B", 13)
-    text_block(pdf, 95, 6.5, signer_title.upper(), align="C")
+    text_block(pdf, 95, 6.5, (agency.signer_title or "Thủ trưởng cơ quan").upper(), align="C")
     pdf.set_x(100)
     pdf.set_font("Noto", "I", 12)
     text_block(pdf, 95, 6, "(Ký, ghi rõ họ tên, đóng dấu)", align="C")
+    if agency.signer_name:
+        pdf.ln(18)
+        pdf.set_x(100)
+        pdf.set_font("Noto", "B", 13)
+        text_block(pdf, 95, 6.5, agency.signer_name, align="C")

@@ -102,9 +102,10 @@ def export(agency_id: int, kind: str):
     db.session.commit()
     if kind == "pdf":
         report = services.agency_report(db.session, course, agency, now)
-        overdue = list(exports.person_rows(db.session, course, agency, now, status="overdue"))
+        overdue = list(exports.person_rows(db.session, course, agency, now, status="overdue",
+                                           limit=exports.PDF_OVERDUE_LIMIT))
         root = db.session.get(Agency, agency.ancestor_ids()[0])
-        body = exports.report_pdf(report, overdue, root=root, signer_title="Thủ trưởng cơ quan", now=now)
+        body = exports.report_pdf(report, overdue, root=root, now=now)
         return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
                          download_name=f"bao-cao-{stem}.pdf")
     _, filters = _people_filters(agency)

@@ -100,7 +100,7 @@ def period_text(since: datetime | None, until: datetime | None) -> str:
     return "từ khi bắt đầu tiếp nhận"
 
 
-def report_pdf(board: Dashboard, *, root: Agency, signer_title: str, now: datetime,
+def report_pdf(board: Dashboard, *, root: Agency, now: datetime,
                since: datetime | None = None, until: datetime | None = None) -> bytes:
     """"Báo cáo kết quả phát hiện, xử lý thông tin vi phạm" of a subtree, for the superior."""
     agency = board.agency
@@ -136,7 +136,7 @@ def report_pdf(board: Dashboard, *, root: Agency, signer_title: str, now: dateti
         pdf.ln(4)
     else:
         paragraph(pdf, "Không có vụ việc chưa kết thúc.")
-    closing(pdf, signer_title)
+    closing(pdf, agency)  # the signer from the agency's settings, like the completion report
     return bytes(pdf.output())
 
 

@@ -316,7 +316,7 @@ def dashboard_pdf(agency_id: int):
     now = utcnow()
     board = services.dashboard(db.session, agency, now, since=since, until=until, open_limit=500)
     root = db.session.get(Agency, agency.ancestor_ids()[0])
-    data = exports.report_pdf(board, root=root, signer_title="Thủ trưởng cơ quan", now=now, since=since, until=until)
+    data = exports.report_pdf(board, root=root, now=now, since=since, until=until)
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"bao-cao-vi-pham-{agency.code}.pdf")
 

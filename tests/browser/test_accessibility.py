@@ -1,9 +1,15 @@
 """Accessibility on a phone: axe-core finds no serious or critical violation on the main learner,
-manager, administrator and trainer (authoring) pages, none scrolls sideways at 200% text size, and a
-quiz can be completed with the keyboard alone.
+manager, administrator and trainer (authoring) pages; none scrolls sideways at 200% text size nor
+at a 180×390 viewport (a 360-px phone zoomed to 200 %), where no text is cut off either; the Nu HTML
+checker (vnu.jar) finds no error in any page visited; and a quiz can be completed with the keyboard
+alone.
 """
+import json
 import random
 import re
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -37,12 +43,48 @@ WIDE_ELEMENTS = """() => Array.from(document.querySelectorAll("body *"))
                + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : ""))"""
 
 
+#: text boxes that clip what they hold (overflow hidden or clip, content wider than the box)
+CUT_TEXT = """() => Array.from(document.querySelectorAll("body *"))
+  .filter((el) => {
+    // A closed <select> shows its choice in one line by nature; opened, every option is read whole.
+    if (el.closest(".visually-hidden, .skip-link, select") || !el.textContent.trim()) return false;
+    const style = getComputedStyle(el);
+    const clips = ["hidden", "clip"].includes(style.overflowX) || style.textOverflow === "ellipsis";
+    return clips && el.scrollWidth > el.clientWidth + 1;
+  })
+  .slice(0, 5).map((el) => el.tagName.toLowerCase() + (el.className ? "." + String(el.className).trim().split(/\\s+/).join(".") : ""))"""
+
+VNU_JAR = Path(__file__).resolve().parent / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def html_errors(pages: dict[str, str]) -> list[str]:
+    """The Nu HTML checker's errors for each page's HTML as the server sent it, in one Java run."""
+    if not VNU_JAR.exists():
+        pytest.fail(f"{VNU_JAR} is missing: run `npm ci --prefix tests/browser` (make test does)")
+    with tempfile.TemporaryDirectory() as folder:
+        names = {}
+        for number, (where, html) in enumerate(pages.items()):
+            path = Path(folder) / f"page{number}.html"
+            path.write_text(html, encoding="utf-8")
+            names[path.name] = where
+        run = subprocess.run(["java", "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, Path(folder).glob("*.html"))],
+                             capture_output=True, text=True, timeout=300)
+    messages = json.loads(run.stderr or run.stdout or '{"messages": []}')["messages"]
+    found = []
+    for message in messages:
+        where = names.get(message.get("url", "").rsplit("/", 1)[-1], message.get("url", ""))
+        found.append(f"{where}: HTML error line {message.get('lastLine')}: {message.get('message')} "
+                     f"[{(message.get('extract') or '').strip()[:80]}]")
+    return found
+
+
 class Audit:
     """Collects every page's problems so that one run lists them all."""
 
     def __init__(self, page):
         self.page = page
         self.problems = []
+        self.sources = {}
 
     def check(self, where):
         page = self.page
@@ -58,6 +100,18 @@ class Audit:
         if not no_sideways_scroll(page):
             self.problems.append(f"{where}: scrolls sideways at 200% text: {page.evaluate(WIDE_ELEMENTS)}")
         page.evaluate("document.documentElement.style.fontSize = ''")
+        # A 360-px phone at 200 % zoom lays the page out in 180 CSS pixels.
+        page.set_viewport_size({"width": 180, "height": 390})
+        if not no_sideways_scroll(page):
+            self.problems.append(f"{where}: scrolls sideways at 180×390: {page.evaluate(WIDE_ELEMENTS)}")
+        cut = page.evaluate(CUT_TEXT)
+        if cut:
+            self.problems.append(f"{where}: text cut off at 180×390: {cut}")
+        page.set_viewport_size({"width": 360, "height": 740})
+        if page.url not in self.sources.values() and where not in self.sources:
+            response = page.request.get(page.url)
+            if response.ok and "text/html" in response.headers.get("content-type", ""):
+                self.sources[where] = response.text()
 
     def visit(self, base_url, pages, before_check=None):
         """Open each (path, where) and audit it; `before_check(page)` runs first (e.g. a click)."""
@@ -68,7 +122,8 @@ class Audit:
             self.check(where)
 
     def assert_clean(self):
-        assert not self.problems, "\n".join(self.problems)
+        problems = self.problems + html_errors(self.sources)
+        assert not problems, "\n".join(problems)
 
 
 def _items(attempt_id):
@@ -100,7 +155,7 @@ def test_learner_pages_are_accessible(live_server, axe_phone, demo):
     for item in items:
         for key in opaque_keys(attempt_id, item.position, item.version.correct_keys):
             page.locator(f"#c{item.position}-{key}").check()
-        page.locator(f"#cau-{item.position} .save-status").get_by_text("Đã lưu ✓").wait_for()
+        page.locator(f"#cau-{item.position} .save-status").get_by_text("Đã lưu", exact=True).wait_for()
     audit.check("attempt")
     page.get_by_role("button", name="Nộp bài").click()
     page.wait_for_url(re.compile(r"/review$"))
@@ -114,6 +169,10 @@ def test_learner_pages_are_accessible(live_server, axe_phone, demo):
     code = db.session.scalar(select(CourseCompletion.certificate_code))
     page.goto(f"{live_server}/verify/{code}")
     audit.check("certificate verification")
+    audit.visit(live_server, [(f"/certificates/{code}/commitment", "commitment to print"),
+                              ("/sources/cat-tuyen-quang-2021", "source viewer"),
+                              ("/help", "help"), ("/privacy", "privacy notice"),
+                              ("/accessibility", "accessibility statement")])
     audit.assert_clean()
 
 
@@ -212,7 +271,7 @@ def test_a_quiz_can_be_completed_with_the_keyboard_alone(live_server, phone, dem
                     f"c{item.position}-{opaque_keys(item.attempt_id, item.position, [key])[0]}"
                 if key in correct:
                     page.keyboard.press("Space")
-        page.locator(f"#cau-{item.position} .save-status").get_by_text("Đã lưu ✓").wait_for()
+        page.locator(f"#cau-{item.position} .save-status").get_by_text("Đã lưu", exact=True).wait_for()
 
     assert page.locator("#answered-count").inner_text() == str(len(items))
     _tab_to(page, "(el) => el.tagName === 'BUTTON' && el.textContent.trim() === 'Nộp bài'")

@@ -40,7 +40,6 @@ def test_demo_admin_imports_fixes_applies_and_merges(live_server, phone, demo, t
     phone.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
     phone.get_by_role("button", name="Đăng nhập").click()
     phone.wait_for_url(f"{live_server}/")
-    phone.get_by_role("button", name="Mở menu").click()
     phone.get_by_role("link", name="Quản trị", exact=True).click()
     assert phone.get_by_role("heading", name="Quản trị").is_visible()
     phone.get_by_role("link", name="Nhập danh sách", exact=True).click()

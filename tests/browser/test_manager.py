@@ -22,7 +22,6 @@ def demo_with_progress(demo):
 
 def test_a_head_drills_down_to_a_person_and_downloads_the_report(live_server, phone, demo_with_progress, tmp_path):
     sign_in(phone, live_server, "quanly.soyte")
-    phone.get_by_role("button", name="Mở menu").click()
     phone.get_by_role("link", name="Theo dõi hoàn thành").click()
     assert phone.get_by_role("heading", name="Sở Y tế").is_visible()
     assert phone.get_by_text("Tỷ lệ hoàn thành").is_visible()
