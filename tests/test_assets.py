@@ -74,12 +74,14 @@ def test_favicon_and_manifest(client):
 def test_header_names_the_service_and_its_owner_and_the_footer_links_help_privacy_accessibility(client, app):
     html = client.get("/auth/login").get_data(as_text=True)
     assert app.config["SERVICE_OWNER"] in html and app.config["SERVICE_NAME"] in html
-    for url, heading in (("/help", "Trợ giúp và liên hệ"), ("/privacy", "Thông báo về dữ liệu cá nhân"),
+    for url, heading in (("/help", "Trợ giúp và liên hệ"), ("/privacy/notice", "Thông báo xử lý dữ liệu cá nhân"),
                          ("/accessibility", "Tuyên bố về khả năng tiếp cận")):
         assert f'href="{url}"' in html
         page = client.get(url)
         assert page.status_code == 200 and f"<h1>{heading}</h1>" in page.get_data(as_text=True)
         assert app.config["SERVICE_CONTACT_EMAIL"] in page.get_data(as_text=True)
+    # The notice the administrator edits (app/privacy) is the one: the old address leads there.
+    assert client.get("/privacy").headers["Location"].endswith("/privacy/notice")
 
 
 def test_a_form_with_errors_has_a_summary_linking_each_field_and_marks_the_fields(client, auth, make_user):
