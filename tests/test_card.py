@@ -1,6 +1,7 @@
 """The "Trước khi đăng" card: drawn by `flask card build`, served as static files, linked from the
 last lesson and the certificate block of the course page."""
 import io
+import re
 
 from PIL import Image
 from pypdf import PdfReader
@@ -44,10 +45,14 @@ def test_the_certificate_block_links_the_card(client, auth, make_user, fixture_c
     from test_learn import _complete_course
 
     auth.login(make_user(full_name="Nguyễn Thị Lan"))
+    # The page links the card through its content-hashed, cached address (app/assets.py).
+    pdf_link = re.compile(r'href="(/assets/card/truoc-khi-dang\.[0-9a-f]+\.pdf)"')
     page = client.get("/courses/khoa-mau").get_data(as_text=True)
-    assert "/static/card/truoc-khi-dang.pdf" not in page  # shown with the certificate only
+    assert "truoc-khi-dang" not in page  # shown with the certificate only
     assert _complete_course(client).status_code == 302
     page = client.get("/courses/khoa-mau").get_data(as_text=True)
     certificate = page.index("Tải giấy chứng nhận (PDF)")
-    assert page.index('href="/static/card/truoc-khi-dang.pdf"') > certificate
-    assert 'href="/static/card/truoc-khi-dang.png"' in page
+    link = pdf_link.search(page)
+    assert link and link.start() > certificate
+    assert client.get(link.group(1)).data[:5] == b"%PDF-"
+    assert re.search(r'href="/assets/card/truoc-khi-dang\.[0-9a-f]+\.png"', page)

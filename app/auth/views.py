@@ -1,7 +1,7 @@
 """Sign-in, sign-out and change of password."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
@@ -36,8 +36,14 @@ def known_device_user_ids() -> list[int]:
 
 
 def _typed_account_id() -> int | None:
-    user = find_user_by_login(db.session, request.form.get("username", ""))
-    return user.id if user is not None else None
+    """The account the posted username or e-mail names, read once per request (the limiter asks twice)
+    and never for a GET, so showing the sign-in page costs no statement."""
+    if request.method != "POST":
+        return None
+    if "typed_account_id" not in g:
+        user = find_user_by_login(db.session, request.form.get("username", ""))
+        g.typed_account_id = user.id if user is not None else None
+    return g.typed_account_id
 
 
 def _account_key() -> str:

@@ -1,7 +1,7 @@
 """agency document settings: the symbol of its documents' numbers and who signs its reports
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0014
 Create Date: 2026-12-07 04:45:00
 
 The PDF report reads "Số: …/BC-<symbol>" and the signer's title and name from these; existing
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-down_revision = '0009'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """spaced refreshers: one and three months after a completion, a three-question practice
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07 05:00:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import app.models  # noqa: F401  (custom column types such as UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

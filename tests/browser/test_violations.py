@@ -34,7 +34,6 @@ def test_a_report_with_two_screenshots_from_filing_to_closure(app, live_server, 
                                    has_touch=True, locale="vi-VN")
     page = reporter.new_page()
     sign_in(page, live_server, "hocvien")
-    page.get_by_role("button", name="Mở menu").click()
     page.get_by_role("link", name="Báo cáo vi phạm").click()
     page.get_by_label("Đường link (URL) của bài đăng, trang hoặc tài khoản").fill(
         "https://m.facebook.com/trang.gia.mao.ubnd/posts/4455?mibextid=xyz")
