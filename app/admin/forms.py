@@ -83,7 +83,7 @@ def merge_confirm_form(plan, **kwargs) -> MergeConfirmForm:
             if change.would_widen:
                 user = change.user
                 setattr(PlannedMergeForm, f"{SCOPE_FIELD_PREFIX}{user.id}", RadioField(
-                    f"Quyền quản lý của {user.full_name} ({user.username})", default=SCOPE_REMOVE,
+                    f"Khi hợp nhất, quyền quản lý của {user.full_name} ({user.username})", default=SCOPE_REMOVE,
                     choices=[(SCOPE_REMOVE, f"Thu hồi quyền quản lý {plan.source.name} (mặc định)"),
                              (SCOPE_WIDEN, f"Giao quyền quản lý toàn bộ {plan.target.name} và mọi cơ quan "
                                            "cấp dưới (mở rộng quyền)")]))
