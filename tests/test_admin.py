@@ -505,3 +505,9 @@ def test_imported_account_without_password_cannot_sign_in(client, auth, world, m
     assert not has_usable_password(person)
     response = auth.login(person, PASSWORD)
     assert response.status_code == 200 and "không đúng" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["²", "99999999999999999999", "-1", "abc"])
+def test_merge_preview_with_a_target_that_is_no_id_is_a_plain_page(client, admin, world, target):
+    response = client.get(f"/admin/agencies/{world['a'].id}/merge", query_string={"target": target})
+    assert response.status_code == 200 and 'id="merge-managers"' not in response.get_data(as_text=True)

@@ -151,7 +151,7 @@ def agency_merge(agency_id: int):
     choose = forms.MergeTargetForm(request.args)
     _agency_select(choose.target, exclude=agency)
     target_id = str(request.form.get("target") if request.method == "POST" else request.args.get("target", ""))
-    target = db.session.get(Agency, int(target_id)) if target_id.isdigit() and int(target_id) <= MAX_ID else None
+    target = db.session.get(Agency, int(target_id)) if target_id.isdecimal() and int(target_id) <= MAX_ID else None
     plan = None
     if target is not None:
         try:
