@@ -201,7 +201,8 @@ def test_merge_loses_no_completion(client, admin, world, make_user):
     assert {db.session.get(User, p.id).agency_id for p in people[:2]} == {b.id}
     assert db.session.get(Agency, world["a1"].id).parent_id == b.id
     assert db.session.get(Assignment, assignment.id).agency_id == b.id
-    assert [s.agency_id for s in db.session.scalars(select(ManagerScope).where(ManagerScope.user_id == manager.id))] == [b.id]
+    # Merged without a choice, a's manager loses that scope rather than silently managing all of b.
+    assert [s.agency_id for s in db.session.scalars(select(ManagerScope).where(ManagerScope.user_id == manager.id))] == []
     assert db.session.scalar(select(func.count(CourseCompletion.id))) == completions_before == 4
     root = db.session.get(Agency, root.id)
     report_after = tracking.agency_report(db.session, course, root).total
@@ -214,6 +215,40 @@ def test_merge_loses_no_completion(client, admin, world, make_user):
     assert client.get(f"/admin/agencies/{a.id}/merge").status_code == 404
     refused = _post(client, f"/admin/agencies/{world['b2'].id}/move", parent_id=a.id)
     assert "Lựa chọn không hợp lệ." in refused.get_data(as_text=True)
+
+
+def test_merge_preview_lists_each_manager_and_the_administrator_decides(client, admin, world, make_user):
+    a, b, a1 = world["a"], world["b"], world["a1"]
+    manager = world["users"]["manager"]  # manages a
+    second = make_user(role="manager", agency=a, manages=[a], full_name="Trần Thị Mai")
+    above = make_user(role="manager", agency=world["root"], manages=[a, world["root"]], full_name="Lê Văn An")
+    url = f"/admin/agencies/{a.id}/merge?target={b.id}"
+    preview = client.get(url).get_data(as_text=True)
+    table = preview[preview.index('id="merge-managers"'):]
+    for person in (manager, second, above):
+        assert person.full_name in table and person.username in table
+    assert f'<input checked class="form-check-input" id="scope_{manager.id}-0" name="scope_{manager.id}" ' \
+           'type="radio" value="remove">' in table  # removing is the default
+    assert f'name="scope_{second.id}"' in table and f'name="scope_{above.id}"' not in table
+    assert "quyền không thay đổi" in table  # the one who already manages b's parent
+
+    refused = _post(client, url, target=b.id, confirm="y", **{f"scope_{manager.id}": "everything"})
+    html = refused.get_data(as_text=True)
+    assert "Có lỗi cần sửa" in html and "<title>Lỗi:" in html and "Lựa chọn không hợp lệ." in html
+    assert db.session.get(Agency, a.id).is_active
+
+    response = _post(client, url, target=b.id, confirm="y", **{f"scope_{manager.id}": "widen"})
+    assert response.status_code == 302
+    scopes = {user.id: sorted(db.session.scalars(select(ManagerScope.agency_id).where(ManagerScope.user_id == user.id)))
+              for user in (manager, second, above)}
+    assert scopes == {manager.id: [b.id], second.id: [], above.id: [world["root"].id]}
+    granted = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.scope_granted",
+                                                       AuditLog.object_id == str(manager.id)))
+    assert granted.actor_id == admin.id and granted.after["manages"] == b.code
+    revoked = {entry.object_id for entry in db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "user.scope_revoked"))}
+    assert revoked == {str(second.id), str(above.id)}
+    assert db.session.get(Agency, a1.id).parent_id == b.id
 
 
 def test_merge_into_own_subtree_is_refused(client, admin, world):
@@ -504,3 +539,9 @@ def test_imported_account_without_password_cannot_sign_in(client, auth, world, m
     assert not has_usable_password(person)
     response = auth.login(person, PASSWORD)
     assert response.status_code == 200 and "không đúng" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["²", "99999999999999999999", "-1", "abc"])
+def test_merge_preview_with_a_target_that_is_no_id_is_a_plain_page(client, admin, world, target):
+    response = client.get(f"/admin/agencies/{world['a'].id}/merge", query_string={"target": target})
+    assert response.status_code == 200 and 'id="merge-managers"' not in response.get_data(as_text=True)

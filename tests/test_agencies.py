@@ -2,13 +2,18 @@
 import pytest
 from sqlalchemy import select
 
-from app.agencies.services import AgencyError, merge_agency, move_agency, subtree_staff_counts
+from app.agencies.services import AgencyError, merge_agency, move_agency, plan_merge, subtree_staff_counts
 from app.extensions import db
 from app.models import Agency, AuditLog, ManagerScope, User
+from app.permissions import can_manage_agency
 
 
 def _reload(*agencies):
     return [db.session.get(Agency, a.id) for a in agencies]
+
+
+def _scopes(user):
+    return sorted(db.session.scalars(select(ManagerScope.agency_id).where(ManagerScope.user_id == user.id)))
 
 
 def test_paths_and_depths(make_agency_tree):
@@ -49,7 +54,7 @@ def test_move_into_own_subtree_is_refused(make_agency_tree):
         move_agency(db.session, a, a)
 
 
-def test_merge_moves_people_children_and_scopes_and_keeps_the_source(make_agency_tree, make_user):
+def test_merge_moves_people_and_children_and_keeps_the_source(make_agency_tree, make_user):
     root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
     staff = [make_user(agency=a) for _ in range(3)]
     manager_a = make_user(role="manager", agency=a)
@@ -60,10 +65,69 @@ def test_merge_moves_people_children_and_scopes_and_keeps_the_source(make_agency
     assert not a.is_active and a.merged_into_id == b.id
     assert a1.parent_id == b.id and a1.path.startswith(b.path)
     assert {u.agency_id for u in db.session.scalars(select(User).where(User.id.in_([u.id for u in staff])))} == {b.id}
-    scopes = db.session.scalars(select(ManagerScope.agency_id).where(ManagerScope.user_id == manager_a.id)).all()
-    assert scopes == [b.id]
-    both = db.session.scalars(select(ManagerScope.agency_id).where(ManagerScope.user_id == manager_both.id)).all()
-    assert both == [b.id]
+    # Without the administrator's choice no scope moves to the target: manager_a's goes (it used to
+    # become a scope over all of b, which is the widening issue 16 §8 reports); manager_both keeps b.
+    assert _scopes(manager_a) == []
+    assert _scopes(manager_both) == [b.id]
+
+
+def test_merging_a_commune_into_a_higher_agency_does_not_widen_its_manager(make_agency_tree, make_user):
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    commune_manager = make_user(role="manager", agency=a1, manages=[a1])
+    merge_agency(db.session, a1, a)
+    db.session.commit()
+    # Managing a would mean managing a2 too, which this manager never did: the scope is removed.
+    assert _scopes(commune_manager) == []
+    user = db.session.get(User, commune_manager.id)
+    assert not can_manage_agency(user, db.session.get(Agency, a2.id))
+    assert not can_manage_agency(user, db.session.get(Agency, a.id))
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.scope_revoked"))
+    assert entry.object_id == str(commune_manager.id) and entry.before == {"manages": a1.code}
+    assert entry.after == {"manages": None, "reason": "agency.merged"}
+    merged = db.session.scalar(select(AuditLog).where(AuditLog.action == "agency.merged"))
+    assert merged.after["scopes_removed"] == [commune_manager.username] and merged.after["scopes_widened"] == []
+
+
+def test_a_manager_gets_the_target_s_scope_only_when_the_administrator_chooses(make_agency_tree, make_user):
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    chosen = make_user(role="manager", agency=a1, manages=[a1])
+    not_chosen = make_user(role="manager", agency=a1, manages=[a1])
+    admin = make_user(role="admin", agency=root)
+    plan = plan_merge(db.session, a1, a)
+    assert {(c.user.id, c.would_widen) for c in plan.scope_changes} == {(chosen.id, True), (not_chosen.id, True)}
+    merge_agency(db.session, a1, a, actor=admin, widen_user_ids=[chosen.id])
+    db.session.commit()
+    assert _scopes(chosen) == [a.id] and _scopes(not_chosen) == []
+    assert can_manage_agency(db.session.get(User, chosen.id), db.session.get(Agency, a2.id))
+    granted = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.scope_granted",
+                                                       AuditLog.object_id == str(chosen.id)))
+    assert granted.actor_id == admin.id and granted.before == {"manages": a1.code}
+    assert granted.after == {"manages": a.code, "reason": "agency.merged"}
+    merged = db.session.scalar(select(AuditLog).where(AuditLog.action == "agency.merged"))
+    assert merged.after["scopes_widened"] == [chosen.username]
+    assert merged.after["scopes_removed"] == [not_chosen.username]
+
+
+def test_widening_is_refused_for_someone_who_does_not_manage_the_merged_agency(make_agency_tree, make_user):
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    other = make_user(role="manager", agency=a2, manages=[a2])
+    already = make_user(role="manager", agency=a, manages=[a1, root])
+    with pytest.raises(AgencyError):
+        merge_agency(db.session, a1, a, widen_user_ids=[other.id])
+    with pytest.raises(AgencyError):  # covered already: nothing to widen
+        merge_agency(db.session, a1, a, widen_user_ids=[already.id])
+    db.session.rollback()
+    assert db.session.get(Agency, a1.id).is_active and _scopes(other) == [a2.id]
+
+
+def test_a_manager_already_above_the_target_keeps_the_same_rights(make_agency_tree, make_user):
+    root, a, b, a1, a2, b1, b2 = make_agency_tree(depth=3, width=2)
+    manager = make_user(role="manager", agency=a, manages=[a1, root])
+    [change] = plan_merge(db.session, a1, a).scope_changes
+    assert not change.would_widen and change.covered_by.id == root.id
+    merge_agency(db.session, a1, a)
+    db.session.commit()
+    assert _scopes(manager) == [root.id]  # the redundant scope over a1 goes; a1 is still under root
 
 
 def test_merge_into_own_descendant_is_refused(make_agency_tree):

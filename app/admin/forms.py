@@ -1,6 +1,6 @@
 """Forms of the administration pages: agencies, users, sources, the staff import, audit filters."""
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import (BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField,
+from wtforms import (BooleanField, DateField, HiddenField, PasswordField, RadioField, SelectField, StringField,
                      SubmitField, TextAreaField)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
@@ -66,6 +66,36 @@ class MergeConfirmForm(Form):
     confirm = BooleanField("Tôi đã xem những gì sẽ được chuyển và muốn hợp nhất",
                            validators=[DataRequired("Vui lòng đánh dấu xác nhận.")])
     submit = SubmitField("Hợp nhất")
+
+    def scope_fields(self) -> list:
+        """The per-manager choices, in the order of the plan."""
+        return [field for field in self if field.name.startswith(SCOPE_FIELD_PREFIX)]
+
+    def widened_user_ids(self) -> list[int]:
+        """The managers the administrator chose to give the target's whole subtree."""
+        return [int(field.name.removeprefix(SCOPE_FIELD_PREFIX)) for field in self.scope_fields()
+                if field.data == SCOPE_WIDEN]
+
+
+SCOPE_FIELD_PREFIX = "scope_"
+SCOPE_REMOVE, SCOPE_WIDEN = "remove", "widen"
+
+
+def merge_confirm_form(plan, **kwargs) -> MergeConfirmForm:
+    """The confirmation, with one choice per manager whose scope moving would widen (default: remove it)."""
+    class PlannedMergeForm(MergeConfirmForm):
+        pass
+
+    if plan is not None:
+        for change in plan.scope_changes:
+            if change.would_widen:
+                user = change.user
+                setattr(PlannedMergeForm, f"{SCOPE_FIELD_PREFIX}{user.id}", RadioField(
+                    f"Khi hợp nhất, quyền quản lý của {user.full_name} ({user.username})", default=SCOPE_REMOVE,
+                    choices=[(SCOPE_REMOVE, f"Thu hồi quyền quản lý {plan.source.name} (mặc định)"),
+                             (SCOPE_WIDEN, f"Giao quyền quản lý toàn bộ {plan.target.name} và mọi cơ quan "
+                                           "cấp dưới (mở rộng quyền)")]))
+    return PlannedMergeForm(**kwargs)
 
 
 # -- users ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ..directory.services import set_local_passwords_allowed
 from ..extensions import db, export_limit
 from ..formatting import VIETNAM, local_day_start
 from ..models import Agency, AuditLog, ManagerScope, Source, User
-from ..pagination import id_arg, paginate_rows, paginated
+from ..pagination import MAX_ID, id_arg, paginate_rows, paginated
 from ..permissions import has_role, require_role
 from ..reminders.mail import SmtpMailer
 from . import forms, imports, services
@@ -152,16 +152,17 @@ def agency_merge(agency_id: int):
         abort(404)
     choose = forms.MergeTargetForm(request.args)
     _agency_select(choose.target, exclude=agency)
-    confirm = forms.MergeConfirmForm(target=request.args.get("target", ""))
-    target = db.session.get(Agency, int(confirm.target.data)) if str(confirm.target.data).isdigit() else None
+    target_id = str(request.form.get("target") if request.method == "POST" else request.args.get("target", ""))
+    target = db.session.get(Agency, int(target_id)) if target_id.isdecimal() and int(target_id) <= MAX_ID else None
     plan = None
     if target is not None:
         try:
             plan = plan_merge(db.session, agency, target)
         except AgencyError as error:
             choose.target.errors = [str(error)]
+    confirm = forms.merge_confirm_form(plan, target=target_id)
     if plan is not None and confirm.validate_on_submit():
-        merge_agency(db.session, agency, target, actor=current_user)
+        merge_agency(db.session, agency, target, actor=current_user, widen_user_ids=confirm.widened_user_ids())
         db.session.commit()
         flash(f"Đã hợp nhất «{agency.name}» vào «{target.name}».", "success")
         return redirect(url_for("admin.agency", agency_id=target.id))

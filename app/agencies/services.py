@@ -1,10 +1,11 @@
 """Agency tree services. Paths are kept in step with parent links; nothing is ever deleted."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import String, func, literal, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from ..audit import record
 from ..models import AGENCY_KINDS, Agency, Assignment, CourseCompletion, ManagerScope, User
@@ -97,6 +98,21 @@ def rename_agency(session: Session, agency: Agency, *, name: str, code: str | No
 
 
 @dataclass
+class ScopeChange:
+    """A manager whose scope is the merged agency, and what the merge does to it."""
+
+    scope: ManagerScope
+    user: User
+    #: the agency (the target or one above it) the manager already manages: the merged agency comes
+    #: under it, so dropping the scope changes nothing; None when moving the scope would widen it
+    covered_by: Agency | None = None
+
+    @property
+    def would_widen(self) -> bool:
+        return self.covered_by is None
+
+
+@dataclass
 class MergePlan:
     """What merging `source` into `target` will move, shown to the administrator before confirming."""
 
@@ -106,6 +122,8 @@ class MergePlan:
     staff: int = 0
     children: list[Agency] = field(default_factory=list)
     managers: int = 0
+    #: every scope over the source, by manager: none moves to the target unless the administrator says so
+    scope_changes: list[ScopeChange] = field(default_factory=list)
     #: active assignments given to the source: moved to the target, or closed when the target has one
     assignments_moved: list[Assignment] = field(default_factory=list)
     assignments_closed: list[Assignment] = field(default_factory=list)
@@ -123,8 +141,8 @@ def plan_merge(session: Session, source: Agency, target: Agency) -> MergePlan:
     plan.staff = session.scalar(select(func.count(User.id)).where(User.agency_id == source.id)) or 0
     plan.children = list(session.scalars(select(Agency).where(Agency.parent_id == source.id)
                                          .order_by(Agency.name)))
-    plan.managers = session.scalar(select(func.count(ManagerScope.id))
-                                   .where(ManagerScope.agency_id == source.id)) or 0
+    plan.scope_changes = _plan_scopes(session, source, target)
+    plan.managers = len(plan.scope_changes)
     target_courses = set(session.scalars(select(Assignment.course_id).where(
         Assignment.agency_id == target.id, Assignment.is_active)))
     for assignment in session.scalars(select(Assignment).where(
@@ -136,27 +154,37 @@ def plan_merge(session: Session, source: Agency, target: Agency) -> MergePlan:
     return plan
 
 
-def merge_agency(session: Session, source: Agency, target: Agency, actor: User | None = None) -> MergePlan:
-    """Merge `source` into `target`: its people, children, managers and assignments follow.
+def merge_agency(session: Session, source: Agency, target: Agency, actor: User | None = None,
+                 widen_user_ids: Collection[int] = ()) -> MergePlan:
+    """Merge `source` into `target`: its people, children and assignments follow.
+
+    A scope over the source never silently becomes a scope over the target's whole subtree: it is
+    removed, unless the manager's id is in `widen_user_ids` (the administrator's explicit choice).
 
     The source stays, inactive, with `merged_into_id` set, and is moved under the target: the
     completions recorded there keep naming it (the agency at the time of completion) and are now
     counted in the target's subtree, so no completion is lost from any report.
     """
     plan = plan_merge(session, source, target)
+    widen = set(widen_user_ids)
+    allowed = {change.user.id for change in plan.scope_changes if change.would_widen}
+    if widen - allowed:
+        raise AgencyError("Chỉ mở rộng được quyền quản lý của người đang quản lý đúng cơ quan được hợp nhất.")
     before = {"parent": source.parent.code if source.parent else None, "staff": plan.staff,
               "children": [child.code for child in plan.children], "managers": plan.managers}
     after = {"merged_into": target.code, "staff_moved": plan.staff,
              "assignments_moved": [a.id for a in plan.assignments_moved],
              "assignments_closed": [a.id for a in plan.assignments_closed],
-             "completions_kept": plan.completions}
+             "completions_kept": plan.completions,
+             "scopes_removed": sorted(c.user.username for c in plan.scope_changes if c.user.id not in widen),
+             "scopes_widened": sorted(c.user.username for c in plan.scope_changes if c.user.id in widen)}
     summary = f"Hợp nhất {source.code} vào {target.code}: {target.name}"
     for child in plan.children:
         move_agency(session, child, target, actor)
     session.execute(update(User).where(User.agency_id == source.id).values(agency_id=target.id)
                     .execution_options(synchronize_session=False))
     progress.mark(session, [source.id, target.id])  # the bulk UPDATE is not seen by the ORM
-    _merge_scopes(session, source, target)
+    _merge_scopes(session, plan, widen, actor)
     for assignment in plan.assignments_moved:
         assignment.agency_id = target.id
     for assignment in plan.assignments_closed:
@@ -173,13 +201,42 @@ def merge_agency(session: Session, source: Agency, target: Agency, actor: User |
     return plan
 
 
-def _merge_scopes(session: Session, source: Agency, target: Agency) -> None:
-    already = set(session.scalars(select(ManagerScope.user_id).where(ManagerScope.agency_id == target.id)))
-    for scope in session.scalars(select(ManagerScope).where(ManagerScope.agency_id == source.id)):
-        if scope.user_id in already:
-            session.delete(scope)
+def _plan_scopes(session: Session, source: Agency, target: Agency) -> list[ScopeChange]:
+    """The scopes over `source` with their managers, and which of them the target already covers (2 queries)."""
+    scopes = session.scalars(select(ManagerScope).options(joinedload(ManagerScope.user))
+                             .where(ManagerScope.agency_id == source.id)).all()
+    covering = {}  # user id -> the agency at or above the target they manage
+    for user_id, agency in session.execute(
+            select(ManagerScope.user_id, Agency).join(Agency, Agency.id == ManagerScope.agency_id)
+            .where(ManagerScope.user_id.in_([scope.user_id for scope in scopes]),
+                   ManagerScope.agency_id.in_(target.ancestor_ids()))
+            .order_by(Agency.depth)).all():
+        covering.setdefault(user_id, agency)
+    changes = [ScopeChange(scope, scope.user, covering.get(scope.user_id)) for scope in scopes]
+    return sorted(changes, key=lambda change: (change.user.full_name, change.user.username))
+
+
+def _merge_scopes(session: Session, plan: MergePlan, widen: set[int], actor: User | None) -> None:
+    """Remove each scope over the source, or (explicitly chosen) turn it into a scope over the target."""
+    source, target = plan.source, plan.target
+    for change in plan.scope_changes:
+        user = change.user
+        if user.id in widen:
+            change.scope.agency_id = target.id
+            record(session, actor, "user.scope_granted", user,
+                   before={"manages": source.code}, after={"manages": target.code, "reason": "agency.merged"},
+                   summary=f"Hợp nhất {source.code} vào {target.code}: quản trị viên chọn giao cho "
+                           f"{user.username} quyền quản lý toàn bộ {target.code}: {target.name}")
+            continue
+        session.delete(change.scope)
+        if change.covered_by is not None:
+            note = f"vẫn quản lý {source.code} qua quyền quản lý {change.covered_by.code}: {change.covered_by.name}"
         else:
-            scope.agency_id = target.id
+            note = f"không được mở rộng sang {target.code}: {target.name}"
+        record(session, actor, "user.scope_revoked", user,
+               before={"manages": source.code}, after={"manages": None, "reason": "agency.merged"},
+               summary=f"Hợp nhất {source.code} vào {target.code}: thu hồi quyền quản lý {source.code} "
+                       f"của {user.username} ({note})")
     session.flush()
 
 

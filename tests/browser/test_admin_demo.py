@@ -7,6 +7,7 @@ import random
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.services import create_user
 from app.demo.cli import DEMO_PASSWORD, build_demo_progress
 from app.extensions import db
 from app.models import Agency, CourseCompletion, User
@@ -72,17 +73,25 @@ def test_demo_admin_imports_fixes_applies_and_merges(live_server, phone, demo, t
     # Merge the economy office of Đông Hải into its People's Committee office.
     source = db.session.scalar(select(Agency).where(Agency.code == "HA-DH-KT"))
     target = db.session.scalar(select(Agency).where(Agency.code == "HA-DH-VP"))
+    office_manager = create_user(db.session, username="quanly.kinhte", email="quanly.kinhte@demo.hocmxh.vn",
+                                 full_name="Hồ Thị Lan", agency=source, password=DEMO_PASSWORD, manages=[source])
+    db.session.commit()
     phone.goto(f"{live_server}/admin/agencies/{source.id}")
     phone.get_by_role("link", name="Hợp nhất vào cơ quan khác").click()
     phone.get_by_label("Hợp nhất vào").select_option(str(target.id))
     phone.get_by_role("button", name="Xem trước").click()
     assert phone.get_by_text("lượt hoàn thành ghi tại").is_visible()
+    # The office's manager is listed; removing the scope is chosen unless the administrator widens it.
+    choice = phone.get_by_role("group", name="Khi hợp nhất, quyền quản lý của Hồ Thị Lan (quanly.kinhte)")
+    assert choice.is_visible()
+    assert choice.get_by_label(f"Thu hồi quyền quản lý {source.name} (mặc định)").is_checked()
     assert no_sideways_scroll(phone)
     phone.get_by_label("Tôi đã xem những gì sẽ được chuyển và muốn hợp nhất").check()
     phone.get_by_role("button", name="Hợp nhất").click()
     assert phone.get_by_text(f"Đã hợp nhất «{source.name}» vào «{target.name}».").is_visible()
     db.session.expire_all()
     assert not db.session.get(Agency, source.id).is_active
+    assert db.session.get(User, office_manager.id).manager_scopes == []
     assert db.session.scalar(select(func.count(CourseCompletion.id))) == completions
 
     for page in ("/admin/", "/admin/agencies", "/admin/users", "/admin/audit", f"/admin/users/{new.id}"):
