@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test setup setup-dev setup-load system-deps check clean bench loadtest loadtest-exam faulttest
+.PHONY: run serve test setup setup-dev setup-load system-deps runtime-deps check clean bench loadtest loadtest-exam faulttest
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -30,7 +30,7 @@ setup-dev: $(VENV)/.installed-dev
 
 setup-load: $(VENV)/.installed-load
 
-run: setup
+run: setup runtime-deps
 	$(FLASK) db upgrade
 	$(FLASK) content load
 	$(FLASK) demo
@@ -39,13 +39,17 @@ run: setup
 
 # Production (docs/deploy.md): SECRET_KEY and DATABASE_URL (PostgreSQL) come from the environment;
 # migrations are applied, then gunicorn serves with gunicorn.conf.py.
-serve: setup
+serve: setup runtime-deps
 	APP_CONFIG=production $(FLASK) db upgrade
 	APP_CONFIG=production $(FLASK) tracking refresh-progress
 	HOST=$(HOST) PORT=$(PORT) APP_CONFIG=production exec $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app('production')"
 
 system-deps:
 	scripts/ensure-system-deps.sh
+
+# The Debian packages serving needs (the PDFs' static fonts), without the test servers.
+runtime-deps:
+	scripts/ensure-system-deps.sh runtime
 
 test: setup-dev system-deps
 	scripts/run-tests.sh
