@@ -1,7 +1,7 @@
 """Sign-in, sign-out and change of password."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
@@ -40,10 +40,11 @@ def _typed_account_id() -> int | None:
     and never for a GET, so showing the sign-in page costs no statement."""
     if request.method != "POST":
         return None
-    if "typed_account_id" not in g:
+    # Kept on the request, not on `g`: an application context may outlive one request (tests).
+    if "typed_account_id" not in request.environ:
         user = find_user_by_login(db.session, request.form.get("username", ""))
-        g.typed_account_id = user.id if user is not None else None
-    return g.typed_account_id
+        request.environ["typed_account_id"] = user.id if user is not None else None
+    return request.environ["typed_account_id"]
 
 
 def _account_key() -> str:
