@@ -758,6 +758,41 @@ class AnswerTally(db.Model):
     wrong: Mapped[int] = mapped_column(Integer)
 
 
+class OptionTally(db.Model):
+    """How often each choice of a question version was picked in graded quiz answers of a course, in
+    an agency's whole subtree (migration 0019, `tracking.tallies`): the share of staff who chose each
+    wrong option, beside the AnswerTally of the same (agency, course, question version)."""
+
+    __tablename__ = "option_tally"
+    __table_args__ = (CheckConstraint("chosen >= 0", name="chosen_not_negative"),)
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_version.id"), primary_key=True,
+                                                     index=True)
+    #: a choice's key as stored in the answer (opaque; the manager's page shows the choice's text)
+    choice_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chosen: Mapped[int] = mapped_column(Integer)
+
+
+class CompletionTally(db.Model):
+    """Current completions of a course per week, in an agency's whole subtree (migration 0019,
+    `tracking.tallies`): the dashboard's weekly chart reads twelve rows, however large the subtree.
+
+    A completion counts in the week (Monday, Vietnam time) it was made, for the agency it was made in
+    and every agency above it; it leaves the tally when it is archived by a renewal.
+    """
+
+    __tablename__ = "completion_tally"
+    __table_args__ = (CheckConstraint("completed >= 0", name="completed_not_negative"),)
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    #: the Monday (Vietnam time) of the week
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer)
+
+
 # -- tracking: assignments (migration 0003) -------------------------------------------------------
 
 class Assignment(db.Model):

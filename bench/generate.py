@@ -32,7 +32,7 @@ from app.learn.grading import percent, score_answer
 from app.learn.services import COMMITMENT_TEXT, PRACTICE_PASS_PERCENT, draw_versions
 from app.models import Course, Lesson, QuestionVersion, Quiz, QuizPool
 from app.tracking import progress
-from app.tracking.tallies import rebuild_tallies
+from app.tracking.tallies import rebuild_completion_tallies, rebuild_tallies
 
 BASE_STAFF = 60_000
 BASE_AGENCIES = 1_500
@@ -529,6 +529,7 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     writer.commit()
     # The tallies of "what staff get wrong", as the learning services would have kept them.
     rows.counts["answer_tally"] = rebuild_tallies(db.session)
+    rows.counts["completion_tally"] = rebuild_completion_tallies(db.session)
     db.session.commit()
     db.session.remove()
     writer.finish()

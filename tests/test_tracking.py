@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.agencies.services import merge_agency, move_agency
 from app.extensions import db
 from app.learn import services as learn
-from app.models import AnswerTally, Assignment, Attempt, AuditLog, CourseCompletion, Lesson, Quiz, utcnow
+from app.models import (AnswerTally, Assignment, Attempt, AuditLog, CompletionTally, CourseCompletion, Lesson,
+                        OptionTally, Quiz, utcnow)
 from app.tracking import exports, services, tallies
 from support import assert_summaries_follow as _assert_summaries_follow
 from support import complete_fixture_course, csrf_token, in_background_until_blocked
@@ -300,6 +301,91 @@ def test_a_recount_agrees_with_the_tallies_after_people_move(tree, make_user, fi
     assert _tallies() == kept
     by_agency = _per_agency(kept)
     assert by_agency[tree["a1"].id] == by_agency[tree["b1"].id] == (questions, questions)
+
+
+def _completion_tallies():
+    return sorted(db.session.execute(select(CompletionTally.agency_id, CompletionTally.course_id,
+                                            CompletionTally.week, CompletionTally.completed)).all())
+
+
+def _option_tallies():
+    return sorted(db.session.execute(select(OptionTally.agency_id, OptionTally.question_version_id,
+                                            OptionTally.choice_key, OptionTally.chosen)).all())
+
+
+def _assert_tallies_equal_a_recount():
+    """Every tally the services keep equals the bulk recount from the completions and answers."""
+    kept = (_tallies(), _option_tallies(), _completion_tallies())
+    tallies.rebuild_tallies(db.session)
+    tallies.rebuild_completion_tallies(db.session)
+    assert (_tallies(), _option_tallies(), _completion_tallies()) == kept
+    db.session.rollback()
+    return kept
+
+
+def _weekly(agency, course, now=None):
+    return {monday.date(): count for monday, count in services.weekly_completions(db.session, course, agency, now=now)
+            if count}
+
+
+def test_weekly_completion_tallies_follow_completions_renewals_and_moves(tree, make_user, fixture_course):
+    assignment = _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=-300, validity=12,
+                         recertify=60)
+    renewing = make_user(agency=tree["a1"])
+    _complete(renewing, fixture_course, when=assignment.starts_at + timedelta(days=5))
+    last_week = utcnow() - timedelta(days=7)
+    _complete(make_user(agency=tree["a2"]), fixture_course, when=last_week)
+    _complete(make_user(agency=tree["b1"]), fixture_course)
+    this_week, previous = tallies.week_of(utcnow()), tallies.week_of(last_week)
+    assert _weekly(tree["root"], fixture_course) == {this_week: 1, previous: 1}
+    _assert_tallies_equal_a_recount()
+    assert len(_completion_tallies()) == 3 * 3  # each week's completion, in its agency and two above
+
+    _complete(renewing, fixture_course)  # the renewal archives the old completion: it leaves its week
+    assert _weekly(tree["a"], fixture_course) == {this_week: 1, previous: 1}
+    assert tallies.week_of(assignment.starts_at + timedelta(days=5)) not in {row.week for row in _completion_tallies()}
+    _assert_tallies_equal_a_recount()
+
+    renewing.agency_id = tree["b2"].id  # a person moves: the completion stays where it was made
+    db.session.commit()
+    assert _weekly(tree["b"], fixture_course) == {this_week: 1}
+    _assert_tallies_equal_a_recount()
+
+    move_agency(db.session, tree["a1"], tree["b"])  # a subtree moves: its completions go with it
+    db.session.commit()
+    assert _weekly(tree["b"], fixture_course) == {this_week: 2}
+    assert _weekly(tree["a"], fixture_course) == {previous: 1}
+    assert _weekly(tree["root"], fixture_course) == {this_week: 2, previous: 1}
+    _assert_tallies_equal_a_recount()
+
+    merge_agency(db.session, tree["a"], tree["b"])  # a merge: a and a2 come under b, nothing lost
+    db.session.commit()
+    assert _weekly(tree["b"], fixture_course) == {this_week: 2, previous: 1}
+    assert _weekly(tree["root"], fixture_course) == {this_week: 2, previous: 1}
+    _assert_tallies_equal_a_recount()
+
+
+def test_the_weekly_chart_cuts_weeks_on_monday_in_vietnam(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"], started_days_ago=30)
+    monday_early = datetime(2026, 11, 29, 17, 30, tzinfo=timezone.utc)  # still Sunday in UTC; 00:30 Monday 30/11 in Vietnam
+    _complete(make_user(agency=tree["a1"]), fixture_course, when=monday_early)
+    _complete(make_user(agency=tree["a1"]), fixture_course, when=monday_early - timedelta(hours=1))  # Sunday 23:30
+    weeks = _weekly(tree["a"], fixture_course, now=datetime(2026, 12, 7, 5, tzinfo=timezone.utc))
+    assert weeks == {datetime(2026, 11, 30).date(): 1, datetime(2026, 11, 23).date(): 1}
+    _assert_tallies_equal_a_recount()
+
+
+def test_option_tallies_count_each_choice_picked_and_follow_moves(tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    _complete(make_user(agency=tree["a1"]), fixture_course)  # the right choices
+    _fail_check(make_user(agency=tree["b1"]))  # nothing picked: no choice counted
+    picked = _option_tallies()
+    assert picked and {row.agency_id for row in picked} == {tree["root"].id, tree["a"].id, tree["a1"].id}
+    _assert_tallies_equal_a_recount()
+    move_agency(db.session, tree["a1"], tree["b"])
+    db.session.commit()
+    assert {row.agency_id for row in _option_tallies()} == {tree["root"].id, tree["b"].id, tree["a1"].id}
+    _assert_tallies_equal_a_recount()
 
 
 def test_assignment_form(client, auth, tree, make_user, fixture_course):

@@ -35,7 +35,7 @@ from ..models import (
     utcnow,
 )
 from ..tracking import progress, rules
-from ..tracking.tallies import grading_agency, tally_attempt
+from ..tracking.tallies import grading_agency, tally_attempt, tally_completion, untally_completions
 from .grading import percent, score_answer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -655,7 +655,8 @@ def submit_attempt(session: Session, attempt: Attempt, *, now: datetime | None =
     session.flush()
     if agency is not None:  # last, so that the shared tallies stay locked for as short a time as possible
         tally_attempt(session, attempt, agency.path, {item.question_version_id: scores[item.id]
-                                                      for item, _, _ in items})
+                                                      for item, _, _ in items},
+                      {item.question_version_id: item.answer for item, _, _ in items})
     session.refresh(attempt)
     return True
 
@@ -710,10 +711,11 @@ def record_commitment(session: Session, user: User, course: Course, *, ip: str, 
     try:
         with session.begin_nested():
             # The completion being renewed is archived, never deleted, before the new one is recorded.
-            session.execute(update(CourseCompletion).where(
+            archived = session.execute(update(CourseCompletion).where(
                 CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id,
                 CourseCompletion.archived_at.is_(None)).values(archived_at=now)
-                .execution_options(synchronize_session=False))
+                .returning(CourseCompletion.agency_id, CourseCompletion.course_id, CourseCompletion.completed_at)
+                .execution_options(synchronize_session=False)).all()
             completion = CourseCompletion(
                 user_id=user.id, course_id=course.id, agency_id=user.agency_id, completed_at=now,
                 expires_at=rules.expiry_for(terms, course.validity_months, now),
@@ -721,6 +723,8 @@ def record_commitment(session: Session, user: User, course: Course, *, ip: str, 
                 certificate_code=new_certificate_code(), final_attempt_id=final_attempt)
             session.add(completion)
             session.flush()
+            untally_completions(session, archived)
+            tally_completion(session, completion)
     except IntegrityError:  # recorded by a concurrent request that got past the lock
         existing = session.scalar(select(CourseCompletion).where(
             CourseCompletion.user_id == user.id, CourseCompletion.course_id == course.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,14 +18,15 @@ from ..audit import record
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM, format_datetime_local
 from .progress import child_of, status_counts
+from .tallies import week_of
 from .rules import STATUSES, Terms, add_months, person_statuses, scope_terms, terms_of  # noqa: F401 (shared names)
 from ..models import (
     Agency,
     AnswerTally,
     Assignment,
     AuditLog,
+    CompletionTally,
     Course,
-    CourseCompletion,
     QuestionVersion,
     Topic,
     User,
@@ -355,19 +356,15 @@ def wrong_by_question(session: Session, course: Course, root: Agency, limit: int
 
 def weekly_completions(session: Session, course: Course, root: Agency, weeks: int = 12,
                        now: datetime | None = None) -> list[tuple[datetime, int]]:
-    """Completions per week (Monday to Sunday in Vietnam), counted in SQL by the agency at the time
-    of completion. Returns each week's Monday (Vietnam time) with its count."""
+    """Current completions per week (Monday to Sunday in Vietnam) made in the subtree, each counted
+    by the agency at the time of completion: the subtree's weekly tally (`tracking.tallies`, kept
+    as completions are recorded and archived), at most `weeks` rows. Returns each week's Monday
+    (Vietnam time) with its count."""
     now = now or utcnow()
-    local = now.astimezone(VIETNAM)
-    this_monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    mondays = [this_monday - timedelta(weeks=weeks - 1 - index) for index in range(weeks)]
-    ends = mondays[1:] + [this_monday + timedelta(weeks=1)]
-    completed = CourseCompletion.completed_at
-    counts = session.execute(  # current completions only: a superseded one is not counted twice
-        select(*[func.coalesce(func.sum(case((and_(completed >= start, completed < end), 1), else_=0)), 0)
-                 for start, end in zip(mondays, ends)])
-        .join(Agency, Agency.id == CourseCompletion.agency_id)
-        .where(CourseCompletion.course_id == course.id, CourseCompletion.archived_at.is_(None),
-               completed >= mondays[0],
-               Agency.path.startswith(root.path, autoescape=True))).one()
-    return list(zip(mondays, counts))
+    this_week = week_of(now)
+    days = [this_week - timedelta(weeks=weeks - 1 - index) for index in range(weeks)]
+    counts = dict(session.execute(
+        select(CompletionTally.week, CompletionTally.completed)
+        .where(CompletionTally.agency_id == root.id, CompletionTally.course_id == course.id,
+               CompletionTally.week >= days[0], CompletionTally.week <= this_week)).all())
+    return [(datetime.combine(day, time(), VIETNAM), counts.get(day, 0)) for day in days]
