@@ -110,3 +110,51 @@ def test_0010_carries_statuses_over_and_restores_only_the_wrongly_reset(tmp_path
                     == [12, None]
             db.session.remove()
             db.engine.dispose()
+
+
+def test_0019_fills_the_weekly_completion_tallies_from_the_current_completions(tmp_path):
+    """Completions already recorded when 0019 runs are tallied per subtree and week (Vietnam time),
+    the archived one left out."""
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import bindparam
+
+    from app.models import UTCDateTime
+
+    with blank_database(tmp_path, "weekly") as url:
+        app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            flask_migrate.upgrade(revision="0016")
+
+            def run(sql, **values):
+                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
+                                                   if isinstance(value, datetime)])
+                with db.engine.begin() as connection:
+                    connection.execute(statement, values)
+
+            now = datetime(2026, 12, 7, 5, tzinfo=timezone.utc)
+            run("INSERT INTO agency (id, code, name, kind, path, depth, is_active, created_at) VALUES "
+                "(1, 'P', 'Tỉnh', 'province', '/1/', 0, true, :t)", t=now)
+            run("INSERT INTO agency (id, code, name, kind, parent_id, path, depth, is_active, created_at) VALUES "
+                "(2, 'X', 'Xã', 'commune', 1, '/1/2/', 1, true, :t)", t=now)
+            run("INSERT INTO course (id, slug, title, summary, status, content_hash) VALUES "
+                "(1, 'k', 'Khóa', '', 'published', 'h')")
+            completions = ((1, datetime(2026, 11, 29, 17, 30, tzinfo=timezone.utc), None),  # Monday 30/11 in Vietnam
+                           (2, datetime(2026, 11, 29, 16, 30, tzinfo=timezone.utc), None),  # Sunday 29/11
+                           (3, datetime(2026, 11, 24, 3, tzinfo=timezone.utc), now))  # renewed since
+            for number, completed, archived in completions:
+                run("INSERT INTO \"user\" (id, username, email, full_name, search_name, agency_id, password_hash, "
+                    "is_active, is_trainer, is_admin, created_at, failed_logins) VALUES (:id, :u, :e, 'N', 'n', 2, 'x', "
+                    "true, false, false, :t, 0)", id=number, u=f"user{number}", e=f"u{number}@example.org", t=now)
+                run("INSERT INTO course_completion (id, user_id, course_id, agency_id, completed_at, commitment_text, "
+                    "commitment_ip, commitment_user_agent, certificate_code, archived_at) VALUES "
+                    "(:id, :id, 1, 2, :c, 'cam kết', '', '', :code, :a)",
+                    id=number, c=completed, code=f"CODE{number}", a=archived)
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                rows = sorted(tuple(row) for row in connection.execute(text(
+                    "SELECT agency_id, week, completed FROM completion_tally")))
+            weeks = {(agency, date.fromisoformat(str(week)), count) for agency, week, count in rows}
+            assert weeks == {(agency, day, 1) for agency in (1, 2) for day in (date(2026, 11, 30), date(2026, 11, 23))}
+            db.session.remove()
+            db.engine.dispose()
