@@ -79,3 +79,20 @@ def paginate_rows(session, select, page: int, per_page: int, total_column: str |
     """
     return RowPagination(select=select, session=session, page=max(page, 1), per_page=per_page,
                          error_out=False, count=True, total_column=total_column)
+
+
+class ListPagination(Pagination):
+    """A page of a list already read (rows of a few short columns: an agency's children, filtered in
+    Python where SQL cannot compare names without their diacritics)."""
+
+    def _query_items(self) -> list:
+        return self._query_args["rows"][self._query_offset:self._query_offset + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._query_args["rows"])
+
+
+def paginate_list(rows: list, page: int, per_page: int) -> ListPagination:
+    """A page of `rows`; past the end, the last page."""
+    pages = max(1, -(-len(rows) // per_page))
+    return ListPagination(rows=rows, page=min(max(page, 1), pages), per_page=per_page, error_out=False, count=True)

@@ -135,6 +135,32 @@ def test_people_search_ignores_diacritics_and_filters(client, auth, tree, make_u
     assert target.full_name in html and other.full_name not in html
 
 
+def test_the_dashboard_lists_a_page_of_children_searched_without_diacritics(
+        client, auth, make_agency, make_user, fixture_course):
+    country = make_agency("Cả nước", kind="ministry")
+    provinces = [make_agency(name, parent=country, kind="province")
+                 for name in ("Tỉnh Hòa An", "Tỉnh Đồng Xuân", "Thành phố Hà Nội", "Tỉnh Hòa Bình", "Tỉnh Yên Lạc")]
+    _assign(fixture_course, country)
+    for province in provinces:
+        make_user(agency=province)
+    make_user(agency=country)  # placed directly in the root
+    report = services.agency_report(db.session, fixture_course, country, page=2, per_page=2)
+    # In Vietnamese name order: Thành phố Hà Nội, Tỉnh Đồng Xuân, Tỉnh Hòa An, Tỉnh Hòa Bình, Tỉnh Yên Lạc.
+    assert [child.name for child, _ in report.children] == ["Tỉnh Hòa An", "Tỉnh Hòa Bình"]
+    assert (report.children_page.total, report.children_page.pages) == (5, 3)
+    assert (report.total.staff, report.direct.staff) == (6, 1)  # totals cover the whole subtree
+    found = services.agency_report(db.session, fixture_course, country, page=1, search="HOA")
+    assert [child.name for child, _ in found.children] == ["Tỉnh Hòa An", "Tỉnh Hòa Bình"]
+    assert services.agency_report(db.session, fixture_course, country, page=9, per_page=2).children_page.page == 3
+    assert services.agency_report(db.session, fixture_course, country, page=1, search="dong xuan hoa").children == []
+    assert len(services.agency_report(db.session, fixture_course, country).children) == 5  # the PDF: all
+
+    auth.login(make_user(role="manager", agency=country))
+    html = client.get(f"/manage/agencies/{country.id}?q=ha+noi").get_data(as_text=True)
+    assert "Thành phố Hà Nội" in html and "Tỉnh Hòa An" not in html and 'value="ha noi"' in html
+    assert "Tìm đơn vị" in html and "1 đơn vị có tên chứa" in html
+
+
 def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_course):
     _assign(fixture_course, tree["root"])
     manager = make_user(role="manager", agency=tree["root"])

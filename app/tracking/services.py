@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..audit import record
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM, format_datetime_local
+from ..pagination import Pagination, paginate_list
 from .progress import child_of, status_counts
 from .tallies import week_of
 from .rules import STATUSES, Terms, add_months, person_statuses, scope_terms, terms_of  # noqa: F401 (shared names)
@@ -231,13 +232,25 @@ class AgencyReport:
     agency: Agency
     course: Course
     total: Figures
+    #: the children listed (one page of them when the report is paginated), with their figures
     children: list[tuple[Agency, Figures]]
     #: people placed directly in the agency, not in any child
     direct: Figures
+    #: the page of children shown (a Pagination over the children matching the search), or None
+    #: when every child is listed (the PDF report)
+    children_page: Pagination | None = None
 
 
-def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None) -> AgencyReport:
-    """Figures for the agency's subtree and for each child's subtree.
+#: children per page on the dashboard: a country's 63 provinces on two pages, a district's communes on one
+CHILDREN_PER_PAGE = 50
+
+
+def agency_report(session: Session, course: Course, agency: Agency, now: datetime | None = None, *,
+                  page: int | None = None, per_page: int = CHILDREN_PER_PAGE,
+                  search: str | None = None) -> AgencyReport:
+    """Figures for the agency's subtree and for each child's subtree; with `page`, only that page of
+    the children whose name contains every word of `search` (diacritics and case ignored) is listed,
+    the totals still covering the whole subtree.
 
     From the progress summaries (`tracking.progress`); or, while they cannot answer for `now`,
     every person's status. Either way added up per child in SQL, the child read off the path (far
@@ -250,9 +263,11 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
         child = child_of(session, agency, people.c.path)
         rows = session.execute(select(child, people.c.status, func.count()).group_by(child, people.c.status)).all()
     counts = Counter({(child_id, status): number for child_id, status, number in rows})
-    children = session.scalars(select(Agency).where(Agency.parent_id == agency.id, Agency.is_active)
-                               .order_by(Agency.name)).all()
-    names = ("staff", *STATUSES)
+    # Only ids and names of every child (a few thousand short rows at most); full rows for the page.
+    # In Vietnamese order whatever the database's collation ("Đồng Xuân" among the D's).
+    names = sorted(((strip_diacritics(name), name, child_id) for child_id, name in session.execute(
+        select(Agency.id, Agency.name).where(Agency.parent_id == agency.id, Agency.is_active))))
+    names = [(child_id, plain) for plain, _, child_id in names]
 
     def figures_of(keys) -> Figures:
         figures = Figures(**{status: sum(counts[key, status] for key in keys) for status in STATUSES})
@@ -260,10 +275,20 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
         return figures
 
     total = figures_of({key for key, _ in counts})
-    by_child = {child.id: figures_of([child.id]) for child in children}
-    listed = [(item, by_child[item.id]) for item in children]
-    direct = Figures(**{name: getattr(total, name) - sum(getattr(f, name) for _, f in listed) for name in names})
-    return AgencyReport(agency, course, total, listed, direct)
+    in_children = figures_of([child_id for child_id, _ in names])
+    direct = Figures(**{name: getattr(total, name) - getattr(in_children, name) for name in ("staff", *STATUSES)})
+    children_page = None
+    listed_ids = [child_id for child_id, _ in names]
+    if page is not None:
+        words = strip_diacritics(search or "").split()
+        matching = [child_id for child_id, plain in names if all(word in plain for word in words)]
+        children_page = paginate_list(matching, page, per_page)
+        listed_ids = children_page.items
+    loaded = {item.id: item for item in session.scalars(select(Agency).where(Agency.id.in_(listed_ids)))}
+    listed = [(loaded[child_id], figures_of([child_id])) for child_id in listed_ids]
+    if children_page is not None:
+        children_page.items = listed
+    return AgencyReport(agency, course, total, listed, direct, children_page)
 
 
 # -- people ------------------------------------------------------------------------------------

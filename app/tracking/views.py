@@ -13,7 +13,7 @@ from ..extensions import db, export_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
 from ..auth.forms import EmptyForm
 from ..learn import services as learn
-from ..pagination import paginate_rows, paginated
+from ..pagination import page_arg, paginate_rows, paginated
 from ..models import Agency, Attempt, Course, CourseCompletion, Lesson, LessonProgress, utcnow
 from ..permissions import (can_change_assignment, can_manage_agency, get_agency_or_404, get_assignment_or_404,
                            get_user_or_404, managed_root_agencies, require_role)
@@ -51,13 +51,15 @@ def index():
 @bp.route("/agencies/<int:agency_id>")
 @require_role("manager")
 def dashboard(agency_id: int):
-    """The subtree's figures, its child agencies with completion bars, completions per week."""
+    """The subtree's figures, a page of its child agencies (searched by name) with completion bars,
+    completions per week."""
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
-    report = services.agency_report(db.session, course, agency)
+    search = (request.args.get("q") or "").strip()[:100]
+    report = services.agency_report(db.session, course, agency, page=page_arg(), search=search)
     weeks = services.weekly_completions(db.session, course, agency)
     return render_template("tracking/dashboard.html", report=report, course=course, courses=_courses(),
-                           chart=weekly_bars_svg(weeks), labels=services.STATUS_LABELS,
+                           chart=weekly_bars_svg(weeks), labels=services.STATUS_LABELS, search=search,
                            parent_visible=agency.parent is not None
                            and can_manage_agency(current_user, agency.parent))
 
