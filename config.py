@@ -105,6 +105,8 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     #: learners are reminded this many days before their due date, and every day once overdue
     REMINDER_DAYS_BEFORE_DUE = int(os.environ.get("REMINDER_DAYS_BEFORE_DUE", "3"))
+    #: answers a question needs before it ranks on "what staff get wrong" (fewer are listed apart)
+    WRONG_ANSWERS_MIN_ANSWERS = int(os.environ.get("WRONG_ANSWERS_MIN_ANSWERS", "5"))
     #: a learner this many days overdue also appears in the digest of the next head up the tree
     ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
     # Violation reports (app/violations): where evidence is kept, and the limits of an upload.

@@ -188,6 +188,70 @@ def test_person_page_and_wrong_answers(client, auth, tree, make_user, fixture_co
     assert "Bài đăng nêu tên, tuổi và nơi ở" in html
 
 
+def _answer_the_check_wrong(user):
+    """The lesson check answered with the first wrong choice of every question (true/false: right)."""
+    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == "kt-mau"))
+    attempt = learn.start_attempt(db.session, user, quiz)
+    picked = {}
+    for item in attempt.questions:
+        if item.version.type == "true_false":
+            keys = item.version.correct_keys
+        else:
+            keys = [key for key in sorted(item.choice_order) if key not in item.version.correct_keys][:1]
+        picked[item.version.id] = keys
+        learn.save_answer(db.session, attempt, item.position, keys)
+    learn.submit_attempt(db.session, attempt)
+    db.session.commit()
+    return picked
+
+
+def test_wrong_answers_rank_only_questions_answered_enough_and_show_the_wrong_choices_picked(
+        client, auth, app, tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    for number in range(5):
+        picked = _answer_the_check_wrong(make_user(agency=tree["a1"] if number % 2 else tree["b1"]))
+    wrong = services.wrong_answers(db.session, fixture_course, tree["root"], min_answers=5)
+    assert {row.version.id for row in wrong.questions} == set(picked)
+    assert [row.share for row in wrong.questions] == [100.0, 100.0, 0.0]
+    for row in wrong.questions:
+        if row.wrong:
+            chosen = next(c["text"] for c in row.version.choices if c["key"] == picked[row.version.id][0])
+            assert [(option.text, option.chosen, option.share) for option in row.options] == [(chosen, 5, 100.0)]
+        else:
+            assert row.options == []  # the right choice is not listed among the wrong ones
+    assert wrong.few == []
+    in_a = services.wrong_answers(db.session, fixture_course, tree["a"], min_answers=5)  # two learners there
+    assert in_a.questions == [] and {row.version.id for row in in_a.few} == set(picked)
+    assert {row.total for row in in_a.few} == {2}
+    _assert_tallies_equal_a_recount()
+
+    app.config["WRONG_ANSWERS_MIN_ANSWERS"] = 5
+    auth.login(make_user(role="manager", agency=tree["root"]))
+    html = client.get(f"/manage/agencies/{tree['root'].id}/wrong").get_data(as_text=True)
+    assert "Phương án sai cán bộ đã chọn" in html and "100% số lượt trả lời (5/5)" in html
+    assert "Câu hỏi chưa đủ 5 lượt trả lời" not in html
+    html = client.get(f"/manage/agencies/{tree['a'].id}/wrong").get_data(as_text=True)
+    assert "Câu hỏi chưa đủ 5 lượt trả lời" in html and "Chưa có câu hỏi nào đủ 5 lượt trả lời" in html
+    assert "100% số lượt trả lời (2/2)" in html
+    keys = {key for keys in picked.values() for key in keys}
+    assert not any(f'value="{key}"' in html for key in keys)  # choices shown by their text, no form
+
+
+def test_the_weekly_chart_keeps_its_text_at_least_12_px_on_a_phone():
+    """Drawn 360 units wide with 14-unit text: on a 360-px phone (328 px of content) the text is
+    14 × 328 / 360 ≈ 12.8 px; the old 640-unit chart drew its 11-px labels at about 6 px."""
+    import re
+
+    from app.tracking import charts
+
+    monday = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    svg = str(charts.weekly_bars_svg([(monday - timedelta(weeks=week), 1234 * week) for week in range(12)]))
+    width = float(re.search(r'viewBox="0 0 (\d+)', svg).group(1))
+    sizes = {float(size) for size in re.findall(r'font-size="([\d.]+)"', svg)}
+    assert sizes and min(sizes) * 328 / width >= 12
+    assert "30/11" in svg and "13574" in svg and "Tuần từ 30/11" in svg
+
+
 def test_people_pages_count_with_the_page(tree, make_user, fixture_course):
     from app.pagination import paginate_rows
 

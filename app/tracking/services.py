@@ -28,6 +28,7 @@ from ..models import (
     AuditLog,
     CompletionTally,
     Course,
+    OptionTally,
     QuestionVersion,
     Topic,
     User,
@@ -332,31 +333,72 @@ def filter_people(query, people, *, status: str | None = None, within: Agency | 
 # -- what staff get wrong ---------------------------------------------------------------------
 
 @dataclass
+class OptionShare:
+    """A wrong choice of a question and how often staff picked it."""
+
+    text: str
+    chosen: int
+    #: per cent of the question's answers that picked it
+    share: float
+
+
+@dataclass
 class WrongRow:
     total: int
     wrong: int
     version: QuestionVersion | None = None
     topic: Topic | None = None
+    #: the wrong choices picked, most picked first (questions only)
+    options: list[OptionShare] = field(default_factory=list)
 
     @property
     def share(self) -> float:
         return round(self.wrong * 100 / self.total, 1) if self.total else 0.0
 
 
-def wrong_answers(session: Session, course: Course, root: Agency,
-                  limit: int = 20) -> tuple[list[WrongRow], list[WrongRow]]:
-    """Per question (worst first, at most `limit`) and per topic, over the graded quiz answers given
-    in the subtree: the subtree's tally of each question version (`tracking.tallies`, kept when an
-    attempt is graded); the topics are added up from those few rows."""
+@dataclass
+class WrongAnswers:
+    #: questions answered at least `min_answers` times, worst first
+    questions: list[WrongRow]
+    topics: list[WrongRow]
+    #: questions answered fewer times: too few to rank, listed apart (most answered first)
+    few: list[WrongRow]
+    min_answers: int
+
+
+#: answers a question needs before it ranks: one wrong answer out of one is not "100 % wrong"
+MIN_ANSWERS = 5
+
+
+def wrong_answers(session: Session, course: Course, root: Agency, limit: int = 20,
+                  min_answers: int = MIN_ANSWERS) -> WrongAnswers:
+    """Per question (worst first, at most `limit`, among those answered at least `min_answers` times;
+    the others apart) with the share of each wrong choice picked, and per topic, over the graded quiz
+    answers given in the subtree: the subtree's tallies of each question version and choice
+    (`tracking.tallies`, kept when an attempt is graded); the topics are added up from those rows."""
     tallies = session.execute(
         select(AnswerTally.question_version_id, AnswerTally.answered.label("total"), AnswerTally.wrong)
         .where(AnswerTally.agency_id == root.id, AnswerTally.course_id == course.id)).all()
     if not tallies:
-        return [], []
+        return WrongAnswers([], [], [], min_answers)
     versions = {v.id: v for v in session.scalars(select(QuestionVersion).where(
         QuestionVersion.id.in_([row.question_version_id for row in tallies])))}
-    worst = sorted(tallies, key=lambda row: (-row.wrong / row.total, -row.total, row.question_version_id))[:limit]
-    questions = [WrongRow(row.total, row.wrong, version=versions[row.question_version_id]) for row in worst]
+    ranked = [row for row in tallies if row.total >= min_answers]
+    worst = sorted(ranked, key=lambda row: (-row.wrong / row.total, -row.total, row.question_version_id))[:limit]
+    few = sorted((row for row in tallies if row.total < min_answers),
+                 key=lambda row: (-row.total, -row.wrong, row.question_version_id))[:limit]
+    listed = {row.question_version_id: WrongRow(row.total, row.wrong, version=versions[row.question_version_id])
+              for row in (*worst, *few)}
+    for version_id, key, chosen in session.execute(
+            select(OptionTally.question_version_id, OptionTally.choice_key, OptionTally.chosen)
+            .where(OptionTally.agency_id == root.id, OptionTally.course_id == course.id,
+                   OptionTally.question_version_id.in_(list(listed)))):
+        row = listed[version_id]
+        text = next((choice.get("text", "") for choice in row.version.choices or () if choice.get("key") == key), None)
+        if text is not None and key not in (row.version.correct_keys or ()):  # a wrong choice still offered
+            row.options.append(OptionShare(text, chosen, round(chosen * 100 / row.total, 1)))
+    for row in listed.values():
+        row.options.sort(key=lambda option: (-option.chosen, option.text))
 
     topics_of = {}
     for question_id, topic in session.execute(
@@ -370,11 +412,14 @@ def wrong_answers(session: Session, course: Course, root: Agency,
             tally.total += row.total
             tally.wrong += row.wrong
     topics = sorted(by_topic.values(), key=lambda row: (-row.wrong / row.total, row.topic.slug))
-    return questions, topics
+    return WrongAnswers([listed[row.question_version_id] for row in worst], topics,
+                        [listed[row.question_version_id] for row in few], min_answers)
 
 
-def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20) -> list[WrongRow]:
-    return wrong_answers(session, course, root, limit)[0]
+def wrong_by_question(session: Session, course: Course, root: Agency, limit: int = 20,
+                      min_answers: int = 1) -> list[WrongRow]:
+    """Every question answered at least `min_answers` times, worst first."""
+    return wrong_answers(session, course, root, limit, min_answers).questions
 
 
 # -- completions over time ----------------------------------------------------------------------

@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import io
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request, send_file,
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
                    stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import select
@@ -152,7 +152,8 @@ def wrong(agency_id: int):
         CourseCompletion.user_id == current_user.id, CourseCompletion.course_id == course.id).limit(1)) is not None
     return render_template("tracking/wrong.html", agency=agency, course=course, courses=_courses(),
                            show_explanations=show_explanations,
-                           **dict(zip(("questions", "topics"), services.wrong_answers(db.session, course, agency))))
+                           wrong=services.wrong_answers(db.session, course, agency,
+                                                        min_answers=current_app.config["WRONG_ANSWERS_MIN_ANSWERS"]))
 
 
 def _start_of_day(day) -> datetime:
