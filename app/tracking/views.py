@@ -103,11 +103,7 @@ def export(agency_id: int, kind: str):
                         + (f", {request.query_string.decode()[:300]}" if request.query_string else ""))
     db.session.commit()
     if kind == "pdf":
-        report = services.agency_report(db.session, course, agency, now)
-        overdue = list(exports.person_rows(db.session, course, agency, now, status="overdue",
-                                           limit=exports.PDF_OVERDUE_LIMIT))
-        root = db.session.get(Agency, agency.ancestor_ids()[0])
-        body = exports.report_pdf(report, overdue, root=root, now=now)
+        body = exports.subtree_report_pdf(db.session, course, agency, now)
         return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
                          download_name=f"bao-cao-{stem}.pdf")
     _, filters = _people_filters(agency)
