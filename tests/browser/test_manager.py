@@ -27,6 +27,11 @@ def test_a_head_drills_down_to_a_person_and_downloads_the_report(live_server, ph
     assert phone.get_by_text("Tỷ lệ hoàn thành").is_visible()
     assert no_sideways_scroll(phone)
     phone.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    # The weekly chart's text as drawn on this 360-px phone: at least 12 px (it was about 6 px).
+    drawn = phone.eval_on_selector_all(".chart text", "texts => texts.map(text => parseFloat(text.getAttribute("
+                                       "'font-size')) * text.ownerSVGElement.getBoundingClientRect().width"
+                                       " / text.ownerSVGElement.viewBox.baseVal.width)")
+    assert drawn and min(drawn) >= 12, drawn
 
     # A child agency, then its people filtered by a name typed without diacritics.
     phone.get_by_role("link", name="Trung tâm Kiểm soát bệnh tật").click()
