@@ -161,6 +161,16 @@ def report_pdf(report: AgencyReport, overdue: list[tuple], *, root: Agency, now:
     return bytes(pdf.output())
 
 
+def agency_report_pdf(session: Session, course: Course, agency: Agency, now: datetime) -> bytes:
+    """The report of `agency`'s subtree as it stands at `now` (the export view, or a job for a big subtree)."""
+    from .services import agency_report
+
+    report = agency_report(session, course, agency, now)
+    overdue = list(person_rows(session, course, agency, now, status="overdue", limit=PDF_OVERDUE_LIMIT))
+    root = session.get(Agency, agency.ancestor_ids()[0])
+    return report_pdf(report, overdue, root=root, now=now)
+
+
 class _ReportPdf(FPDF):
     def footer(self) -> None:
         if self.page_no() > 1:
