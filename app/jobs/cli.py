@@ -31,7 +31,10 @@ def make_worker(burst: bool = False):
     connection = Redis.from_url(config["JOBS_REDIS_URL"])
     return JobWorker([Queue(services.QUEUE_NAME, connection=connection)], connection=connection,
                      job_monitoring_interval=config["JOBS_HEARTBEAT_SECONDS"],
-                     maintenance_interval=config["JOBS_MAINTENANCE_SECONDS"])
+                     maintenance_interval=config["JOBS_MAINTENANCE_SECONDS"],
+                     # an idle worker waits on the queue for worker_ttl - 15 s before it looks after
+                     # the registries again: no longer than the maintenance interval
+                     worker_ttl=config["JOBS_MAINTENANCE_SECONDS"] + 15)
 
 
 @jobs_cli.command("worker")
