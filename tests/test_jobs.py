@@ -28,6 +28,7 @@ from app.jobs import services as jobs
 from app.jobs.models import Job
 from app.models import utcnow
 from app.tracking import services as tracking
+from loadtest.servers import gunicorn_workers
 from support import DATABASE_URL, csrf_token, several_browsers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,7 +276,12 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(client, e
     status = client.get(f"/jobs/{job_id}/status.json").get_json()
     assert status["status"] == "running" and 0 < status["percent"] < 100
 
-    os.killpg(first.pid, signal.SIGKILL)  # the worker and the job's process with it, as a machine dies
+    # The worker and its work horse (RQ forks one per job, in a process group of its own), as when
+    # the machine or the container dies.
+    horses = gunicorn_workers(first.pid)
+    assert len(horses) == 1
+    os.killpg(first.pid, signal.SIGKILL)
+    os.kill(horses[0], signal.SIGKILL)
     first.wait()
     assert db.session.get(Job, job_id).status == "running"
     queue_and_workers(**slow)
@@ -286,3 +292,22 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(client, e
     time.sleep(2)  # nothing runs it a third time
     db.session.expire_all()
     assert db.session.get(Job, job_id).attempts == 2
+
+
+@pytest.mark.postgres
+def test_a_work_horse_outliving_its_worker_finishes_the_job_alone(client, exported, queue_and_workers):
+    """Only the worker killed: its horse goes on; RQ queues the job again, and that run waits for the
+    horse (the job's advisory lock), then finds it finished."""
+    first = queue_and_workers(JOBS_TEST_ROW_DELAY="0.25")
+    response = client.get(f"/manage/agencies/{exported['agency'].id}/export.xlsx")
+    job_id = int(response.location.rstrip("/").rsplit("/", 1)[-1])
+    _wait_for(lambda: db.session.get(Job, job_id).progress_done >= 2, 60, "the job is under way")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    queue_and_workers()
+    job = _wait_for(lambda: (j := db.session.get(Job, job_id)).is_done and j, 90, "the job finishes")
+    time.sleep(4)  # the abandoned entry is found and run again meanwhile: it must do nothing
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert (job.status, job.attempts) == ("finished", 1), job.error_message
+    assert sorted(_names(client.get(f"/jobs/{job_id}/download").data)) == EXPECTED

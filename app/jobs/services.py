@@ -15,6 +15,7 @@ import resource
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,8 @@ from .models import Job
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "jobs"
+#: advisory lock class of a running job (tracking.progress uses 874 and 875)
+_JOB_LOCK = 876
 FAILED_UNEXPECTEDLY = "Tác vụ gặp lỗi ngoài dự kiến. Anh/chị hãy thử lại; nếu vẫn lỗi, báo cho quản trị viên."
 
 
@@ -128,8 +131,32 @@ class Progress:
         self.written_at = time.monotonic()
 
 
+@contextmanager
+def _alone(job_id: int):
+    """Hold the job's advisory lock (PostgreSQL) while it runs: a worker's process killed without its
+    work horse leaves the horse running the job, and RQ queues it again once the worker stops
+    vouching for it. The second run waits here, then finds the job finished, or, if the horse died
+    too, runs it. The lock goes with the connection when a process dies."""
+    if db.engine.dialect.name != "postgresql":
+        yield  # SQLite (make run): one process runs the jobs, in the request
+        return
+    with db.engine.connect() as connection:
+        connection.execute(select(func.pg_advisory_lock(_JOB_LOCK, job_id)))
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(select(func.pg_advisory_unlock(_JOB_LOCK, job_id)))
+            connection.commit()
+
+
 def run_job(job_id: int) -> None:
     """Run one job (in a worker, or in process): claim it, do its work, record how it ended."""
+    with _alone(job_id):
+        _run(job_id)
+
+
+def _run(job_id: int) -> None:
     session = db.session
     claimed = session.execute(update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
                               .values(status="running", attempts=Job.attempts + 1, started_at=utcnow(),
