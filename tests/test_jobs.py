@@ -311,3 +311,21 @@ def test_a_work_horse_outliving_its_worker_finishes_the_job_alone(client, export
     job = db.session.get(Job, job_id)
     assert (job.status, job.attempts) == ("finished", 1), job.error_message
     assert sorted(_names(client.get(f"/jobs/{job_id}/download").data)) == EXPECTED
+
+
+def test_a_recount_job_rebuilds_a_subtrees_summaries(runner, exported):
+    from sqlalchemy import delete
+
+    from app.models import AgencyProgress
+
+    agency, course = exported["agency"], exported["course"]
+    before = tracking.agency_report(db.session, course, agency).total.staff
+    db.session.execute(delete(AgencyProgress))  # as if a bulk move had left them uncounted
+    db.session.commit()
+    result = runner.invoke(args=["jobs", "recount", agency.code])
+    assert result.exit_code == 0, result.output
+    job = db.session.scalar(select(Job).where(Job.kind == "recount"))
+    assert job.status == "finished" and job.user_id is None, job.error_message
+    assert db.session.scalar(select(AgencyProgress).where(AgencyProgress.agency_id == exported["unit"].id)).not_started == PEOPLE
+    assert tracking.agency_report(db.session, course, agency).total.staff == before == PEOPLE + 1
+    assert runner.invoke(args=["jobs", "recount", "KHONG-CO"]).exit_code != 0
