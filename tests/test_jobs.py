@@ -75,6 +75,7 @@ def test_a_big_export_becomes_a_job_its_asker_follows_and_downloads(client, expo
     assert '<progress id="job-bar" class="job-progress__bar" max="100" value="100.0">' in page
     listing = client.get("/jobs/").get_data(as_text=True)
     assert "Tác vụ của tôi" in listing and "Xuất danh sách cán bộ (XLSX)" in listing
+    assert 'href="/jobs/">Tác vụ của tôi</a>' in page  # in the account menu of every page
 
     download = client.get(f"/jobs/{job.id}/download")
     assert download.status_code == 200 and download.mimetype.endswith("spreadsheetml.sheet")
@@ -82,6 +83,18 @@ def test_a_big_export_becomes_a_job_its_asker_follows_and_downloads(client, expo
     assert sorted(_names(download.data)) == EXPECTED
     status = client.get(f"/jobs/{job.id}/status.json").get_json()
     assert status["finished"] and status["percent"] == 100.0 and status["text"] == "Đã xong."
+
+
+def test_the_list_reads_a_fixed_number_of_queries(client, exported, count_queries):
+    agency_id, unit_id = exported["agency"].id, exported["unit"].id
+    for _ in range(3):
+        client.get(f"/manage/agencies/{agency_id}/export.csv")
+    with count_queries() as three:
+        client.get("/jobs/")
+    client.get(f"/manage/agencies/{unit_id}/export.csv")
+    with count_queries() as four:
+        client.get("/jobs/")
+    assert four.count == three.count
 
 
 def test_small_exports_stay_in_the_request(client, exported, app):

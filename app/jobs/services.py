@@ -22,7 +22,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
 from ..models import Agency, Course, User, utcnow
@@ -86,7 +86,7 @@ def retry_job(session: Session, job: Job) -> bool:
 
 def jobs_of(session: Session, user: User, limit: int = 50) -> list[Job]:
     """The person's newest jobs, for "Tác vụ của tôi"."""
-    return list(session.scalars(select(Job).where(Job.user_id == user.id)
+    return list(session.scalars(select(Job).where(Job.user_id == user.id).options(selectinload(Job.agency))
                                 .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
 
