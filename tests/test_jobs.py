@@ -308,6 +308,19 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(client, e
 
 
 @pytest.mark.postgres
+def test_a_job_past_its_time_is_stopped_and_says_so(client, exported, queue_and_workers, app):
+    app.config["JOBS_TIMEOUT"] = 1  # the queued job carries its timeout; the worker words the message
+    queue_and_workers(JOBS_TEST_ROW_DELAY="0.25", JOBS_TIMEOUT="1")
+    response = client.get(f"/manage/agencies/{exported['agency'].id}/export.xlsx")
+    job_id = int(response.location.rstrip("/").rsplit("/", 1)[-1])
+    job = _wait_for(lambda: (j := db.session.get(Job, job_id)).is_done and j, 60, "the job is stopped")
+    assert job.status == "failed" and job.result_path is None
+    assert job.error_message.startswith("Tác vụ chạy quá thời gian cho phép (1 giây) nên đã dừng.")
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert job.error_message in page and "Chạy lại" in page
+
+
+@pytest.mark.postgres
 def test_a_work_horse_outliving_its_worker_finishes_the_job_alone(client, exported, queue_and_workers):
     """Only the worker killed: its horse goes on; RQ queues the job again, and that run waits for the
     horse (the job's advisory lock), then finds it finished."""

@@ -21,10 +21,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
+from ..formatting import format_number
 from ..models import Agency, Course, User, utcnow
 from .models import Job
 
@@ -178,6 +180,10 @@ def _run(job_id: int) -> None:
     except JobError as error:
         _fail(session, job_id, str(error))
         return
+    except JobTimeoutException:  # RQ stops a job past JOBS_TIMEOUT by raising this in it
+        _fail(session, job_id, f"Tác vụ chạy quá thời gian cho phép ({_duration(current_app.config['JOBS_TIMEOUT'])}) "
+                               "nên đã dừng. Anh/chị hãy thử lại, hoặc xuất từng đơn vị cấp dưới.")
+        return
     except (Exception, SystemExit):
         log.exception("job %s (%s) failed", job_id, job.kind)
         _fail(session, job_id, FAILED_UNEXPECTEDLY)
@@ -187,6 +193,14 @@ def _run(job_id: int) -> None:
         job.expires_at = job.finished_at + timedelta(days=current_app.config["JOBS_RESULT_DAYS"])
     job.peak_memory_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     session.commit()
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 3600:
+        return f"{format_number(seconds / 3600)} giờ"
+    if seconds >= 60:
+        return f"{format_number(seconds / 60)} phút"
+    return f"{seconds} giây"
 
 
 def _fail(session: Session, job_id: int, message: str) -> None:
