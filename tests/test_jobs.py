@@ -355,3 +355,13 @@ def test_a_recount_job_rebuilds_a_subtrees_summaries(runner, exported):
     assert db.session.scalar(select(AgencyProgress).where(AgencyProgress.agency_id == exported["unit"].id)).not_started == PEOPLE
     assert tracking.agency_report(db.session, course, agency).total.staff == before == PEOPLE + 1
     assert runner.invoke(args=["jobs", "recount", "KHONG-CO"]).exit_code != 0
+
+
+def test_make_run_needs_no_redis_and_make_serve_queues():
+    """Unless JOBS_MODE says otherwise, the development config (make run) runs jobs in process and
+    production queues them on RQ."""
+    import config
+
+    if "JOBS_MODE" in os.environ:
+        pytest.skip("JOBS_MODE is set in this environment")
+    assert config.DevelopmentConfig.JOBS_MODE == "inline" and config.ProductionConfig.JOBS_MODE == "rq"
