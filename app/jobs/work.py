@@ -21,7 +21,7 @@ CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsh
                  "csv": "text/csv", "pdf": "application/pdf"}
 
 
-def runs_as_job(session: Session, agency: Agency, kind: str, filters: dict) -> bool:
+def runs_as_job(session: Session, agency: Agency, kind: str) -> bool:
     """Above JOBS_EXPORT_THRESHOLD people (the report: JOBS_PDF_THRESHOLD) an export is a job."""
     config = current_app.config
     threshold = config["JOBS_PDF_THRESHOLD"] if kind == "pdf" else config["JOBS_EXPORT_THRESHOLD"]

@@ -102,7 +102,7 @@ def export(agency_id: int, kind: str):
                         + (f", {request.query_string.decode()[:300]}" if request.query_string else ""))
     db.session.commit()
     filters = _people_filters(agency)[1] if kind != "pdf" else {}
-    if background.runs_as_job(db.session, agency, kind, filters):  # a big subtree: a job, not this request
+    if background.runs_as_job(db.session, agency, kind):  # a big subtree: a job, not this request
         job = background.submit_export(db.session, current_user, agency, course, kind, filters, stem)
         return redirect(url_for("jobs.show", job_id=job.id))
     if kind == "pdf":
