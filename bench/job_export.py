@@ -5,7 +5,8 @@
 Generates a dataset on a throwaway PostgreSQL (bench/generate.py), queues the export of the root
 on a throwaway Redis, runs one worker in burst mode, and prints the rows, rows per second, the
 peak memory of the process that ran the job (ru_maxrss of RQ's work horse, recorded on the job)
-and the load average (docs/benchmarks.md, "Background jobs").
+the load average, and the rows per second of the same export run directly in this process right
+after, for comparison (docs/benchmarks.md, "Background jobs").
 """
 from __future__ import annotations
 
@@ -72,6 +73,18 @@ def main(scale: float):
                            "peak_memory_mb": round(job.peak_memory_kb / 1024, 1),
                            "result_mb": round((job.result_size or 0) / 1e6, 1),
                            "load_average": [round(value, 2) for value in os.getloadavg()]}
+                # The same export in this process, without a job, at the same moment: the baseline
+                # the job's rows per second compare with on a shared machine.
+                from app.models import utcnow
+                from app.tracking import exports
+
+                agency = db.session.get(Agency, dataset.root_id)
+                course = db.session.scalar(select(Course).where(Course.slug == dataset.course_slug))
+                began = time.perf_counter()
+                exports.xlsx_file(exports.person_rows(db.session, course, agency, utcnow()), title="bench").close()
+                direct = time.perf_counter() - began
+                figures["direct_rows_per_s"] = round(job.progress_done / direct) if direct else None
+                db.session.rollback()
                 db.engine.dispose()
     finally:
         stop(redis)
