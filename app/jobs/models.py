@@ -71,6 +71,8 @@ class Job(db.Model):
     @property
     def percent(self) -> float | None:
         """Share done, 0 to 1; None while the total is not known yet."""
+        if self.status == "finished":
+            return 1.0
         if not self.progress_total:
-            return 1.0 if self.status == "finished" else None
+            return None
         return min(1.0, self.progress_done / self.progress_total)

@@ -168,15 +168,15 @@ def _run(job_id: int) -> None:
         log.info("job %s is no longer waiting to run; nothing to do", job_id)
         return
     job = session.get(Job, job_id)
-    progress = Progress(job)
+    kind, progress = job.kind, Progress(job)
     try:
         from .work import KINDS
 
-        KINDS[job.kind](session, job, progress)
+        KINDS[kind](session, job, progress)
         job = session.get(Job, job_id)
         job.status = "finished"
-        job.progress_done = progress.done
-        job.progress_total = max(progress.done, progress.total) if progress.done else progress.total
+        # what was done is the whole (a name or agency filter makes the estimate too high)
+        job.progress_done = job.progress_total = progress.done
     except JobError as error:
         _fail(session, job_id, str(error))
         return
@@ -185,7 +185,7 @@ def _run(job_id: int) -> None:
                                "nên đã dừng. Anh/chị hãy thử lại, hoặc xuất từng đơn vị cấp dưới.")
         return
     except (Exception, SystemExit):
-        log.exception("job %s (%s) failed", job_id, job.kind)
+        log.exception("job %s (%s) failed", job_id, kind)
         _fail(session, job_id, FAILED_UNEXPECTEDLY)
         return
     job.finished_at = utcnow()
