@@ -28,7 +28,7 @@ from app.jobs import services as jobs
 from app.jobs.models import Job
 from app.models import utcnow
 from app.tracking import services as tracking
-from loadtest.servers import gunicorn_workers
+from loadtest.servers import gunicorn_workers as children_of  # a process's children
 from support import DATABASE_URL, csrf_token, several_browsers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,7 +291,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(client, e
 
     # The worker and its work horse (RQ forks one per job, in a process group of its own), as when
     # the machine or the container dies.
-    horses = gunicorn_workers(first.pid)
+    horses = children_of(first.pid)
     assert len(horses) == 1
     os.killpg(first.pid, signal.SIGKILL)
     os.kill(horses[0], signal.SIGKILL)
