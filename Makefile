@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test setup setup-dev setup-load system-deps runtime-deps check clean bench loadtest loadtest-exam faulttest
+.PHONY: run serve worker test setup setup-dev setup-load system-deps runtime-deps check clean bench loadtest loadtest-exam faulttest
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -38,11 +38,19 @@ run: setup runtime-deps
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Production (docs/deploy.md): SECRET_KEY and DATABASE_URL (PostgreSQL) come from the environment;
-# migrations are applied, then gunicorn serves with gunicorn.conf.py.
+# migrations are applied, then gunicorn serves with gunicorn.conf.py, and JOB_WORKERS background-job
+# workers run beside it (Redis at JOBS_REDIS_URL), stopped with it.
+JOB_WORKERS ?= 1
 serve: setup runtime-deps
 	APP_CONFIG=production $(FLASK) db upgrade
 	APP_CONFIG=production $(FLASK) tracking refresh-progress
-	HOST=$(HOST) PORT=$(PORT) APP_CONFIG=production exec $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app('production')"
+	trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	for n in $$(seq $(JOB_WORKERS)); do APP_CONFIG=production $(FLASK) jobs worker & done; \
+	HOST=$(HOST) PORT=$(PORT) APP_CONFIG=production $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app('production')"
+
+# One more background-job worker (app/jobs), e.g. on a server of its own; needs JOBS_REDIS_URL's Redis.
+worker: setup
+	APP_CONFIG=$${APP_CONFIG:-production} $(FLASK) jobs worker
 
 system-deps:
 	scripts/ensure-system-deps.sh

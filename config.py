@@ -123,6 +123,34 @@ class Config:
     #: …and after this many into the digest of the head of their agency (or the nearest above)
     VIOLATION_ESCALATE_WORKING_DAYS = _env_int("VIOLATION_ESCALATE_WORKING_DAYS", 5)
 
+    # Background jobs (app/jobs, docs/deploy.md).
+    #: "inline": jobs run in the process that starts them (make run: no Redis, no worker); "rq": on
+    #: the RQ queue in JOBS_REDIS_URL, run by `flask jobs worker` (make serve, production)
+    JOBS_MODE = os.environ.get("JOBS_MODE", "inline")
+    JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL", "redis://127.0.0.1:6379/1")
+    #: where results are written; with several servers, a folder they all mount (the worker writes,
+    #: the app server sends)
+    JOBS_RESULT_DIR = os.environ.get("JOBS_RESULT_DIR", str(INSTANCE_DIR / "job-results"))
+    #: a result is kept this many days after its job finished, then deleted by `flask jobs purge`
+    JOBS_RESULT_DAYS = _env_int("JOBS_RESULT_DAYS", 7)
+    #: an export of a subtree with more active people than this runs as a job; the PDF report likewise
+    JOBS_EXPORT_THRESHOLD = _env_int("JOBS_EXPORT_THRESHOLD", 20_000)
+    JOBS_PDF_THRESHOLD = _env_int("JOBS_PDF_THRESHOLD", 100_000)
+    #: a job running longer than this is stopped and marked failed
+    JOBS_TIMEOUT = _env_int("JOBS_TIMEOUT", 3 * 3600)
+    #: how many times RQ runs a job again after its worker died in the middle of it
+    JOBS_MAX_RETRIES = _env_int("JOBS_MAX_RETRIES", 3)
+    #: the worker vouches for its running job this often; a job not vouched for within this plus
+    #: JOBS_HEARTBEAT_GRACE seconds is abandoned and queued again by the next worker's maintenance,
+    #: which runs every JOBS_MAINTENANCE_SECONDS
+    JOBS_HEARTBEAT_SECONDS = _env_int("JOBS_HEARTBEAT_SECONDS", 30)
+    JOBS_HEARTBEAT_GRACE = _env_int("JOBS_HEARTBEAT_GRACE", 60)
+    JOBS_MAINTENANCE_SECONDS = _env_int("JOBS_MAINTENANCE_SECONDS", 120)
+    #: the page's progress is written at most this often
+    JOBS_PROGRESS_SECONDS = float(os.environ.get("JOBS_PROGRESS_SECONDS", "1"))
+    #: tests only: seconds to wait after each exported row (a slow job to kill a worker during)
+    JOBS_TEST_ROW_DELAY = float(os.environ.get("JOBS_TEST_ROW_DELAY", "0"))
+
     # Sign-in through the province's directory (docs/directory.md). Both are off unless configured.
     #: the account a directory person signs in to is the one with the same "employee_code" or "email"
     DIRECTORY_MATCH_BY = os.environ.get("DIRECTORY_MATCH_BY", "employee_code")
@@ -190,7 +218,16 @@ class DevelopmentConfig(Config):
         return os.environ.get("SECRET_KEY") or _instance_secret_key()
 
 
-_TEST_EVIDENCE_DIR: str | None = None
+_TEST_SCRATCH: dict[str, str] = {}
+
+
+def _test_scratch(prefix: str) -> str:
+    """Never the project's instance/: one scratch folder per test process and purpose (tests may set
+    their own)."""
+    if prefix not in _TEST_SCRATCH:
+        import tempfile
+        _TEST_SCRATCH[prefix] = tempfile.mkdtemp(prefix=prefix)
+    return _TEST_SCRATCH[prefix]
 
 
 class TestingConfig(Config):
@@ -204,16 +241,18 @@ class TestingConfig(Config):
 
     @property
     def VIOLATION_EVIDENCE_DIR(self) -> str:  # noqa: N802
-        # Never the project's instance/: one scratch folder per test process (tests may set their own).
-        global _TEST_EVIDENCE_DIR
-        if _TEST_EVIDENCE_DIR is None:
-            import tempfile
-            _TEST_EVIDENCE_DIR = tempfile.mkdtemp(prefix="evidence-")
-        return _TEST_EVIDENCE_DIR
+        return _test_scratch("evidence-")
+
+    @property
+    def JOBS_RESULT_DIR(self) -> str:  # noqa: N802
+        return _test_scratch("job-results-")
 
 
 class ProductionConfig(Config):
     """Everything an app server needs comes from the environment: no state on its disk."""
+
+    #: `make serve` starts a worker beside gunicorn: big exports never run inside a request
+    JOBS_MODE = os.environ.get("JOBS_MODE", "rq")
 
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True

@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (register the models with SQLAlchemy)
     from .violations import models as violation_models  # noqa: F401  (the violation reports' tables)
     from .privacy import models as privacy_models  # noqa: F401
+    from .jobs import models as job_models  # noqa: F401  (background jobs)
 
     from .auth.sessions import parse_session_token, token_is_current
 
@@ -72,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .authoring.views import bp as authoring_bp
     from .directory.views import bp as directory_bp
+    from .jobs.views import bp as jobs_bp
     from .learn.views import bp as learn_bp
     from .main.views import bp as main_bp
     from .refreshers.views import bp as refreshers_bp
@@ -92,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(violations_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(jobs_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -136,6 +139,7 @@ def register_commands(app: Flask) -> None:
     from .auth.cli import users_cli
     from .backup.cli import backup_cli
     from .directory.cli import directory_cli
+    from .jobs.cli import jobs_cli
     from .privacy.cli import privacy_cli
     from .reminders.cli import reminders_cli
     from .tracking.cli import tracking_cli
@@ -149,3 +153,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(reminders_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(tracking_cli)
+    app.cli.add_command(jobs_cli)

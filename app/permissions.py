@@ -287,3 +287,32 @@ def get_evidence_or_404(evidence_id: int):
     if report.reporter_id != current_user.id and not can_handle_case(current_user, report.case):
         abort(404)
     return evidence
+
+
+def can_see_job(user, job) -> bool:
+    """A background job is its asker's alone (cron's daily work has no asker and no page)."""
+    return user.is_authenticated and job.user_id is not None and job.user_id == user.id
+
+
+def can_download_job(user, job) -> bool:
+    """Its asker, while the result is kept and the subtree it read is still theirs to manage (a move
+    or a withdrawn scope takes the file away with the rights)."""
+    from .models import utcnow
+
+    if not can_see_job(user, job) or job.status != "finished" or not job.result_path:
+        return False
+    if job.expires_at is not None and job.expires_at <= utcnow():
+        return False
+    return job.agency is None or can_manage_agency(user, job.agency)
+
+
+def get_own_job_or_404(job_id: int, need: str = "see"):
+    """A job of the current user (`need="download"`: whose result they may download now), or 404."""
+    from .jobs.models import Job
+
+    job = db.session.get(Job, job_id)
+    if job is None or not can_see_job(current_user, job):
+        abort(404)
+    if need == "download" and not can_download_job(current_user, job):
+        abort(404)
+    return job

@@ -124,7 +124,7 @@ def test_0019_fills_the_weekly_completion_tallies_from_the_current_completions(t
     with blank_database(tmp_path, "weekly") as url:
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
-            flask_migrate.upgrade(revision="0016")
+            flask_migrate.upgrade(revision="0018")
 
             def run(sql, **values):
                 statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()

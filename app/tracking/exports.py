@@ -161,7 +161,8 @@ def overdue_rows(session: Session, course: Course, agency: Agency, now: datetime
 
 
 def subtree_report_pdf(session: Session, course: Course, agency: Agency, now: datetime) -> bytes:
-    """The subtree's report for its superior, from the summaries and the first overdue people."""
+    """The subtree's report for its superior as it stands at `now`, from the summaries and the first
+    overdue people (the export view, or a job for a big subtree)."""
     from .services import agency_report
 
     report = agency_report(session, course, agency, now)

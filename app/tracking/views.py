@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db, export_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
+from ..jobs import work as background
 from ..auth.forms import EmptyForm
 from ..learn import services as learn
 from ..pagination import page_arg, paginate_rows, paginated
@@ -102,11 +103,14 @@ def export(agency_id: int, kind: str):
     trace_list_exported(db.session, current_user, agency, detail=f"{kind.upper()}, {course.title}"
                         + (f", {request.query_string.decode()[:300]}" if request.query_string else ""))
     db.session.commit()
+    filters = _people_filters(agency)[1] if kind != "pdf" else {}
+    if background.runs_as_job(db.session, agency, kind):  # a big subtree: a job, not this request
+        job = background.submit_export(db.session, current_user, agency, course, kind, filters, stem)
+        return redirect(url_for("jobs.show", job_id=job.id))
     if kind == "pdf":
         body = exports.subtree_report_pdf(db.session, course, agency, now)
         return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
                          download_name=f"bao-cao-{stem}.pdf")
-    _, filters = _people_filters(agency)
     rows = exports.person_rows(db.session, course, agency, now, **filters)
     if kind == "csv":
         return Response(stream_with_context(exports.csv_chunks(rows)), mimetype="text/csv",

@@ -1,7 +1,7 @@
 """country pages: completions per subtree and week, and the choices picked per subtree and question
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-07 12:30:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 # revision identifiers, used by Alembic.
 revision = '0019'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
