@@ -84,15 +84,14 @@ def published_lessons(session: Session, course: Course) -> list[Lesson]:
 @dataclass(frozen=True)
 class OfflineReading:
     """What a learner may keep on their device to read offline: the lessons of the published
-    courses assigned to them, and the sources those lessons cite (each citation's id, so that the
-    source opens at the cited passage as the lesson links it)."""
+    courses assigned to them, and the sources those lessons cite."""
 
     lesson_slugs: list[str]
-    citations: list[tuple[str, int]]
+    source_slugs: list[str]
 
 
 def offline_reading(session: Session, user: User, now: datetime | None = None) -> OfflineReading:
-    """The assigned lessons and their citations, in three statements whatever the number of courses."""
+    """The assigned lessons and their sources, in four statements whatever the number of courses."""
     now = now or utcnow()
     course_ids = list(session.scalars(select(Course.id).where(Course.status == "published")))
     assigned = list(rules.terms_for_person(session, user, course_ids, now)) if course_ids else []
@@ -101,11 +100,11 @@ def offline_reading(session: Session, user: User, now: datetime | None = None) -
     lessons = session.execute(
         select(Lesson.id, Lesson.slug).where(Lesson.course_id.in_(assigned), Lesson.status == "published")
         .order_by(Lesson.course_id, Lesson.position)).all()
-    citations = session.execute(
-        select(Source.slug, Citation.id).join(Citation, Citation.source_id == Source.id)
-        .where(Citation.lesson_id.in_([row.id for row in lessons]))
-        .order_by(Citation.lesson_id, Citation.position)).all() if lessons else []
-    return OfflineReading([row.slug for row in lessons], [(row.slug, row.id) for row in citations])
+    sources = session.scalars(
+        select(Source.slug).where(Source.id.in_(
+            select(Citation.source_id).where(Citation.lesson_id.in_([row.id for row in lessons]))))
+        .order_by(Source.slug)).all() if lessons else []
+    return OfflineReading([row.slug for row in lessons], list(sources))
 
 
 def record_lesson_visit(session: Session, user: User, lesson: Lesson,

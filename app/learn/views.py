@@ -170,12 +170,12 @@ def source(slug: str):
 @login_required
 def offline_reading():
     """The addresses the course page saves for offline reading: the assigned lessons and the sources
-    they cite, for the signed-in person only (site.js checks `user` against the page's)."""
+    they cite, for the signed-in person only (site.js checks `user` against the page's). Each source
+    once, without a citation: offline, a lesson's link to a passage opens the whole source (the
+    service worker ignores the query), which saves downloading a letter once per citation."""
     reading = services.offline_reading(db.session, current_user)
     urls = [url_for("learn.lesson", slug=slug) for slug in reading.lesson_slugs]
-    for slug in dict.fromkeys(slug for slug, _ in reading.citations):
-        urls.append(url_for("learn.source", slug=slug))
-    urls += [url_for("learn.source", slug=slug, citation=citation) for slug, citation in reading.citations]
+    urls += [url_for("learn.source", slug=slug) for slug in reading.source_slugs]
     return jsonify(user=current_user.id, urls=urls)
 
 

@@ -25,7 +25,7 @@
 // Offline reading (the service worker is app/main/templates/main/sw.js). The lessons a learner may
 // read offline live in a cache named after them, "reading-<id>"; every page deletes any other
 // person's cache (a shared phone), a page without a signed-in person deletes them all, and signing
-// out deletes them before the form is sent. The home and course pages save the assigned lessons and
+// out deletes them before the form is sent. The course page saves the assigned lessons and
 // their sources, keeping only answers the server marked as this person's (X-Offline-Cache).
 function offlineReading() {
   "use strict";
@@ -51,13 +51,18 @@ function offlineReading() {
   });
   var list = body.getAttribute("data-offline-reading");
   if (!mine || !list) { return; }
+  // A page saved before is not downloaded again (on a paid mobile connection): the service worker
+  // replaces it whenever the learner reads it online.
   var save = function (cache, url) {
-    return fetch(url, {credentials: "same-origin", headers: {"X-Offline-Prefetch": "1"}})
-      .then(function (response) {
-        if (response.ok && response.headers.get("X-Offline-Cache") === "user-" + user) {
-          return cache.put(url, response);
-        }
-      });
+    return cache.match(url, {ignoreVary: true}).then(function (saved) {
+      if (saved) { return; }
+      return fetch(url, {credentials: "same-origin", headers: {"X-Offline-Prefetch": "1"}})
+        .then(function (response) {
+          if (response.ok && response.headers.get("X-Offline-Cache") === "user-" + user) {
+            return cache.put(url, response);
+          }
+        });
+    });
   };
   others.then(function () {
     return fetch(list, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}});

@@ -5,7 +5,8 @@
  * - Pages are always asked of the network first. Only when the network is gone does the worker
  *   answer from the device: a lesson or source the learner's course page saved (site.js puts them
  *   in a cache named after the signed-in person, "reading-<id>", and deletes every other person's
- *   cache and, on sign-out, its own), else the offline page.
+ *   cache and, on sign-out, its own), else the offline page. A saved page read online is saved
+ *   again as the server sent it, when the server still marks it as that person's.
  * - Nothing else is ever stored: no form, no attempt, no manager or administrator page; requests
  *   other than GET (answers, submissions) go to the network untouched, so the attempt page's own
  *   queue of offline answers keeps working.
@@ -54,6 +55,20 @@ async function asset(request) {
   return response;
 }
 
+/* A saved page just read online replaces its saved copy (never adds one: the course page decides
+ * what is kept), if the server marked it as the cache owner's. */
+async function refreshSaved(request, response) {
+  const names = (await caches.keys()).filter((name) => name.startsWith(READING_PREFIX));
+  for (const name of names) {
+    const cache = await caches.open(name);
+    const owner = "user-" + name.slice(READING_PREFIX.length);
+    if (response.ok && response.headers.get("X-Offline-Cache") === owner
+        && await cache.match(request, {ignoreVary: true})) {
+      await cache.put(request.url, response.clone());
+    }
+  }
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") { return; }
@@ -62,6 +77,9 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith(ASSETS)) {
     event.respondWith(asset(request));
   } else if (request.mode === "navigate") {
-    event.respondWith(fetch(request).catch(() => savedPage(request)));
+    event.respondWith(fetch(request).then((response) => {
+      if (response.headers.has("X-Offline-Cache")) { event.waitUntil(refreshSaved(request, response.clone())); }
+      return response;
+    }, () => savedPage(request)));
   }
 });
