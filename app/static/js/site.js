@@ -64,7 +64,14 @@ function offlineReading() {
         });
     });
   };
-  others.then(function () {
+  // Not on a connection the person asked to spare (Save-Data), and only once the page itself has
+  // loaded and the browser is idle: the page comes first on a slow network.
+  if (navigator.connection && navigator.connection.saveData) { return; }
+  var idle = new Promise(function (resolve) {
+    var wait = function () { (window.requestIdleCallback || window.setTimeout)(resolve); };
+    if (document.readyState === "complete") { wait(); } else { window.addEventListener("load", wait); }
+  });
+  Promise.all([others, idle]).then(function () {
     return fetch(list, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}});
   }).then(function (response) {
     return response.ok ? response.json() : null;
