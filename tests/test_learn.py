@@ -836,6 +836,9 @@ def test_the_service_worker_and_offline_page_name_no_one(client, signed_in, lear
     worker = client.get("/sw.js")
     assert worker.status_code == 200 and worker.mimetype == "text/javascript"
     assert worker.headers["Service-Worker-Allowed"] == "/"
+    # The same for everyone, revalidated at each visit: an unchanged worker costs a 304.
+    assert worker.headers["Cache-Control"] == "no-cache"
+    assert client.get("/sw.js", headers={"If-None-Match": worker.headers["ETag"]}).status_code == 304
     text = worker.get_data(as_text=True)
     assert "/offline" in text and "/assets/css/app." in text
     offline = client.get("/offline").get_data(as_text=True)

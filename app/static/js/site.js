@@ -33,7 +33,7 @@ function offlineReading() {
   var user = body.getAttribute("data-user");
   var mine = user ? "reading-" + user : null;
   if ("serviceWorker" in navigator && body.hasAttribute("data-service-worker")) {
-    navigator.serviceWorker.register(body.getAttribute("data-service-worker"), {scope: "/"})
+    navigator.serviceWorker.register(body.getAttribute("data-service-worker"), {scope: "/", updateViaCache: "all"})
       .catch(function () { /* no worker: the site works as before, without offline reading */ });
   }
   if (!("caches" in window)) { return; }
