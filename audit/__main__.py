@@ -192,11 +192,14 @@ def main(output: Path, only: tuple[str, ...]):
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     click.echo(table(pages))
     click.echo(f"load average {results['load_average']}; written to {output}")
-    for miss in misses(pages):
+    missed = misses(pages)
+    for miss in missed:
         click.echo(f"MISSED {miss}")
     for name, row in pages.items():
         for audit_id, where in row.get("failed_audits", {}).items():
             click.echo(f"{name}: {audit_id} {' | '.join(where)}")
+    if missed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
