@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve worker test setup setup-dev setup-load system-deps runtime-deps check clean bench loadtest loadtest-exam faulttest
+.PHONY: run serve worker test setup setup-dev setup-load system-deps runtime-deps check clean bench audit loadtest loadtest-exam faulttest
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -66,6 +66,12 @@ SCALE ?= 1
 # Province-scale dataset on PostgreSQL and SQLite, page timings, bench/results.json (docs/benchmarks.md).
 bench: setup-dev system-deps
 	$(VENV)/bin/python -m bench --scale $(SCALE)
+
+# Lighthouse (mobile, first and repeat visit) on the main learner, manager and trainer pages of a demo
+# database served by gunicorn: scores, LCP, bytes, audit/results.json (docs/benchmarks.md, "Front end").
+audit: setup-dev system-deps
+	[ -f audit/node_modules/lighthouse/package.json ] || npm ci --prefix audit --no-audit --no-fund --silent
+	nice -n 10 $(VENV)/bin/python -m audit
 
 DURATION ?= 300
 USERS ?= 300

@@ -66,11 +66,16 @@ def register_security_headers(app: Flask) -> None:
         return response
 
 
+#: the same for everyone: files, the manifest, the service worker and its offline page (cached by
+#: their own rules, the worker revalidated at each visit)
+NOT_PERSONAL = (None, "static", "bootstrap.static", "main.manifest", "main.service_worker", "main.offline")
+
+
 def _is_personal(req) -> bool:
     """A response for a signed-in person (the session says so), not a static file."""
     from flask import session
 
-    return req.endpoint not in (None, "static", "bootstrap.static") and "_user_id" in session
+    return req.endpoint not in NOT_PERSONAL and "_user_id" in session
 
 
 def register_input_guard(app: Flask) -> None:

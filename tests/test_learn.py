@@ -810,3 +810,36 @@ def test_numbers_and_scores_in_vietnamese_format():
     assert format_number(1.33333, 2) == "1,33" and format_number(3.0, 2) == "3"
     assert format_number(1234.5) == "1.234,5" and format_number(None) == "—"
     assert format_hours(45) == "45 phút" and format_hours(90) == "1,5 giờ" and format_hours(120) == "2 giờ"
+
+
+def test_offline_reading_lists_only_the_assigned_lessons_and_their_sources(client, signed_in, course, learner):
+    from app.tracking.services import create_assignment
+
+    assert client.get("/offline/reading").get_json() == {"user": learner.id, "urls": []}  # nothing assigned
+    now = utcnow()
+    create_assignment(db.session, course=course, agency=learner.agency, starts_at=now - timedelta(days=1),
+                      due_at=now + timedelta(days=30))
+    db.session.commit()
+    reading = client.get("/offline/reading").get_json()
+    assert reading["user"] == learner.id
+    assert reading["urls"] == ["/lessons/l01-mau", "/sources/cat-tuyen-quang-2021", "/sources/nd-15-2020"]
+
+    # The pages carry whose they are; saving them for offline reading is not reading them.
+    lesson = client.get("/lessons/l01-mau", headers={"X-Offline-Prefetch": "1", "Sec-Fetch-Site": "same-origin"})
+    assert lesson.headers["X-Offline-Cache"] == f"user-{learner.id}"
+    assert db.session.scalar(select(LessonProgress.id)) is None
+    assert client.get("/sources/nd-15-2020").headers["X-Offline-Cache"] == f"user-{learner.id}"
+    assert "X-Offline-Cache" not in client.get("/quizzes/final-mau").headers
+
+
+def test_the_service_worker_and_offline_page_name_no_one(client, signed_in, learner):
+    worker = client.get("/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Service-Worker-Allowed"] == "/"
+    # The same for everyone, revalidated at each visit: an unchanged worker costs a 304.
+    assert worker.headers["Cache-Control"] == "no-cache"
+    assert client.get("/sw.js", headers={"If-None-Match": worker.headers["ETag"]}).status_code == 304
+    text = worker.get_data(as_text=True)
+    assert "/offline" in text and "/assets/css/app." in text
+    offline = client.get("/offline").get_data(as_text=True)
+    assert "Không có mạng" in offline and learner.full_name not in offline and "csrf_token" not in offline

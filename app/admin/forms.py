@@ -140,8 +140,9 @@ class RolesForm(Form):
 
 
 class ScopeForm(Form):
+    # Its own id: the person's page also holds the form that moves them, with an `agency_id` too.
     agency_id = SelectField("Quản lý cơ quan (cả cấp dưới)", coerce=bounded_int,
-                            validators=[DataRequired("Vui lòng chọn cơ quan.")])
+                            validators=[DataRequired("Vui lòng chọn cơ quan.")], id="scope-agency_id")
     submit = SubmitField("Giao quyền quản lý")
 
 

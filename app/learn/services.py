@@ -20,6 +20,7 @@ from ..models import (
     CourseActivity,
     Attempt,
     AttemptQuestion,
+    Citation,
     Course,
     CourseCompletion,
     Lesson,
@@ -27,6 +28,7 @@ from ..models import (
     Question,
     QuestionVersion,
     Quiz,
+    Source,
     User,
     question_topic,
     quiz_pool_question,
@@ -77,6 +79,32 @@ def published_lessons(session: Session, course: Course) -> list[Lesson]:
     return list(session.scalars(
         select(Lesson).where(Lesson.course_id == course.id, Lesson.status == "published")
         .order_by(Lesson.position)))
+
+
+@dataclass(frozen=True)
+class OfflineReading:
+    """What a learner may keep on their device to read offline: the lessons of the published
+    courses assigned to them, and the sources those lessons cite."""
+
+    lesson_slugs: list[str]
+    source_slugs: list[str]
+
+
+def offline_reading(session: Session, user: User, now: datetime | None = None) -> OfflineReading:
+    """The assigned lessons and their sources, in four statements whatever the number of courses."""
+    now = now or utcnow()
+    course_ids = list(session.scalars(select(Course.id).where(Course.status == "published")))
+    assigned = list(rules.terms_for_person(session, user, course_ids, now)) if course_ids else []
+    if not assigned:
+        return OfflineReading([], [])
+    lessons = session.execute(
+        select(Lesson.id, Lesson.slug).where(Lesson.course_id.in_(assigned), Lesson.status == "published")
+        .order_by(Lesson.course_id, Lesson.position)).all()
+    sources = session.scalars(
+        select(Source.slug).where(Source.id.in_(
+            select(Citation.source_id).where(Citation.lesson_id.in_([row.id for row in lessons]))))
+        .order_by(Source.slug)).all() if lessons else []
+    return OfflineReading([row.slug for row in lessons], list(sources))
 
 
 def record_lesson_visit(session: Session, user: User, lesson: Lesson,

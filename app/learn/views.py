@@ -65,6 +65,22 @@ def _opened_from_this_site() -> bool:
     return not referrer or urlsplit(referrer).netloc == request.host
 
 
+#: on a page a learner may keep for offline reading, whose it is: the service worker's reading cache
+#: (app/static/js/site.js) stores only pages that carry it with the signed-in person's value
+OFFLINE_HEADER = "X-Offline-Cache"
+
+
+def offline_copy_allowed(response: Response) -> Response:
+    """Mark a lesson or source page as one the signed-in learner may keep on their device."""
+    response.headers[OFFLINE_HEADER] = f"user-{current_user.id}"
+    return response
+
+
+def _is_offline_prefetch() -> bool:
+    """The course page saving lessons for offline reading (site.js): not the learner reading them."""
+    return request.headers.get("X-Offline-Prefetch") == "1"
+
+
 def _wants_json() -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
@@ -100,7 +116,7 @@ def lesson(slug: str):
                                .options(selectinload(Lesson.citations).joinedload(Citation.source)))
     if lesson is None:
         abort(404)
-    if _opened_from_this_site():
+    if _opened_from_this_site() and not _is_offline_prefetch():
         services.record_lesson_visit(db.session, current_user, lesson)
     contacts = {source.slug: source.current_contact for source in db.session.scalars(
         select(Source).where(Source.current_contact.is_not(None)))}
@@ -116,7 +132,7 @@ def lesson(slug: str):
         next=state.lessons[index + 1] if index + 1 < len(state.lessons) else None,
         done=lesson.id in state.done_lesson_ids, form=EmptyForm())
     db.session.commit()  # once, after reading: committing first would expire what was just loaded
-    return page
+    return offline_copy_allowed(current_app.make_response(page))
 
 
 @bp.route("/lessons/<slug>/complete", methods=["POST"])
@@ -146,7 +162,21 @@ def source(slug: str):
     if citation is not None and citation.source_id != source.id:
         citation = None
     text, found = render_letter(source.text or "", citation.quote if citation else None)
-    return render_template("learn/source.html", source=source, citation=citation, text=text, found=found)
+    return offline_copy_allowed(current_app.make_response(render_template(
+        "learn/source.html", source=source, citation=citation, text=text, found=found)))
+
+
+@bp.route("/offline/reading")
+@login_required
+def offline_reading():
+    """The addresses the course page saves for offline reading: the assigned lessons and the sources
+    they cite, for the signed-in person only (site.js checks `user` against the page's). Each source
+    once, without a citation: offline, a lesson's link to a passage opens the whole source (the
+    service worker ignores the query), which saves downloading a letter once per citation."""
+    reading = services.offline_reading(db.session, current_user)
+    urls = [url_for("learn.lesson", slug=slug) for slug in reading.lesson_slugs]
+    urls += [url_for("learn.source", slug=slug) for slug in reading.source_slugs]
+    return jsonify(user=current_user.id, urls=urls)
 
 
 @bp.route("/quizzes/<slug>")

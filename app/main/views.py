@@ -1,7 +1,8 @@
 """Service endpoints that are not a feature of their own."""
+import hashlib
 import json
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -65,3 +66,35 @@ def manifest():
                                           mimetype="application/manifest+json")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+#: the shell every page needs, precached by the service worker (their content-hashed names)
+SHELL_FILES = ("css/bootstrap.css", "css/app.css", "js/site.js", "icons/favicon.ico", "icons/icon-192.png")
+
+
+@bp.route("/sw.js")
+@limiter.exempt
+def service_worker():
+    """The service worker, served from the root so that its scope is the whole site: it precaches
+    the shell and the offline page, and reads the learner's saved lessons when the network is gone."""
+    from ..assets import PREFIX, static_url
+
+    shell = [static_url(name) for name in SHELL_FILES] + [url_for("main.offline")]
+    version = hashlib.sha256(json.dumps(shell).encode()).hexdigest()[:10]
+    body = render_template("main/sw.js", shell=shell, version=version, offline=url_for("main.offline"),
+                           assets=request.script_root + PREFIX)
+    response = current_app.response_class(body, mimetype="text/javascript")
+    # A browser checks for a new worker at each visit: it revalidates its copy (no-cache; site.js
+    # registers with updateViaCache "all"), and an unchanged one is a 304 (its ETag), a few bytes.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.route("/offline")
+@limiter.exempt
+def offline():
+    """The page the service worker shows for a page not saved on the device: it names no one, so
+    the copy kept on a shared phone tells nothing about who used it."""
+    return render_template("main/offline.html")

@@ -86,9 +86,13 @@ class StatusForm(Form):
 class ForwardForm(Form):
     """Send the case with its evidence to the province's inspectorate or police."""
 
-    contact = SelectField("Gửi đến", coerce=int, validators=[DataRequired("Hãy chọn nơi nhận.")])
+    # Checked on the server, not marked `required`: a required list must start with an empty
+    # choice, and a contact is always chosen (the first is preselected).
+    contact = SelectField("Gửi đến", coerce=int, validators=[DataRequired("Hãy chọn nơi nhận.")],
+                          render_kw={"required": False})
     withhold_names = BooleanField("Không chuyển danh tính người báo cáo")
-    note = TextAreaField("Ghi chú kèm thư (không bắt buộc)", validators=[Length(max=2000)])
+    # Its own id: the status form on the same page has a `note` too (ids are unique in a page).
+    note = TextAreaField("Ghi chú kèm thư (không bắt buộc)", validators=[Length(max=2000)], id="forward-note")
     submit = SubmitField("Gửi kèm gói chứng cứ")
 
 

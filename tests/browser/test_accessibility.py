@@ -9,14 +9,16 @@ import random
 import re
 import subprocess
 import tempfile
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from app.demo.cli import build_demo_progress
 from app.extensions import db
-from app.models import Agency, AttemptQuestion, CourseCompletion, utcnow
+from app.models import Agency, Attempt, AttemptQuestion, CourseCompletion, utcnow
 from app.reminders.services import Settings, plan_reminders, send_reminders
 
 from support import no_sideways_scroll, opaque_keys, sign_in
@@ -278,3 +280,148 @@ def test_a_quiz_can_be_completed_with_the_keyboard_alone(live_server, phone, dem
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/review$"))
     assert page.get_by_text("100% — Đạt").is_visible()
+
+
+# -- every page of every role ----------------------------------------------------------------------
+
+#: GET endpoints that are not pages a person reads, and why each is left out of the audit
+NOT_PAGES = {
+    "static": "files", "bootstrap.static": "files", "main.healthz": "JSON for load balancers",
+    "main.manifest": "the web app manifest (JSON)", "main.service_worker": "the service worker (a script)",
+    "learn.offline_reading": "JSON for the service worker", "main.privacy": "a redirect to privacy.notice",
+    "directory.oidc_callback": "the directory's redirect back", "learn.certificate": "a PDF",
+    "admin.audit_export": "a CSV", "admin.import_template": "a spreadsheet", "tracking.export": "a download",
+    "privacy.my_data_download": "a download", "violations.receipt_pdf": "a PDF",
+    "violations.evidence_original": "an uploaded file", "violations.evidence_preview": "an image",
+    "violations.dashboard_pdf": "a PDF", "violations.dashboard_xlsx": "a spreadsheet",
+    "violations.package": "a ZIP", "jobs.status": "JSON for the job page's script", "jobs.download": "a download",
+    "violations.dashboard_index": "a redirect to the dashboard of the first subtree the head manages",
+}
+
+#: account (None: signed out) → the pages it reads; {names} are demo objects (see _demo_objects)
+EVERY_PAGE = {
+    None: ["/auth/login", "/account/forgot", "/account/forgot/sent", "{invitation}", "{reset}", "/verify",
+           "/verify/{certificate}", "/help", "/accessibility", "/privacy/notice", "/offline"],
+    "hocvien": ["/", "/courses/khoa-mau", "/lessons/l01-mau",
+                "/sources/cat-tuyen-quang-2021", "/quizzes/final-mau", "/attempts/{attempt}",
+                "/attempts/{review}/review", "/certificates/{certificate}/commitment", "/refreshers/{refresher}",
+                "/auth/password", "/privacy/my-data", "/vi-pham/bao-cao", "/vi-pham/cua-toi",
+                "/vi-pham/bao-cao/{receipt}"],
+    # Who manages one subtree is sent from here to its dashboard; who manages several chooses.
+    "quanly.hai": ["/manage/"],
+    "quanly.tinh": ["/manage/agencies/{province}", "/manage/agencies/{province}/assignments",
+                    "/manage/agencies/{province}/people", "/manage/agencies/{province}/refreshers",
+                    "/manage/agencies/{province}/wrong", "/manage/assignments/{assignment}",
+                    "/manage/assignments/{assignment}/edit", "/manage/assignments/{assignment}/cancel",
+                    "/manage/people/{person}", "/vi-pham/tong-hop/{province}", "/jobs/", "/jobs/{job}"],
+    "giangvien": ["/author/", "/author/lessons", "/author/questions", "/author/lessons/l01-mau",
+                  "/author/questions/q-benh-nhan", "/author/lessons/l01-mau/history", "/author/lessons/new",
+                  "/author/questions/new", "/vi-pham/tinh-huong"],
+    "quantri": ["/admin/", "/admin/agencies", "/admin/agencies/new", "/admin/agencies/{commune}",
+                "/admin/agencies/{commune}/edit", "/admin/agencies/{commune}/merge",
+                "/admin/agencies/{commune}/move", "/admin/audit", "/admin/import", "/admin/sources",
+                "/admin/sources/{source}", "/admin/users", "/admin/users/new", "/admin/users/{person}",
+                "/privacy/admin", "/privacy/admin/access", "/privacy/admin/corrections", "/reminders/",
+                "/vi-pham/quan-tri"],
+    "theodoi.tinh": ["/vi-pham/xu-ly", "/vi-pham/xu-ly/{case}"],
+    # A learner who passed the final test and has yet to commit (the page is a redirect otherwise).
+    "theodoi.xa": ["/courses/khoa-mau/commit"],
+}
+
+
+def test_every_page_of_the_app_is_in_the_whole_site_audit(app):
+    """A new page cannot be forgotten: every GET endpoint is audited below or said not to be a page."""
+    adapter = app.url_map.bind("localhost")
+    placeholder = {name: "1" for name in ("invitation", "reset", "certificate", "attempt", "review",
+                                           "refresher", "receipt", "province", "assignment", "person",
+                                           "commune", "source", "case", "job")}
+    tokens = {"invitation": "/account/invitation/x", "reset": "/account/reset/x", "certificate": "X1"}
+    covered = set()
+    for paths in EVERY_PAGE.values():
+        for path in paths:
+            url = path.format(**{**placeholder, **tokens}) if not path.startswith("{") else tokens[path[1:-1]]
+            covered.add(adapter.match(url, method="GET")[0])
+    pages = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    assert not (pages - covered - NOT_PAGES.keys()), "pages missing from EVERY_PAGE (or NOT_PAGES)"
+    assert not (NOT_PAGES.keys() - pages), "NOT_PAGES names endpoints that no longer exist"
+
+
+def _demo_objects(app) -> dict[str, str]:
+    """The demo with progress, reports and one of everything a page shows, as EVERY_PAGE's names."""
+    from app.auth.links import issue_link, link_url
+    from app.demo.cli import DEMO_PASSWORD, build_demo_violations
+    from app.jobs.work import submit_export
+    from app.learn import services as learn
+    from app.models import Assignment, Course, Quiz, Refresher, Source, User
+    from app.auth.services import create_user
+    from app.violations.evidence import EvidenceStore
+    from app.violations.models import ViolationCase, ViolationReport
+    from app.violations.services import commit_or_remove
+    from support import complete_fixture_course
+
+    build_demo_progress(db.session, random.Random(874))
+    store, written = EvidenceStore(app.config["VIOLATION_EVIDENCE_DIR"]), []
+    build_demo_violations(db.session, store, written)
+    commit_or_remove(db.session, store, written)
+    users = {user.username: user for user in db.session.scalars(select(User).where(User.username.in_(
+        ["hocvien", "theodoi.xa", "quanly.xa"])))}
+    learner = users["hocvien"]
+    course = db.session.scalar(select(Course).where(Course.slug == "khoa-mau"))
+    for row in db.session.scalars(select(CourseCompletion).where(CourseCompletion.user_id.in_(
+            [learner.id, users["theodoi.xa"].id]))):
+        db.session.delete(row)
+    db.session.flush()
+    completion = complete_fixture_course(learner, course, when=utcnow() - timedelta(days=40))
+    final = learn.start_attempt(db.session, users["theodoi.xa"], db.session.scalar(
+        select(Quiz).where(Quiz.slug == "final-mau")))
+    for item in final.questions:
+        learn.save_answer(db.session, final, item.position, item.version.correct_keys)
+    learn.submit_attempt(db.session, final)
+    review = db.session.scalar(select(Attempt.id).where(Attempt.user_id == learner.id, Attempt.status != "in_progress")
+                               .order_by(Attempt.id.desc()))
+    practice = learn.start_practice(db.session, learner, course)
+    refresher = Refresher(completion_id=completion.id, user_id=learner.id, course_id=course.id,
+                          agency_id=learner.agency_id, months=1, due_on=utcnow().date())
+    db.session.add(refresher)
+    create_user(db.session, username="quanly.hai", email="quanly.hai@demo.hocmxh.vn", full_name="Đặng Thu Hải",
+                agency=learner.agency, password=DEMO_PASSWORD, manages=db.session.scalars(
+                    select(Agency).where(Agency.code.in_(["HA-YT", "HA-TP"]))).all())
+    province = db.session.scalar(select(Agency).where(Agency.code == "HA"))
+    job = submit_export(db.session, db.session.scalar(select(User).where(User.username == "quanly.tinh")), province,
+                        course, "csv", {}, "ket-qua-demo")  # inline in the tests: finished, with its file
+    invitation = issue_link(db.session, users["theodoi.xa"], "invitation")
+    reset = issue_link(db.session, users["quanly.xa"], "reset")
+    db.session.commit()
+    return {
+        "invitation": urlsplit(link_url(invitation)).path, "reset": urlsplit(link_url(reset)).path,
+        "certificate": completion.certificate_code, "attempt": str(practice.id), "review": str(review),
+        "refresher": str(refresher.id),
+        "receipt": db.session.scalar(select(ViolationReport.code).where(ViolationReport.reporter_id == learner.id)),
+        "province": str(db.session.scalar(select(Agency.id).where(Agency.code == "HA"))),
+        "commune": str(db.session.scalar(select(Agency.id).where(Agency.code == "HA-TP"))),
+        "assignment": str(db.session.scalar(select(Assignment.id).order_by(Assignment.id))),
+        "person": str(learner.id),
+        "source": str(db.session.scalar(select(Source.id).where(Source.slug == "cat-tuyen-quang-2021"))),
+        "case": str(db.session.scalar(select(ViolationCase.id).order_by(ViolationCase.id))),
+        "job": str(job.id),
+    }
+
+
+@pytest.mark.parametrize("account", list(EVERY_PAGE), ids=lambda account: account or "signed-out")
+def test_every_page_of_every_role_is_accessible(app, live_server, axe_phone, demo, account):
+    """axe at 360 and 1280 px, no sideways scroll at 200 % text nor at 180×390, no text cut off, and
+    valid HTML, on every page the role reads (EVERY_PAGE)."""
+    objects = _demo_objects(app)
+    page, audit = axe_phone, Audit(axe_phone)
+    if account:
+        sign_in(page, live_server, account)
+    wrong = []
+    for path in EVERY_PAGE[account]:
+        path = objects[path[1:-1]] if path.startswith("{") else path.format(**objects)
+        response = page.goto(f"{live_server}{path}")
+        if response.status != 200 or urlsplit(page.url).path != path.split("?")[0]:
+            wrong.append(f"{path}: HTTP {response.status}, ended on {page.url}")
+            continue
+        audit.check(path)
+    assert not wrong, "\n".join(wrong)
+    audit.assert_clean()
