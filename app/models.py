@@ -847,6 +847,56 @@ class AgencyProgress(db.Model):
     stable_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class PersonCourseStatus(db.Model):
+    """Where one active person stands with one course assigned to them, as the last recount found
+    it (`tracking.progress`, the same recount and rule as `AgencyProgress`): the people list reads a
+    page of these rows instead of working out every person's status in the subtree.
+
+    The clock changes a status without a recount in two ways only, both derived on reading from the
+    stored dates (`tracking.rules.stored_status`): `due_at` passing (overdue), and `window_at`, the
+    first recertification window to open, after which the person is due again by `expires_at`.
+    """
+
+    __tablename__ = "person_course_status"
+    __table_args__ = (
+        # The people list: a subtree (path prefix) of one course in name order, filtered by status.
+        Index("ix_person_course_status_list", "course_id", "path", "search_name", "user_id"),
+        Index("ix_person_course_status_name", "course_id", "search_name", "user_id"),
+        Index("ix_person_course_status_due", "course_id", "due_at"),
+        Index("ix_person_course_status_agency", "agency_id", "course_id"),
+        # Whether the rows were all counted by the moment a reader asks about.
+        Index("ix_person_course_status_counted", "course_id", "counted_at"),
+        CheckConstraint("lessons_done >= 0 AND lessons_renewed >= 0 AND lessons_renewed <= lessons_done",
+                        name="lessons_within"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    #: the agency's path when counted (a moved subtree is recounted)
+    path: Mapped[str] = mapped_column(String(255))
+    #: the person's `search_name` when counted (a rename is recounted)
+    search_name: Mapped[str] = mapped_column(String(255), default="")
+    employee_code: Mapped[str | None] = mapped_column(String(50))
+    #: the earliest due date among the unsatisfied assignments when counted; None: all satisfied
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the first recertification window to open after the count: from then on due by `expires_at`
+    window_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the last activity when counted: enough for the status (the first step after a completion is
+    #: recounted); the people list shows the live one (`CourseActivity`)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: published lessons done ever, and since the current completion (what counts towards a renewal)
+    lessons_done: Mapped[int] = mapped_column(Integer, default=0)
+    lessons_renewed: Mapped[int] = mapped_column(Integer, default=0)
+    #: the best graded score of the final test, in percent; None before any
+    best_score: Mapped[float | None] = mapped_column()
+    #: all lessons and the final test done, the commitment not signed
+    commitment_missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ProgressCycle(db.Model):
     """The start with which an assignment's subtree was last counted into `AgencyProgress`.
 
