@@ -866,6 +866,7 @@ class PersonCourseStatus(db.Model):
         Index("ix_person_course_status_agency", "agency_id", "course_id"),
         # Whether the rows were all counted by the moment a reader asks about.
         Index("ix_person_course_status_counted", "course_id", "counted_at"),
+        Index("ix_person_course_status_window_opened", "course_id", "window_opened_at"),
         CheckConstraint("lessons_done >= 0 AND lessons_renewed >= 0 AND lessons_renewed <= lessons_done",
                         name="lessons_within"),
     )
@@ -882,6 +883,9 @@ class PersonCourseStatus(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the first recertification window to open after the count: from then on due by `expires_at`
     window_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the last recertification window opened by the count: a reader asking about an earlier
+    #: moment cannot use the row (`tracking.progress.people_stored`)
+    window_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the last activity when counted: enough for the status (the first step after a completion is

@@ -316,10 +316,10 @@ def _store_people(session: Session, course: Course, now: datetime, people, *, ag
     # A person moved from an agency outside this recount without it being recounted (a bulk change
     # nobody marked) still has a row: it is replaced, not doubled.
     rows = select(p.user_id, literal(course.id), p.agency_id, p.path, p.search_name, p.employee_code, p.due_at,
-                  p.window_next, p.completed_at, p.expires_at, p.last_activity_at, *facts.values(),
+                  p.window_next, p.window_past, p.completed_at, p.expires_at, p.last_activity_at, *facts.values(),
                   literal(now, PersonCourseStatus.counted_at.type)).where(p.user_id.is_not(None))
     columns = ["user_id", "course_id", "agency_id", "path", "search_name", "employee_code", "due_at",
-               "window_at", "completed_at", "expires_at", "last_activity_at", *facts, "counted_at"]
+               "window_at", "window_opened_at", "completed_at", "expires_at", "last_activity_at", *facts, "counted_at"]
     statement = upsert_insert(session)(PersonCourseStatus).from_select(columns, rows)
     session.execute(statement.on_conflict_do_update(
         index_elements=["user_id", "course_id"],
@@ -360,11 +360,14 @@ def is_counted(session: Session, course: Course, now: datetime) -> bool:
 
 def people_stored(session: Session, course: Course, now: datetime) -> bool:
     """Whether the stored standings (`PersonCourseStatus`) answer for `now`: every assignment
-    started by then is counted and none later, and no row was counted after `now` (the status at
-    `now` is derived from the dates stored; `rules.stored_standing`)."""
-    latest = session.scalar(select(func.max(PersonCourseStatus.counted_at))
-                            .where(PersonCourseStatus.course_id == course.id))
-    return (latest is None or latest <= now) and is_counted(session, course, now)
+    started by then is counted and none later, and no row was counted after a recertification
+    window opened later than `now` (the status at `now` is derived from the dates stored, which hold
+    from the last window opened before the count on; `rules.stored_standing`)."""
+    row = PersonCourseStatus
+    latest, opened = session.execute(select(
+        select(func.max(row.counted_at)).where(row.course_id == course.id).scalar_subquery(),
+        select(func.max(row.window_opened_at)).where(row.course_id == course.id).scalar_subquery())).one()
+    return (latest is None or latest <= now or opened is None or opened <= now) and is_counted(session, course, now)
 
 
 def status_counts(session: Session, course: Course, root: Agency, now: datetime, *, by_child: bool = False):

@@ -212,7 +212,7 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
     the current completion, last_activity_at, status, search_name and employee_code for filtering,
     and for the summaries the moments the person's status changes by the clock alone: besides their
     own due date passing, `stable_from` (the last such moment up to `now`) and `window_next` (the
-    next recertification window to open after it).
+    next recertification window to open after it); `window_past`, the last window opened by `now`.
 
     `terms` replaces the assignments read from the database (the preview of a change); `name` tells
     two of these apart in one statement. Each
@@ -282,6 +282,7 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
         status.label("status"),
         type_coerce(_later(g.turn_past, g.window_past), UTCDateTime).label("stable_from"),
         type_coerce(g.window_next, UTCDateTime).label("window_next"),
+        type_coerce(g.window_past, UTCDateTime).label("window_past"),
         g.search_name, g.employee_code,
     ).subquery(name)
 

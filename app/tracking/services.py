@@ -285,17 +285,27 @@ def people_rows(session: Session, course: Course, root: Agency, now: datetime):
     started and not counted yet) worked out person by person as the summaries then are.
     """
     if people_stored(session, course, now):
-        row = PersonCourseStatus
-        status = stored_status_sql(row, now)
-        return (select(row.user_id, row.agency_id, row.path, row.search_name, row.employee_code,
-                       status.label("status"), stored_due_sql(row, now).label("due_at"), row.completed_at,
-                       row.expires_at, CourseActivity.last_activity_at,
-                       case((status == "completed", row.lessons_done), else_=row.lessons_renewed).label("lessons"),
-                       row.best_score, and_(row.commitment_missing, status != "completed").label("commitment_missing"))
-                .outerjoin(CourseActivity, and_(CourseActivity.user_id == row.user_id,
-                                                CourseActivity.course_id == row.course_id))
-                .where(row.course_id == course.id, row.path.startswith(root.path, autoescape=True))
-                .subquery("people"))
+        return stored_people(session, course, root, now)
+    return computed_people(session, course, root, now)
+
+
+def stored_people(session: Session, course: Course, root: Agency, now: datetime):
+    """`people_rows` from the stored standings (for a `now` they answer for: `people_stored`)."""
+    row = PersonCourseStatus
+    status = stored_status_sql(row, now)
+    return (select(row.user_id, row.agency_id, row.path, row.search_name, row.employee_code,
+                   status.label("status"), stored_due_sql(row, now).label("due_at"), row.completed_at,
+                   row.expires_at, CourseActivity.last_activity_at,
+                   case((status == "completed", row.lessons_done), else_=row.lessons_renewed).label("lessons"),
+                   row.best_score, and_(row.commitment_missing, status != "completed").label("commitment_missing"))
+            .outerjoin(CourseActivity, and_(CourseActivity.user_id == row.user_id,
+                                            CourseActivity.course_id == row.course_id))
+            .where(row.course_id == course.id, row.path.startswith(root.path, autoescape=True))
+            .subquery("people"))
+
+
+def computed_people(session: Session, course: Course, root: Agency, now: datetime):
+    """`people_rows` worked out person by person (`rules.person_statuses`), for any `now`."""
     people = person_statuses(session, course, root, now)
     p = people.c
     facts = person_facts(p.user_id, course.id, p.completed_at)

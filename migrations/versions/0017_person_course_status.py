@@ -31,6 +31,7 @@ def upgrade():
     sa.Column('employee_code', sa.String(length=50), nullable=True),
     sa.Column('due_at', app.models.UTCDateTime(), nullable=True),
     sa.Column('window_at', app.models.UTCDateTime(), nullable=True),
+    sa.Column('window_opened_at', app.models.UTCDateTime(), nullable=True),
     sa.Column('completed_at', app.models.UTCDateTime(), nullable=True),
     sa.Column('expires_at', app.models.UTCDateTime(), nullable=True),
     sa.Column('last_activity_at', app.models.UTCDateTime(), nullable=True),
@@ -50,6 +51,7 @@ def upgrade():
     op.create_index('ix_person_course_status_due', 'person_course_status', ['course_id', 'due_at'], unique=False)
     op.create_index('ix_person_course_status_agency', 'person_course_status', ['agency_id', 'course_id'], unique=False)
     op.create_index('ix_person_course_status_counted', 'person_course_status', ['course_id', 'counted_at'], unique=False)
+    op.create_index('ix_person_course_status_window_opened', 'person_course_status', ['course_id', 'window_opened_at'], unique=False)
     from app.tracking import progress  # the rule lives there once; the migration does not copy it
     session = Session(bind=op.get_bind())
     progress.rebuild(session)
