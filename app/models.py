@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash
 
 from .extensions import db
@@ -100,6 +100,9 @@ class Agency(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(255))
+    #: the name without diacritics, lower case ("xa an binh"), set with the name: the people list's
+    #: agency search box matches it (migration 0017)
+    search_name: Mapped[str] = mapped_column(String(255), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     #: ids from the root down to this agency, e.g. "/1/4/17/"; a subtree is `path LIKE '/1/4/%'`
@@ -126,6 +129,13 @@ class Agency(db.Model):
         foreign_keys=[parent_id], back_populates="parent", order_by="Agency.name"
     )
     users: Mapped[list[User]] = relationship(back_populates="agency")
+
+    @validates("name")
+    def _fold_name(self, _key, name: str) -> str:
+        from .content.text import strip_diacritics
+
+        self.search_name = strip_diacritics(name or "")
+        return name
 
     @property
     def kind_label(self) -> str:

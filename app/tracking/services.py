@@ -366,14 +366,14 @@ def filter_people(query, people, *, status: str | None = None, within: Agency | 
 
 
 def agency_matches(session: Session, root: Agency, text: str, limit: int = 20) -> list[Agency]:
-    """Agencies of the subtree whose name or code contains `text` (diacritics and case ignored
-    through the name's words; a code matches as typed), for the people list's agency search."""
+    """Agencies of the subtree whose name or code contains every word of `text` (diacritics and
+    case ignored), for the people list's agency search box."""
     words = strip_diacritics(text or "").split()
     if not words:
         return []
     query = select(Agency).where(root.subtree_filter(), Agency.is_active)
     for word in words[:6]:
-        query = query.where(or_(func.lower(Agency.name).contains(word, autoescape=True),
+        query = query.where(or_(Agency.search_name.contains(word, autoescape=True),
                                 func.lower(Agency.code).contains(word, autoescape=True)))
     return list(session.scalars(query.order_by(Agency.path).limit(limit)))
 

@@ -1,4 +1,4 @@
-"""person course status: each person's standing per assigned course, stored by the recounts that keep agency_progress, so the people list reads a page instead of working out the subtree
+"""person course status: each person's standing per assigned course, stored by the recounts that keep agency_progress, so the people list reads a page instead of working out the subtree; agency.search_name for its agency search box
 
 Revision ID: 0017
 Revises: 0016
@@ -52,6 +52,15 @@ def upgrade():
     op.create_index('ix_person_course_status_agency', 'person_course_status', ['agency_id', 'course_id'], unique=False)
     op.create_index('ix_person_course_status_counted', 'person_course_status', ['course_id', 'counted_at'], unique=False)
     op.create_index('ix_person_course_status_window_opened', 'person_course_status', ['course_id', 'window_opened_at'], unique=False)
+    with op.batch_alter_table('agency', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('search_name', sa.String(length=255), server_default='', nullable=False))
+    # Folded in Python (the databases cannot strip Vietnamese diacritics alike), one batch.
+    from app.content.text import strip_diacritics
+    bind = op.get_bind()
+    names = bind.execute(sa.text("SELECT id, name FROM agency")).all()
+    if names:
+        bind.execute(sa.text("UPDATE agency SET search_name = :folded WHERE id = :id"),
+                     [{"id": id_, "folded": strip_diacritics(name)} for id_, name in names])
     from app.tracking import progress  # the rule lives there once; the migration does not copy it
     session = Session(bind=op.get_bind())
     progress.rebuild(session)
@@ -60,3 +69,5 @@ def upgrade():
 
 def downgrade():
     op.drop_table('person_course_status')
+    with op.batch_alter_table('agency', schema=None) as batch_op:
+        batch_op.drop_column('search_name')
