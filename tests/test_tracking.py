@@ -1091,3 +1091,19 @@ def test_stored_statuses_stay_right_when_two_sessions_change_one_agency(app, tre
     from app.models import PersonCourseStatus
     names = {row.user_id: row.search_name for row in db.session.scalars(select(PersonCourseStatus))}
     assert names == {ids[0]: "doi ten mot", ids[1]: "doi ten hai"}
+
+
+def test_tracking_never_imports_learning():
+    """The dependency runs one way: the learner's pages use the rule and the course state kept in
+    tracking (`tracking.rules`, `tracking.learner`); tracking never imports `learn`."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "app" / "tracking"
+    offenders = []
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.split(".")[:2] == ["app", "learn"] or (node.level == 2 and node.module.split(".")[0] == "learn")):
+                offenders.append(path.name)
+    assert offenders == []

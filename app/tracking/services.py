@@ -28,6 +28,7 @@ from ..models import (
     Course,
     CourseActivity,
     CourseCompletion,
+    Lesson,
     PersonCourseStatus,
     QuestionVersion,
     Topic,
@@ -315,6 +316,12 @@ def computed_people(session: Session, course: Course, root: Agency, now: datetim
                   facts["best_score"].label("best_score"),
                   and_(facts["commitment_missing"], p.status != "completed").label("commitment_missing")
                   ).subquery("people")
+
+
+def lessons_total(session: Session, course: Course) -> int:
+    """The published lessons of the course: the people list's progress is counted out of them."""
+    return session.scalar(select(func.count()).select_from(Lesson)
+                          .where(Lesson.course_id == course.id, Lesson.status == "published"))
 
 
 def _people_order(people, sort: str, descending: bool) -> list:

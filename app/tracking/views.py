@@ -12,13 +12,13 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db, export_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
 from ..auth.forms import EmptyForm
-from ..learn import services as learn
 from ..pagination import paginate_rows, paginated
 from ..models import Agency, Attempt, Course, CourseCompletion, Lesson, LessonProgress, utcnow
 from ..permissions import (can_change_assignment, can_manage_agency, get_agency_or_404, get_assignment_or_404,
                            get_user_or_404, managed_root_agencies, require_role)
 from ..privacy.services import trace_list_exported, trace_person_viewed
 from . import exports, rules, services
+from .learner import course_state
 from .charts import weekly_bars_svg
 from .forms import AssignmentForm, AssignmentTermsForm, PeopleFilterForm
 
@@ -93,7 +93,7 @@ def people(agency_id: int):
     page = paginated(lambda number: paginate_rows(db.session, lambda limit, offset: services.people_page(
         db.session, course, agency, now, limit=limit, offset=offset, sort=sort, descending=descending,
         **filters), number, PER_PAGE, total_column="total"))
-    lessons = len(learn.published_lessons(db.session, course))
+    lessons = services.lessons_total(db.session, course)
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            matches=matches, within=filters["within"], sort=sort, descending=descending,
                            lessons_total=lessons, labels=services.STATUS_LABELS, sort_labels=services.PEOPLE_SORT_LABELS,
@@ -137,7 +137,7 @@ def person(user_id: int):
     """One person: lessons, attempts, scores, certificate."""
     user = get_user_or_404(user_id)
     course = _chosen_course()
-    lessons = learn.published_lessons(db.session, course)
+    state = course_state(db.session, user, course)
     progress = {p.lesson_id: p for p in db.session.scalars(select(LessonProgress).join(Lesson).where(
         LessonProgress.user_id == user.id, Lesson.course_id == course.id))}
     attempts = db.session.scalars(select(Attempt).where(Attempt.user_id == user.id, Attempt.course_id == course.id)
@@ -147,9 +147,9 @@ def person(user_id: int):
         .order_by(CourseCompletion.completed_at.desc())).all()
     trace_person_viewed(db.session, current_user, user, detail=f"{course.title}: {request.path}")
     db.session.commit()
-    return render_template("tracking/person.html", person=user, course=course, lessons=lessons,
+    return render_template("tracking/person.html", person=user, course=course, lessons=state.lessons,
                            progress=progress, attempts=attempts, completions=completions, courses=_courses(),
-                           state=learn.course_state(db.session, user, course), labels=services.STATUS_LABELS)
+                           state=state, labels=services.STATUS_LABELS)
 
 
 @bp.route("/agencies/<int:agency_id>/wrong")
