@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash
 
 from .extensions import db
@@ -100,6 +100,9 @@ class Agency(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(255))
+    #: the name without diacritics, lower case ("xa an binh"), set with the name: the people list's
+    #: agency search box matches it (migration 0017)
+    search_name: Mapped[str] = mapped_column(String(255), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     #: ids from the root down to this agency, e.g. "/1/4/17/"; a subtree is `path LIKE '/1/4/%'`
@@ -126,6 +129,13 @@ class Agency(db.Model):
         foreign_keys=[parent_id], back_populates="parent", order_by="Agency.name"
     )
     users: Mapped[list[User]] = relationship(back_populates="agency")
+
+    @validates("name")
+    def _fold_name(self, _key, name: str) -> str:
+        from .content.text import strip_diacritics
+
+        self.search_name = strip_diacritics(name or "")
+        return name
 
     @property
     def kind_label(self) -> str:
@@ -880,6 +890,60 @@ class AgencyProgress(db.Model):
     stable_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the next moment after `counted_at` when one will
     stable_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PersonCourseStatus(db.Model):
+    """Where one active person stands with one course assigned to them, as the last recount found
+    it (`tracking.progress`, the same recount and rule as `AgencyProgress`): the people list reads a
+    page of these rows instead of working out every person's status in the subtree.
+
+    The clock changes a status without a recount in two ways only, both derived on reading from the
+    stored dates (`tracking.rules.stored_status`): `due_at` passing (overdue), and `window_at`, the
+    first recertification window to open, after which the person is due again by `expires_at`.
+    """
+
+    __tablename__ = "person_course_status"
+    __table_args__ = (
+        # The people list: a subtree (path prefix) of one course in name order, filtered by status.
+        Index("ix_person_course_status_list", "course_id", "path", "search_name", "user_id"),
+        Index("ix_person_course_status_name", "course_id", "search_name", "user_id"),
+        Index("ix_person_course_status_due", "course_id", "due_at"),
+        Index("ix_person_course_status_agency", "agency_id", "course_id"),
+        # Whether the rows were all counted by the moment a reader asks about.
+        Index("ix_person_course_status_counted", "course_id", "counted_at"),
+        Index("ix_person_course_status_window_opened", "course_id", "window_opened_at"),
+        CheckConstraint("lessons_done >= 0 AND lessons_renewed >= 0 AND lessons_renewed <= lessons_done",
+                        name="lessons_within"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    #: the agency's path when counted (a moved subtree is recounted)
+    path: Mapped[str] = mapped_column(String(255))
+    #: the person's `search_name` when counted (a rename is recounted)
+    search_name: Mapped[str] = mapped_column(String(255), default="")
+    employee_code: Mapped[str | None] = mapped_column(String(50))
+    #: the earliest due date among the unsatisfied assignments when counted; None: all satisfied
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the first recertification window to open after the count: from then on due by `expires_at`
+    window_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the last recertification window opened by the count: a reader asking about an earlier
+    #: moment cannot use the row (`tracking.progress.people_stored`)
+    window_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the last activity when counted: enough for the status (the first step after a completion is
+    #: recounted); the people list shows the live one (`CourseActivity`)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: published lessons done ever, and since the current completion (what counts towards a renewal)
+    lessons_done: Mapped[int] = mapped_column(Integer, default=0)
+    lessons_renewed: Mapped[int] = mapped_column(Integer, default=0)
+    #: the best graded score of the final test, in percent; None before any
+    best_score: Mapped[float | None] = mapped_column()
+    #: all lessons and the final test done, the commitment not signed
+    commitment_missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ProgressCycle(db.Model):

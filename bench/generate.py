@@ -61,7 +61,7 @@ WRONG_CHANCE_BY_DIFFICULTY = {"easy": 0.08, "medium": 0.2, "hard": 0.35}
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 COLUMNS = {
-    "agency": ("id", "code", "name", "kind", "parent_id", "path", "depth", "is_active", "created_at"),
+    "agency": ("id", "code", "name", "search_name", "kind", "parent_id", "path", "depth", "is_active", "created_at"),
     "user": ("id", "username", "email", "full_name", "search_name", "employee_code", "agency_id",
              "password_hash", "is_active", "is_trainer", "is_admin", "created_at"),
     "manager_scope": ("id", "user_id", "agency_id", "created_at"),
@@ -478,7 +478,7 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     for agency_id, parent_id, depth, number in tree:  # parents come before their children
         paths[agency_id] = f"{paths[parent_id] if parent_id else '/'}{agency_id}/"
         name, kind = _agency_name(depth, number)
-        rows.add("agency", f"BENCH-{number or 'ROOT'}", name, kind, parent_id, paths[agency_id], depth, True,
+        rows.add("agency", f"BENCH-{number or 'ROOT'}", name, strip_diacritics(name), kind, parent_id, paths[agency_id], depth, True,
                  stamp(cycle_start - timedelta(days=30)))
     depth_1 = [node[0] for node in tree if node[2] == 1]
     root_id, mid_id = 1, depth_1[0]

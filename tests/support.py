@@ -146,6 +146,41 @@ def assert_summaries_follow(course, roots, *, now=None):
             by_child[int(below) if below else None, status] += number
         counted = progress.status_counts(db.session, course, root, now, by_child=True)
         assert Counter({(key, status): number for key, status, number in counted}) == by_child, root.path
+        assert_stored_follow(course, root, now=now)
+
+
+def assert_stored_follow(course, root, *, now=None):
+    """The stored standings (`PersonCourseStatus`) answer for `now` and say, for every person of the
+    subtree, what a person-by-person recount says (`rules.standing`), and the people list reads the
+    same columns from them as it would work out person by person."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Agency, CourseActivity, CourseCompletion, User, utcnow
+    from app.tracking import progress, rules, services
+
+    now = now or utcnow()
+    assert progress.people_stored(db.session, course, now), "the stored standings should answer"
+    stored = {row.user_id: row for row in db.session.execute(select(services.stored_people(db.session, course, root, now)))}
+    computed = {row.user_id: row for row in db.session.execute(select(services.computed_people(db.session, course, root, now)))}
+    assert {user_id: tuple(row) for user_id, row in stored.items()} == \
+        {user_id: tuple(row) for user_id, row in computed.items()}, root.path
+    expected = {}
+    people = db.session.scalars(select(User).join(Agency, Agency.id == User.agency_id)
+                                .where(User.is_active, Agency.path.startswith(root.path))).all()
+    for person in people:
+        terms = rules.terms_for_person(db.session, person, [course.id], now).get(course.id)
+        if not terms:
+            continue
+        held = db.session.scalar(select(CourseCompletion).where(
+            CourseCompletion.user_id == person.id, CourseCompletion.course_id == course.id,
+            CourseCompletion.archived_at.is_(None)))
+        activity = db.session.scalar(select(CourseActivity.last_activity_at).where(
+            CourseActivity.user_id == person.id, CourseActivity.course_id == course.id))
+        standing = rules.standing(terms, rules.Holding(held.completed_at, held.expires_at) if held else None,
+                                  activity, now)
+        expected[person.id] = (standing.status, standing.due_at)
+    assert {user_id: (row.status, row.due_at) for user_id, row in stored.items()} == expected, root.path
 
 
 def in_background_until_blocked(work, errors: list):

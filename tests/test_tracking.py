@@ -14,7 +14,7 @@ from app.models import (AnswerTally, Assignment, Attempt, AuditLog, CompletionTa
                         OptionTally, Quiz, utcnow)
 from app.tracking import exports, services, tallies
 from support import assert_summaries_follow as _assert_summaries_follow
-from support import complete_fixture_course, csrf_token, in_background_until_blocked
+from support import assert_stored_follow, complete_fixture_course, csrf_token, in_background_until_blocked
 
 
 @pytest.fixture
@@ -514,6 +514,7 @@ def _grow(make_agency, make_user, parent, children, per_child, course):
 
 
 @pytest.mark.parametrize("page", ["", "/people", "/wrong", "/people?q=nguoi&status=in_progress",
+                                  "/people?sort=score&order=desc&unit=a", "/people?sort=activity",
                                   "/export.xlsx", "/export.csv?status=in_progress", "/export.pdf"])
 def test_manager_pages_use_a_fixed_number_of_queries(client, auth, make_agency, make_user, fixture_course,
                                                      count_queries, page):
@@ -1097,3 +1098,188 @@ def test_a_recount_of_one_subtree_does_not_hold_up_learners_elsewhere(app, tree,
                 learner.close()
     finally:
         admin.close()
+
+
+# -- stored statuses and the people list ---------------------------------------------------------
+
+def test_stored_statuses_follow_time_passing_without_a_recount(tree, make_user, fixture_course):
+    """Overdue, a recertification window opening, an expiry: derived on reading from the stored
+    dates, the same as a person-by-person standing, with nothing recounted in between."""
+    from app.models import PersonCourseStatus
+    from app.tracking import rules
+
+    _assign(fixture_course, tree["root"], due_in_days=20, validity=12, recertify=60)
+    done, idle, busy = make_user(agency=tree["a1"]), make_user(agency=tree["b1"]), make_user(agency=tree["a2"])
+    completion = _complete(done, fixture_course, when=utcnow() - timedelta(days=2))
+    _start_something(busy)
+    counted = set(db.session.scalars(select(PersonCourseStatus.counted_at)))
+    expires = completion.expires_at
+    moments = [utcnow(), utcnow() + timedelta(days=21),                 # the due date passes
+               expires - timedelta(days=61), expires - timedelta(days=59),  # the window opens
+               expires + timedelta(days=1)]                                 # and the completion expires
+    seen = []
+    for moment in moments:
+        assert_stored_follow(fixture_course, tree["root"], now=moment)
+        row = db.session.get(PersonCourseStatus, (done.id, fixture_course.id))
+        seen.append(rules.stored_standing(row.due_at, row.window_at, rules.Holding(row.completed_at, row.expires_at),
+                                          row.last_activity_at, moment).status)
+    assert seen == ["completed", "completed", "completed", "not_started", "overdue"]
+    assert set(db.session.scalars(select(PersonCourseStatus.counted_at))) == counted  # nothing recounted
+    page = db.session.execute(services.people_page(db.session, fixture_course, tree["root"], moments[1],
+                                                   limit=10, offset=0, status="overdue")).all()
+    assert {row[0].id for row in page} == {idle.id, busy.id}
+
+
+def test_stored_statuses_follow_every_kind_of_change(tree, make_user, make_agency, fixture_course):
+    from app.models import User
+
+    given = _assign(fixture_course, tree["a"])
+    people = [make_user(agency=tree[name]) for name in ("a1", "a2", "b1", "b2")]
+    roots = [tree["root"], tree["a"], tree["b"]]
+
+    def check():
+        db.session.expire_all()
+        for root in roots:
+            assert_stored_follow(fixture_course, db.session.get(type(root), root.id))
+
+    check()
+    _start_something(people[0])                                  # lesson progress
+    check()
+    lesson = db.session.scalar(select(Lesson))
+    learn.complete_lesson(db.session, people[1], lesson)         # a lesson done: progress shown
+    db.session.commit()
+    check()
+    _complete(people[1], fixture_course)                         # completion and commitment
+    check()
+    services.create_assignment(db.session, course=fixture_course, agency=tree["b"],  # a new assignment
+                               starts_at=utcnow() - timedelta(days=1), due_at=utcnow() + timedelta(days=5))
+    db.session.commit()
+    check()
+    given = db.session.get(Assignment, given.id)
+    services.update_assignment(db.session, given, starts_at=given.starts_at, due_at=utcnow() - timedelta(hours=1),
+                               validity_months=None, recertify_days=None)  # edited: overdue at once
+    db.session.commit()
+    check()
+    db.session.get(User, people[0].id).agency_id = tree["b1"].id  # a person moved
+    db.session.commit()
+    check()
+    move_agency(db.session, db.session.get(type(tree["a2"]), tree["a2"].id), db.session.get(type(tree["b"]), tree["b"].id))
+    db.session.commit()                                          # an agency moved
+    check()
+    merge_agency(db.session, db.session.get(type(tree["b2"]), tree["b2"].id),
+                 db.session.get(type(tree["b1"]), tree["b1"].id))
+    db.session.commit()                                          # agencies merged
+    check()
+    services.cancel_assignment(db.session, db.session.get(Assignment, given.id))  # cancelled
+    db.session.commit()
+    check()
+
+
+def test_the_people_list_sorts_by_each_column(client, auth, tree, make_user, fixture_course):
+    _assign(fixture_course, tree["root"])
+    manager = make_user(role="manager", agency=tree["root"])
+    best = make_user(agency=tree["a1"], full_name="Zô Văn Giỏi")
+    _complete(best, fixture_course, when=utcnow() - timedelta(days=3))
+    busy = make_user(agency=tree["b1"], full_name="An Thị Bận")
+    _start_something(busy)
+    idle = make_user(agency=tree["b2"], full_name="Mai Văn Chờ")
+    url = f"/manage/agencies/{tree['root'].id}/people"
+
+    def order(**args):
+        rows = db.session.execute(services.people_page(db.session, fixture_course, tree["root"], utcnow(),
+                                                       limit=10, offset=0, **args)).all()
+        return [row[0].id for row in rows if row[0].id in {best.id, busy.id, idle.id}]
+
+    assert order() == [busy.id, idle.id, best.id]
+    assert order(sort="name", descending=True) == [best.id, idle.id, busy.id]
+    assert order(sort="progress", descending=True)[0] == best.id
+    assert order(sort="score", descending=True)[0] == best.id
+    assert order(sort="activity", descending=True)[:2] == [busy.id, best.id]
+    assert order(sort="due")[-1] == best.id  # the completed last: no due date
+
+    auth.login(manager)
+    html = client.get(url, query_string={"sort": "score", "order": "desc"}).get_data(as_text=True)
+    assert 'aria-sort="descending"' in html and html.index("Zô Văn Giỏi") < html.index("An Thị Bận")
+    assert "100%" in html and "sort=score&amp;order=asc" in html  # the heading now sorts the other way
+    assert html.count("aria-sort") == 1
+
+
+def test_the_agency_filter_is_a_search_box(client, auth, make_agency, make_user, fixture_course):
+    root = make_agency(kind="province", name="Tỉnh Thử")
+    first = make_agency(parent=root, name="Xã An Bình", kind="commune")
+    second = make_agency(parent=root, name="Xã An Phú", kind="commune")
+    outside = make_agency(kind="province", name="Xã An Khác")
+    _assign(fixture_course, root)
+    manager = make_user(role="manager", agency=root)
+    here, there = make_user(agency=first, full_name="Người Bình"), make_user(agency=second, full_name="Người Phú")
+    make_user(agency=outside, full_name="Người Ngoài")
+    auth.login(manager)
+    url = f"/manage/agencies/{root.id}/people"
+    html = client.get(url, query_string={"unit": "an binh"}).get_data(as_text=True)  # one match: chosen
+    assert "Người Bình" in html and "Người Phú" not in html and "<select" not in html.split('id="unit"')[0][-200:]
+    html = client.get(url, query_string={"unit": "xa an"}).get_data(as_text=True)    # several: offered
+    assert "Các đơn vị khớp" in html and f"agency={second.id}" in html and "Xã An Khác" not in html
+    assert f'<option value="Xã An Bình">' in html  # and in the box's suggestions
+    html = client.get(url, query_string={"agency": outside.id}).get_data(as_text=True)  # outside: ignored
+    assert "Người Ngoài" not in html and "Người Bình" in html
+    assert [a.id for a in services.agency_matches(db.session, root, "AN PHU")] == [second.id]
+    assert here.id and there.id
+
+
+@pytest.mark.postgres
+def test_stored_statuses_stay_right_when_two_sessions_change_one_agency(app, tree, make_user, fixture_course):
+    """Two learners of one agency complete the course at once, each in their own session: each
+    recount waits for the other's advisory lock, so both stored rows and the summary end right."""
+    from sqlalchemy.orm import Session
+
+    from app.models import Course, User
+
+    _assign(fixture_course, tree["root"])
+    first, second = make_user(agency=tree["a1"]), make_user(agency=tree["a1"])
+    ids, course_id = (first.id, second.id), fixture_course.id
+    sessions = [Session(db.engine), Session(db.engine)]
+    errors = []
+    try:
+        lesson_ids = [lesson.id for lesson in db.session.scalars(select(Lesson))]
+        for session, user_id in zip(sessions, ids):
+            user = session.get(User, user_id)
+            for lesson_id in lesson_ids:
+                learn.complete_lesson(session, user, session.get(Lesson, lesson_id))
+            session.flush()
+        sessions[0].get(User, ids[0]).full_name = "Đổi Tên Một"  # a rename recounts the agency too
+        sessions[0].get(User, ids[0]).search_name = "doi ten mot"
+        sessions[1].get(User, ids[1]).full_name = "Đổi Tên Hai"
+        sessions[1].get(User, ids[1]).search_name = "doi ten hai"
+        sessions[0].flush()
+        sessions[1].flush()
+        from app.tracking import progress
+        progress.recount(sessions[0], agencies={(tree["a1"].id, course_id)})  # holds a1's lock
+        thread = in_background_until_blocked(sessions[1].commit, errors)
+        sessions[0].commit()
+        thread.join()
+    finally:
+        for session in sessions:
+            session.close()
+    assert errors == []
+    db.session.expire_all()
+    course = db.session.get(Course, course_id)
+    _assert_summaries_follow(course, [tree["root"]])
+    from app.models import PersonCourseStatus
+    names = {row.user_id: row.search_name for row in db.session.scalars(select(PersonCourseStatus))}
+    assert names == {ids[0]: "doi ten mot", ids[1]: "doi ten hai"}
+
+
+def test_tracking_never_imports_learning():
+    """The dependency runs one way: the learner's pages use the rule and the course state kept in
+    tracking (`tracking.rules`, `tracking.learner`); tracking never imports `learn`."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "app" / "tracking"
+    offenders = []
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.split(".")[:2] == ["app", "learn"] or (node.level == 2 and node.module.split(".")[0] == "learn")):
+                offenders.append(path.name)
+    assert offenders == []

@@ -14,7 +14,8 @@ tracking_cli = AppGroup("tracking", help="Theo dõi tiến độ học tập c�
 @click.option("--all", "everything", is_flag=True,
               help="Đếm lại toàn bộ (sau khi nạp dữ liệu hàng loạt hoặc để sửa sai lệch).")
 def refresh_progress_command(everything: bool):
-    """Đếm số liệu tổng hợp theo cơ quan cho các lượt giao khóa học đã bắt đầu mà chưa được đếm.
+    """Đếm số liệu tổng hợp theo cơ quan (và trạng thái từng người mà danh sách cán bộ đọc) cho các
+    lượt giao khóa học đã bắt đầu mà chưa được đếm.
 
     Chạy khi triển khai (make serve) và hằng ngày (flask reminders send); một lượt giao khóa học
     có ngày bắt đầu trong tương lai được đếm khi đến ngày. Trong lúc chưa đếm, bảng điều khiển vẫn

@@ -5,6 +5,8 @@ from wtforms import DateField, HiddenField, IntegerField, SelectField, StringFie
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
 from ..forms import Form, GetForm, bounded_int
+from ..pagination import MAX_ID
+from .services import PEOPLE_SORT_LABELS
 
 
 class AssignmentTermsForm(Form):
@@ -63,4 +65,9 @@ class PeopleFilterForm(GetForm):
     status = SelectField("Trạng thái", choices=[("", "Tất cả"), ("completed", "Hoàn thành"),
                                                 ("in_progress", "Đang học"), ("not_started", "Chưa bắt đầu"),
                                                 ("overdue", "Quá hạn")], default="")
-    agency = SelectField("Đơn vị", coerce=bounded_int, default=0)
+    #: the agency chosen (from the matches of `unit`, a link, an export): its id
+    agency = IntegerField("Đơn vị", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    #: typed to find an agency of the subtree by name or code (matched on the server)
+    unit = StringField("Đơn vị (tên hoặc mã)")
+    sort = SelectField("Sắp xếp theo", choices=list(PEOPLE_SORT_LABELS.items()), default="name")
+    order = SelectField("Thứ tự", choices=[("asc", "Tăng dần"), ("desc", "Giảm dần")], default="asc")

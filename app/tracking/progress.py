@@ -37,15 +37,17 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, inspect, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, inspect, literal, or_, select, update
+from sqlalchemy.orm import Session, load_only
 
-from ..models import (Agency, AgencyProgress, Assignment, Course, CourseCompletion, ProgressCycle, User,
-                      upsert_insert, utcnow)
+from ..models import (Agency, AgencyProgress, Assignment, Attempt, Course, CourseActivity, CourseCompletion, Lesson,
+                      LessonProgress, PersonCourseStatus, ProgressCycle, Quiz, User, upsert_insert, utcnow)
 from .rules import STATUSES, earlier, person_statuses
 
 #: session.info keys: {(agency id, course id or None)}, {(user id, course id or None)}, subtrees alike
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
+#: session.info key: {user id} whose stored lessons done or best score changed
+_FACTS = "progress.facts"
 #: advisory lock classes: an agency's own row; an agency's subtree
 _ROW_LOCK, _SUBTREE_LOCK = 874, 875
 #: more agencies than this in one recount lock their whole trees instead of one row each
@@ -70,6 +72,12 @@ def mark_subtree(session: Session, agency_id: int, course_id: int | None = None)
     session.info.setdefault(_SUBTREES, set()).add((agency_id, course_id))
 
 
+def mark_facts(session: Session, user_ids) -> None:
+    """Refresh these people's stored lessons done and best score before the commit: one statement,
+    not a recount (no status depends on them)."""
+    session.info.setdefault(_FACTS, set()).update(user_ids)
+
+
 def _changed(obj, *names: str) -> bool:
     state = inspect(obj)
     return any(state.attrs[name].history.has_changes() for name in names)
@@ -92,11 +100,15 @@ def _notice(session: Session, _context) -> None:
     """After each flush: which agencies did the flushed people, completions and assignments touch?"""
     for obj in chain(session.new, session.dirty, session.deleted):
         touched = obj in session.new or obj in session.deleted
-        if isinstance(obj, User) and (touched or _changed(obj, "agency_id", "agency", "is_active")):
+        if isinstance(obj, User) and (touched or _changed(obj, "agency_id", "agency", "is_active", "search_name",
+                                                          "employee_code")):
             mark(session, _ids(obj, "agency_id", "agency"))
         elif isinstance(obj, CourseCompletion) and (touched or _changed(obj, "archived_at", "completed_at",
                                                                          "expires_at")):
             mark_people(session, [obj.user_id], obj.course_id)  # their agency now, not the completion's
+        elif (isinstance(obj, LessonProgress) and obj.completed_at is not None and _changed(obj, "completed_at")) \
+                or (isinstance(obj, Attempt) and obj not in session.new and _changed(obj, "status", "passed")):
+            mark_facts(session, [obj.user_id])
         elif isinstance(obj, Assignment) and (touched or _changed(
                 obj, "agency_id", "agency", "is_active", "starts_at", "due_at", "validity_months",
                 "recertify_days", "course_id")):
@@ -110,10 +122,12 @@ def _recount_before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer commit recounts
     session.flush()  # the commit's own flush comes after this hook: notice its changes now
-    if not any(session.info.get(key) for key in (_AGENCIES, _USERS, _SUBTREES)):
-        return
-    agencies, users, subtrees = (session.info.pop(key, set()) for key in (_AGENCIES, _USERS, _SUBTREES))
-    recount(session, agencies=agencies, users=users, subtrees=subtrees)
+    facts = session.info.pop(_FACTS, set())
+    if any(session.info.get(key) for key in (_AGENCIES, _USERS, _SUBTREES)):
+        agencies, users, subtrees = (session.info.pop(key, set()) for key in (_AGENCIES, _USERS, _SUBTREES))
+        recount(session, agencies=agencies, users=users, subtrees=subtrees)
+    if facts:
+        refresh_facts(session, facts)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -121,7 +135,7 @@ def _forget(session: Session, previous_transaction) -> None:
     # A savepoint rolled back leaves the outer transaction's changes, and their marks, in place (a
     # mark for what was undone only costs a recount).
     if not previous_transaction.nested:
-        for key in (_AGENCIES, _USERS, _SUBTREES):
+        for key in (_AGENCIES, _USERS, _SUBTREES, _FACTS):
             session.info.pop(key, None)
 
 
@@ -172,7 +186,10 @@ def rebuild(session: Session) -> int:
     now = utcnow()
     _lock(session, root_ids=set(session.scalars(select(Agency.id).where(Agency.parent_id.is_(None)))))
     session.execute(delete(AgencyProgress))
-    for course in session.scalars(select(Course).where(Course.id.in_(_assigned_course_ids(session)))):
+    session.execute(delete(PersonCourseStatus))
+    # Only the ids are read: migration 0017 runs this against the schema of its time.
+    for course in session.scalars(select(Course).options(load_only(Course.id))
+                                  .where(Course.id.in_(_assigned_course_ids(session)))):
         _recount(session, course, now)
         _counted(session, course.id, now)
     session.flush()
@@ -249,6 +266,72 @@ def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None
     session.execute(insert(AgencyProgress).from_select(
         ["agency_id", "course_id", *STATUSES, "next_due_at", "due_in_progress", "due_not_started", "counted_at",
          "stable_from", "stable_until"], counts))
+    _store_people(session, course, now, people, agency_ids=agency_ids, root=root)
+
+
+def person_facts(user_id, course_id, completed_at) -> dict:
+    """SQL, per person and course (columns or values): what the people list shows besides the
+    status, read from the learner's own rows by index."""
+    def lessons(since=None):
+        done = (select(func.count(func.distinct(LessonProgress.lesson_id)))
+                .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+                .where(LessonProgress.user_id == user_id, Lesson.course_id == course_id,
+                       Lesson.status == "published", LessonProgress.completed_at.is_not(None)))
+        if since is not None:
+            done = done.where(or_(since.is_(None), LessonProgress.completed_at > since))
+        return done.scalar_subquery()
+
+    final = and_(Attempt.user_id == user_id, Attempt.course_id == course_id, Attempt.quiz_id == Quiz.id,
+                 Quiz.kind == "final", Attempt.status == "submitted")  # as the exports' best score
+    published = (select(func.count()).select_from(Lesson)
+                 .where(Lesson.course_id == course_id, Lesson.status == "published").scalar_subquery())
+    has_final = (select(Quiz.id).where(Quiz.course_id == course_id, Quiz.counts_for_completion,
+                                       Quiz.status == "published").exists())
+    passed_since = (select(Attempt.id).select_from(Attempt).join(Quiz, Quiz.id == Attempt.quiz_id)
+                    .where(Attempt.user_id == user_id, Attempt.course_id == course_id, Quiz.counts_for_completion,
+                           Attempt.passed.is_(True),
+                           or_(completed_at.is_(None), Attempt.started_at > completed_at)).exists())
+    renewed = lessons(completed_at)
+    return {
+        "lessons_done": lessons(),
+        "lessons_renewed": renewed,
+        "best_score": select(func.max(Attempt.score_percent)).select_from(Attempt)
+        .join(Quiz, Quiz.id == Attempt.quiz_id).where(final).scalar_subquery(),
+        "commitment_missing": and_(renewed >= published, or_(passed_since, ~has_final)),
+    }
+
+
+def _store_people(session: Session, course: Course, now: datetime, people, *, agency_ids=None,
+                  root: Agency | None = None) -> None:
+    """Replace the stored standing of the people of these agencies (or of the subtree, or all) for
+    the course by what this recount found (`people`: `rules.person_statuses`)."""
+    stale = delete(PersonCourseStatus).where(PersonCourseStatus.course_id == course.id)
+    if agency_ids is not None:
+        stale = stale.where(PersonCourseStatus.agency_id.in_(agency_ids))
+    elif root is not None:
+        stale = stale.where(PersonCourseStatus.agency_id.in_(select(Agency.id).where(root.subtree_filter())))
+    session.execute(stale.execution_options(synchronize_session=False))
+    p = people.c
+    facts = person_facts(p.user_id, course.id, p.completed_at)
+    # A person moved from an agency outside this recount without it being recounted (a bulk change
+    # nobody marked) still has a row: it is replaced, not doubled.
+    rows = select(p.user_id, literal(course.id), p.agency_id, p.path, p.search_name, p.employee_code, p.due_at,
+                  p.window_next, p.window_past, p.completed_at, p.expires_at, p.last_activity_at, *facts.values(),
+                  literal(now, PersonCourseStatus.counted_at.type)).where(p.user_id.is_not(None))
+    columns = ["user_id", "course_id", "agency_id", "path", "search_name", "employee_code", "due_at",
+               "window_at", "window_opened_at", "completed_at", "expires_at", "last_activity_at", *facts, "counted_at"]
+    statement = upsert_insert(session)(PersonCourseStatus).from_select(columns, rows)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["user_id", "course_id"],
+        set_={name: statement.excluded[name] for name in columns[2:]}))
+
+
+def refresh_facts(session: Session, user_ids) -> None:
+    """Bring the stored lessons and best score of these people up to date (every course)."""
+    row = PersonCourseStatus
+    session.execute(update(row).where(row.user_id.in_(sorted(user_ids)))
+                    .values(**person_facts(row.user_id, row.course_id, row.completed_at))
+                    .execution_options(synchronize_session=False))
 
 
 def _counted(session: Session, course_id: int, now: datetime, within: Agency | None = None) -> None:
@@ -273,6 +356,18 @@ def is_counted(session: Session, course: Course, now: datetime) -> bool:
         select(Assignment.starts_at, ProgressCycle.starts_at)
         .outerjoin(ProgressCycle, ProgressCycle.assignment_id == Assignment.id)
         .where(Assignment.course_id == course.id, Assignment.is_active)))
+
+
+def people_stored(session: Session, course: Course, now: datetime) -> bool:
+    """Whether the stored standings (`PersonCourseStatus`) answer for `now`: every assignment
+    started by then is counted and none later, and no row was counted after a recertification
+    window opened later than `now` (the status at `now` is derived from the dates stored, which hold
+    from the last window opened before the count on; `rules.stored_standing`)."""
+    row = PersonCourseStatus
+    latest, opened = session.execute(select(
+        select(func.max(row.counted_at)).where(row.course_id == course.id).scalar_subquery(),
+        select(func.max(row.window_opened_at)).where(row.course_id == course.id).scalar_subquery())).one()
+    return (latest is None or latest <= now or opened is None or opened <= now) and is_counted(session, course, now)
 
 
 def status_counts(session: Session, course: Course, root: Agency, now: datetime, *, by_child: bool = False):

@@ -212,7 +212,7 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
     the current completion, last_activity_at, status, search_name and employee_code for filtering,
     and for the summaries the moments the person's status changes by the clock alone: besides their
     own due date passing, `stable_from` (the last such moment up to `now`) and `window_next` (the
-    next recertification window to open after it).
+    next recertification window to open after it); `window_past`, the last window opened by `now`.
 
     `terms` replaces the assignments read from the database (the preview of a change); `name` tells
     two of these apart in one statement. Each
@@ -282,5 +282,40 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
         status.label("status"),
         type_coerce(_later(g.turn_past, g.window_past), UTCDateTime).label("stable_from"),
         type_coerce(g.window_next, UTCDateTime).label("window_next"),
+        type_coerce(g.window_past, UTCDateTime).label("window_past"),
         g.search_name, g.employee_code,
     ).subquery(name)
+
+
+# -- a stored standing, read back ----------------------------------------------------------------
+# `tracking.progress` stores what a recount found for each person (`PersonCourseStatus`): their due
+# date then, and the first recertification window to open after it. The clock changes the status
+# in these two ways only while the assignments stay as counted, so the status at any later moment
+# is derived from the stored dates: here, once, in Python and in SQL side by side.
+
+def stored_standing(due_at: datetime | None, window_at: datetime | None, holding: Holding | None,
+                    last_activity_at: datetime | None, now: datetime) -> Standing:
+    """`standing` at `now` of a person stored with these dates by a recount at or before `now`."""
+    if window_at is not None and window_at <= now:  # due again, by the expiry of what they hold
+        due_at = holding.expires_at if due_at is None else min(due_at, holding.expires_at)
+    if due_at is None:
+        return Standing("completed", None, window_at)
+    if due_at < now:
+        return Standing("overdue", due_at, None)
+    started = last_activity_at is not None and (holding is None or last_activity_at > holding.completed_at)
+    return Standing("in_progress" if started else "not_started", due_at, None)
+
+
+def stored_due_sql(row, now: datetime):
+    """SQL: the due date at `now` of a stored standing (`row`: its columns)."""
+    window_open = and_(row.window_at.is_not(None), row.window_at <= now)
+    return type_coerce(case((window_open, earlier(row.due_at, row.expires_at)), else_=row.due_at), UTCDateTime)
+
+
+def stored_status_sql(row, now: datetime):
+    """SQL: the status at `now` of a stored standing, as `stored_standing` says."""
+    due = stored_due_sql(row, now)
+    started = and_(row.last_activity_at.is_not(None),
+                   or_(row.completed_at.is_(None), row.last_activity_at > row.completed_at))
+    return case((due.is_(None), literal("completed")), (due < now, literal("overdue")),
+                (started, literal("in_progress")), else_=literal("not_started"))

@@ -18,9 +18,10 @@ from ..audit import record
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM, format_datetime_local
 from ..pagination import Pagination, paginate_list
-from .progress import child_of, status_counts
+from .progress import child_of, people_stored, person_facts, status_counts
 from .tallies import week_of
-from .rules import STATUSES, Terms, add_months, person_statuses, scope_terms, terms_of  # noqa: F401 (shared names)
+from .rules import (STATUSES, Terms, add_months, person_statuses, scope_terms, stored_due_sql,  # noqa: F401
+                    stored_status_sql, terms_of)
 from ..models import (
     Agency,
     AnswerTally,
@@ -28,7 +29,11 @@ from ..models import (
     AuditLog,
     CompletionTally,
     Course,
+    CourseActivity,
+    CourseCompletion,
+    Lesson,
     OptionTally,
+    PersonCourseStatus,
     QuestionVersion,
     Topic,
     User,
@@ -294,30 +299,95 @@ def agency_report(session: Session, course: Course, agency: Agency, now: datetim
 
 # -- people ------------------------------------------------------------------------------------
 
-def people_page(session: Session, course: Course, root: Agency, now: datetime, *, limit: int, offset: int,
-                status: str | None = None, within: Agency | None = None, search: str | None = None):
-    """A page of the subtree's people with their status, filtered, in name order (a select).
+#: the people list's orders (query value → label); each then by name and id
+PEOPLE_SORT_LABELS = {"name": "Họ và tên", "due": "Trạng thái, hạn", "progress": "Tiến độ",
+                      "score": "Điểm cao nhất", "activity": "Hoạt động gần nhất"}
+PEOPLE_SORTS = tuple(PEOPLE_SORT_LABELS)
 
-    Rows: User, Agency, status, due_at, completed_at, last_activity_at, total, where `total` counts
-    every person matching, so a page and its count come from one pass over the subtree. The page is
-    cut from narrow rows first; only its people are then read in full.
+
+def people_rows(session: Session, course: Course, root: Agency, now: datetime):
+    """A subquery: one row per person of the subtree assigned the course, with their status and due
+    date at `now` and what the people list shows (lessons, best score, last activity).
+
+    Read from the stored standings (`PersonCourseStatus`, kept by the recounts) when they answer for
+    `now`, the status derived from their dates (`rules.stored_status_sql`); otherwise (an assignment
+    started and not counted yet) worked out person by person as the summaries then are.
     """
+    if people_stored(session, course, now):
+        return stored_people(session, course, root, now)
+    return computed_people(session, course, root, now)
+
+
+def stored_people(session: Session, course: Course, root: Agency, now: datetime):
+    """`people_rows` from the stored standings (for a `now` they answer for: `people_stored`)."""
+    row = PersonCourseStatus
+    status = stored_status_sql(row, now)
+    return (select(row.user_id, row.agency_id, row.path, row.search_name, row.employee_code,
+                   status.label("status"), stored_due_sql(row, now).label("due_at"), row.completed_at,
+                   row.expires_at, CourseActivity.last_activity_at,
+                   case((status == "completed", row.lessons_done), else_=row.lessons_renewed).label("lessons"),
+                   row.best_score, and_(row.commitment_missing, status != "completed").label("commitment_missing"))
+            .outerjoin(CourseActivity, and_(CourseActivity.user_id == row.user_id,
+                                            CourseActivity.course_id == row.course_id))
+            .where(row.course_id == course.id, row.path.startswith(root.path, autoescape=True))
+            .subquery("people"))
+
+
+def computed_people(session: Session, course: Course, root: Agency, now: datetime):
+    """`people_rows` worked out person by person (`rules.person_statuses`), for any `now`."""
     people = person_statuses(session, course, root, now)
+    p = people.c
+    facts = person_facts(p.user_id, course.id, p.completed_at)
+    return select(p.user_id, p.agency_id, p.path, p.search_name, p.employee_code, p.status, p.due_at,
+                  p.completed_at, p.expires_at, p.last_activity_at,
+                  case((p.status == "completed", facts["lessons_done"]), else_=facts["lessons_renewed"]).label("lessons"),
+                  facts["best_score"].label("best_score"),
+                  and_(facts["commitment_missing"], p.status != "completed").label("commitment_missing")
+                  ).subquery("people")
+
+
+def lessons_total(session: Session, course: Course) -> int:
+    """The published lessons of the course: the people list's progress is counted out of them."""
+    return session.scalar(select(func.count()).select_from(Lesson)
+                          .where(Lesson.course_id == course.id, Lesson.status == "published"))
+
+
+def _people_order(people, sort: str, descending: bool) -> list:
+    """The ORDER BY of the people list: the chosen column (missing values last), then name and id."""
+    column = {"due": people.c.due_at, "progress": people.c.lessons, "score": people.c.best_score,
+              "activity": people.c.last_activity_at}.get(sort)
+    tie = [people.c.search_name, people.c.user_id]
+    if column is None:
+        return [column.desc() for column in tie] if descending else tie
+    return [column.is_(None), column.desc() if descending else column, *tie]
+
+
+def people_page(session: Session, course: Course, root: Agency, now: datetime, *, limit: int, offset: int,
+                status: str | None = None, within: Agency | None = None, search: str | None = None,
+                sort: str = "name", descending: bool = False):
+    """A page of the subtree's people with their status, filtered and sorted (a select): a page
+    read from the stored standings, not a computation over the subtree (`people_rows`).
+
+    Rows: User, Agency, status, due_at, completed_at, last_activity_at, lessons, best_score,
+    commitment_missing, total, where `total` counts every person matching, so a page and its count
+    come from one statement. The page is cut from narrow rows first; only its people are then read
+    in full.
+    """
+    people = people_rows(session, course, root, now)
+    order = _people_order(people, sort, descending)
     matching = filter_people(
-        select(people.c.user_id, people.c.agency_id, people.c.status, people.c.due_at, people.c.completed_at,
-               people.c.last_activity_at, func.count().over().label("total"), people.c.search_name),
-        people, status=status, within=within, search=search)
-    cut = (matching.order_by(people.c.search_name, people.c.user_id).limit(limit).offset(offset)
-           .subquery("page"))
-    return (select(User, Agency, cut.c.status, cut.c.due_at, cut.c.completed_at, cut.c.last_activity_at, cut.c.total)
+        select(people, func.count().over().label("total")), people, status=status, within=within, search=search)
+    cut = matching.order_by(*order).limit(limit).offset(offset).subquery("page")
+    return (select(User, Agency, cut.c.status, cut.c.due_at, cut.c.completed_at, cut.c.last_activity_at,
+                   cut.c.lessons, cut.c.best_score, cut.c.commitment_missing, cut.c.total)
             .join(cut, cut.c.user_id == User.id)
             .join(Agency, Agency.id == cut.c.agency_id)
-            .order_by(cut.c.search_name, User.id))
+            .order_by(*_people_order(cut, sort, descending)))
 
 
 def filter_people(query, people, *, status: str | None = None, within: Agency | None = None,
                   search: str | None = None):
-    """The people list's filters, applied to any select from `person_statuses`."""
+    """The people list's filters, applied to any select from `person_statuses` or `people_rows`."""
     if status in STATUSES:
         query = query.where(people.c.status == status)
     if within is not None:
@@ -328,6 +398,19 @@ def filter_people(query, people, *, status: str | None = None, within: Agency | 
             query = query.where(or_(people.c.search_name.contains(word, autoescape=True),
                                     func.lower(people.c.employee_code) == word))
     return query
+
+
+def agency_matches(session: Session, root: Agency, text: str, limit: int = 20) -> list[Agency]:
+    """Agencies of the subtree whose name or code contains every word of `text` (diacritics and
+    case ignored), for the people list's agency search box."""
+    words = strip_diacritics(text or "").split()
+    if not words:
+        return []
+    query = select(Agency).where(root.subtree_filter(), Agency.is_active)
+    for word in words[:6]:
+        query = query.where(or_(Agency.search_name.contains(word, autoescape=True),
+                                func.lower(Agency.code).contains(word, autoescape=True)))
+    return list(session.scalars(query.order_by(Agency.path).limit(limit)))
 
 
 # -- what staff get wrong ---------------------------------------------------------------------

@@ -13,13 +13,13 @@ from ..extensions import db, export_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
 from ..jobs import work as background
 from ..auth.forms import EmptyForm
-from ..learn import services as learn
 from ..pagination import page_arg, paginate_rows, paginated
 from ..models import Agency, Attempt, Course, CourseCompletion, Lesson, LessonProgress, utcnow
 from ..permissions import (can_change_assignment, can_manage_agency, get_agency_or_404, get_assignment_or_404,
                            get_user_or_404, managed_root_agencies, require_role)
 from ..privacy.services import trace_list_exported, trace_person_viewed
 from . import exports, rules, services
+from .learner import course_state
 from .charts import weekly_bars_svg
 from .forms import AssignmentForm, AssignmentTermsForm, PeopleFilterForm
 
@@ -65,29 +65,42 @@ def dashboard(agency_id: int):
                            and can_manage_agency(current_user, agency.parent))
 
 
-def _people_filters(agency: Agency) -> tuple[PeopleFilterForm, dict]:
-    """The people filter form (its agency choices limited to the subtree) and the filters it gives."""
+def _people_filters(agency: Agency) -> tuple[PeopleFilterForm, dict, list[Agency]]:
+    """The people filter form, the filters it gives, and the agencies of the subtree matching the
+    typed agency name or code (one is chosen when only one matches; otherwise they are offered)."""
     form = PeopleFilterForm(request.args)
-    subtree = db.session.scalars(select(Agency).where(agency.subtree_filter(), Agency.is_active)
-                                 .order_by(Agency.path)).all()
-    form.agency.choices = [(0, "Toàn bộ đơn vị")] + [(a.id, "· " * (a.depth - agency.depth) + a.name)
-                                                     for a in subtree]
-    within = next((a for a in subtree if a.id == form.agency.data), None)
-    return form, {"status": form.status.data or None, "within": within, "search": form.q.data}
+    form.validate()  # a malformed value is left out of the filters, never an error page
+    within, matches = None, []
+    if form.agency.data and not form.agency.errors:
+        within = db.session.scalar(select(Agency).where(Agency.id == form.agency.data, agency.subtree_filter()))
+    elif form.unit.data:
+        matches = services.agency_matches(db.session, agency, form.unit.data)
+        if len(matches) == 1:
+            within, matches = matches[0], []
+    if within is not None:
+        form.unit.data = within.name
+    return form, {"status": form.status.data or None, "within": within, "search": form.q.data}, matches
 
 
 @bp.route("/agencies/<int:agency_id>/people")
 @require_role("manager")
 def people(agency_id: int):
-    """People of the subtree, filtered by status, agency and name (diacritics ignored)."""
+    """People of the subtree, filtered by status, agency and name (diacritics ignored), sorted by
+    name, due date, progress, best score or last activity."""
     agency = get_agency_or_404(agency_id, need="manage")
     course = _chosen_course()
-    form, filters = _people_filters(agency)
+    form, filters, matches = _people_filters(agency)
+    sort = form.sort.data if form.sort.data in services.PEOPLE_SORTS else "name"
+    descending = form.order.data == "desc"
     now = utcnow()
     page = paginated(lambda number: paginate_rows(db.session, lambda limit, offset: services.people_page(
-        db.session, course, agency, now, limit=limit, offset=offset, **filters), number, PER_PAGE, total_column="total"))
+        db.session, course, agency, now, limit=limit, offset=offset, sort=sort, descending=descending,
+        **filters), number, PER_PAGE, total_column="total"))
+    lessons = services.lessons_total(db.session, course)
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
-                           labels=services.STATUS_LABELS, courses=_courses())
+                           matches=matches, within=filters["within"], sort=sort, descending=descending,
+                           lessons_total=lessons, labels=services.STATUS_LABELS, sort_labels=services.PEOPLE_SORT_LABELS,
+                           courses=_courses())
 
 
 @bp.route("/agencies/<int:agency_id>/export.<any(xlsx, csv, pdf):kind>")
@@ -126,7 +139,7 @@ def person(user_id: int):
     """One person: lessons, attempts, scores, certificate."""
     user = get_user_or_404(user_id)
     course = _chosen_course()
-    lessons = learn.published_lessons(db.session, course)
+    state = course_state(db.session, user, course)
     progress = {p.lesson_id: p for p in db.session.scalars(select(LessonProgress).join(Lesson).where(
         LessonProgress.user_id == user.id, Lesson.course_id == course.id))}
     attempts = db.session.scalars(select(Attempt).where(Attempt.user_id == user.id, Attempt.course_id == course.id)
@@ -136,9 +149,9 @@ def person(user_id: int):
         .order_by(CourseCompletion.completed_at.desc())).all()
     trace_person_viewed(db.session, current_user, user, detail=f"{course.title}: {request.path}")
     db.session.commit()
-    return render_template("tracking/person.html", person=user, course=course, lessons=lessons,
+    return render_template("tracking/person.html", person=user, course=course, lessons=state.lessons,
                            progress=progress, attempts=attempts, completions=completions, courses=_courses(),
-                           state=learn.course_state(db.session, user, course), labels=services.STATUS_LABELS)
+                           state=state, labels=services.STATUS_LABELS)
 
 
 @bp.route("/agencies/<int:agency_id>/wrong")

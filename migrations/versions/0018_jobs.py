@@ -1,7 +1,7 @@
 """background jobs: one row per job, its progress and its result
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 12:00:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import app.models  # noqa: F401  (custom column types such as UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
