@@ -107,6 +107,8 @@ class Config:
     REMINDER_DAYS_BEFORE_DUE = int(os.environ.get("REMINDER_DAYS_BEFORE_DUE", "3"))
     #: a learner this many days overdue also appears in the digest of the next head up the tree
     ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
+    #: "Gửi ngay" on the reminders page starts at most one run in this many minutes (any run counts)
+    REMINDERS_SEND_NOW_MINUTES = int(os.environ.get("REMINDERS_SEND_NOW_MINUTES", "10"))
     # Violation reports (app/violations): where evidence is kept, and the limits of an upload.
     #: originals and previews, one folder per report; back it up with the database
     VIOLATION_EVIDENCE_DIR = os.environ.get("VIOLATION_EVIDENCE_DIR", str(INSTANCE_DIR / "evidence"))
