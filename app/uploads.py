@@ -44,7 +44,11 @@ MAX_ZIP_MEMBERS = 2_000
 MAX_CELL_CHARS = 2_000
 READ_CHUNK = 64 * 1024
 
-KIND_LABELS = {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": "PDF", "png": "ảnh PNG", "jpeg": "ảnh JPEG"}
+KIND_LABELS = {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": "PDF", "png": "ảnh PNG", "jpeg": "ảnh JPEG",
+               "webp": "ảnh WebP"}
+#: the type a kind of file is stored and served as
+MIME_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
+              "pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _COLUMN = re.compile(r"([A-Z]{1,3})")
 
 
@@ -52,12 +56,13 @@ class UploadError(ValueError):
     """The file cannot be accepted or read; the message is for the user, in Vietnamese."""
 
 
-def _megabytes(size: int) -> str:
-    return f"{size // (1024 * 1024)} MB"
+def megabytes(size: int) -> str:
+    """A size as people read it: "4,5 MB"."""
+    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
 
 
 def sniff(data: bytes) -> str | None:
-    """The kind of a file from its first bytes: xlsx, pdf, png, jpeg, csv (UTF-8 text), or None."""
+    """The kind of a file from its first bytes: xlsx, pdf, png, jpeg, webp, csv (UTF-8 text), or None."""
     if data[:4] == b"PK\x03\x04":
         return "xlsx"  # confirmed by check_upload, which opens the archive
     if data[:5] == b"%PDF-":
@@ -66,6 +71,8 @@ def sniff(data: bytes) -> str | None:
         return "png"
     if data[:3] == b"\xff\xd8\xff":
         return "jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
     head = data[:4096]
     if b"\x00" in head:
         return None
@@ -77,16 +84,22 @@ def sniff(data: bytes) -> str | None:
     return "csv"
 
 
-def check_upload(data: bytes, *, allowed: tuple[str, ...], max_bytes: int) -> str:
-    """The kind of an uploaded file (one of `allowed`), judged by its content; raises UploadError."""
+def check_upload(data: bytes, *, allowed: tuple[str, ...], max_bytes: int, name: str | None = None,
+                 expected: str | None = None) -> str:
+    """The kind of an uploaded file (one of `allowed`), judged by its content; raises UploadError.
+
+    Every feature's uploads pass here (the staff import, report evidence), so one piece of code
+    judges them all. `name` puts the file's name in the messages (several files at once);
+    `expected` says in words what was asked for ("ảnh JPEG, PNG hay WebP")."""
+    subject = f"Tệp «{name}»" if name else "Tệp"
     if not data:
-        raise UploadError("Tệp trống.")
+        raise UploadError(f"{subject} rỗng (0 byte)." if name else "Tệp trống.")
     if len(data) > max_bytes:
-        raise UploadError(f"Tệp quá lớn (tối đa {_megabytes(max_bytes)}).")
+        raise UploadError(f"{subject} quá lớn: {megabytes(len(data))}, vượt mức {megabytes(max_bytes)} cho một tệp.")
     kind = sniff(data)
     if kind not in allowed:
-        wanted = ", ".join(KIND_LABELS[k] for k in allowed)
-        raise UploadError(f"Nội dung tệp không phải là tệp được nhận ({wanted}).")
+        expected = expected or "là tệp được nhận: " + ", ".join(KIND_LABELS[k] for k in allowed)
+        raise UploadError(f"{subject} không phải {expected} (kiểm tra theo nội dung tệp, không theo tên).")
     if kind == "xlsx":
         _check_zip(data)
     return kind
@@ -115,7 +128,7 @@ class _Bounded(io.RawIOBase):
         chunk = self.stream.read(size)
         self.count += len(chunk)
         if self.count > self.limit:
-            raise UploadError(f"{self.what} của tệp Excel quá lớn (hơn {_megabytes(self.limit)} khi giải nén); "
+            raise UploadError(f"{self.what} của tệp Excel quá lớn (hơn {megabytes(self.limit)} khi giải nén); "
                               "hãy chia thành nhiều tệp.")
         return chunk
 

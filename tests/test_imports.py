@@ -548,3 +548,20 @@ def test_upload_check_judges_the_content_not_the_name():
         check_upload(b"%PDF-" + b"0" * 2048, allowed=("pdf",), max_bytes=1024)
     with pytest.raises(UploadError, match="trống"):
         check_upload(b"", allowed=("pdf",), max_bytes=1024)
+
+
+def test_one_upload_check_judges_staff_files_and_report_evidence():
+    """Evidence goes through the same check as the import: the file named, WebP told by content."""
+    from app.uploads import UploadError, check_upload
+    from app.violations.evidence import EvidenceError, Limits, check_uploads
+
+    webp = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
+    assert check_upload(webp, allowed=("webp",), max_bytes=1024) == "webp"
+    with pytest.raises(UploadError, match="Tệp «a.png» không phải ảnh JPEG hay PNG"):
+        check_upload(b"%PDF-1.7", allowed=("jpeg", "png"), max_bytes=1024, name="a.png", expected="ảnh JPEG hay PNG")
+    limits = Limits(file_bytes=1024, report_bytes=10_000, files=5, pixels=1_000_000)
+    for data, message in ((b"", "Tệp «x.png» rỗng"), (b"\x89PNG\r\n\x1a\n" + b"0" * 2048, "Tệp «x.png» quá lớn: .* vượt mức"),
+                          (b"%PDF-1.7", "Tệp «x.png» không phải ảnh JPEG, PNG hay WebP")):
+        with pytest.raises(EvidenceError, match=message) as refused:
+            check_uploads([("x.png", data)], [], limits)
+        assert refused.value.field == "images"
