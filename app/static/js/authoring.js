@@ -72,6 +72,7 @@
   var holder = viewer.querySelector("[data-source-texts]");
   var loading = viewer.querySelector("[data-source-loading]");
   var activeRow = 0;
+  var fetching = {};
   // With the script, a select and the fetched text replace the list of links to each text's page.
   viewer.querySelector(".source-picker__js").hidden = false;
   viewer.querySelector(".source-links").hidden = true;
@@ -85,18 +86,23 @@
       pre.hidden = pre.getAttribute("data-source") !== slug;
       found = found || !pre.hidden;
     });
-    if (found || !slug) { return; }
+    if (found || !slug || fetching[slug]) { return; }  // one request per letter, however often asked
+    fetching[slug] = true;
     var option = chooser.options[chooser.selectedIndex];
     loading.textContent = "Đang tải văn bản…";
     fetch(option.getAttribute("data-url"), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
+        fetching[slug] = false;
         if (html === null) { loading.textContent = "Không tải được văn bản; hãy thử lại."; return; }
         loading.textContent = "";
         // The fragment is the server's template: the letter as escaped plain text in a <pre>.
         holder.insertAdjacentHTML("beforeend", html);
         show(chooser.value);
-      }, function () { loading.textContent = "Không tải được văn bản (mất kết nối); hãy thử lại."; });
+      }, function () {
+        fetching[slug] = false;
+        loading.textContent = "Không tải được văn bản (mất kết nối); hãy thử lại.";
+      });
   }
 
   picker.addEventListener("toggle", function () { if (picker.open) { show(chooser.value); } });
