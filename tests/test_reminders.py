@@ -1,5 +1,6 @@
 """`flask reminders send`: learners near or past their due date, digests with escalation, once a day,
 through a real SMTP server on loopback."""
+import re
 import socket
 from datetime import timedelta
 
@@ -161,6 +162,10 @@ def test_send_now_sends_once_is_listed_and_a_second_click_is_refused(app, client
     assert "Đã gửi 3 thư nhắc học viên và 3 bản tổng hợp" in html
     assert "Quản Trị Viên" in html and "Lịch sử các lần gửi" in html
     assert "Sẽ gửi <strong>0</strong> thư" in html and "6 thư đã gửi hôm nay nên bỏ qua" in html
+    # The log in words, not internal names (those stay in the filters' option values).
+    audit = re.sub(r"<[^>]+>", " ", client.get("/admin/audit").get_data(as_text=True))
+    assert "Gửi ngay thư nhắc việc" in audit and "Lần gửi thư nhắc việc" in audit
+    assert "reminders.sent_now" not in audit and "reminder_run" not in audit
 
     again = client.post("/reminders/send", data={"csrf_token": token})
     assert again.status_code == 429 and "hãy chờ đến" in again.get_data(as_text=True)
