@@ -109,9 +109,15 @@ class Config:
     WRONG_ANSWERS_MIN_ANSWERS = int(os.environ.get("WRONG_ANSWERS_MIN_ANSWERS", "5"))
     #: a learner this many days overdue also appears in the digest of the next head up the tree
     ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", "7"))
+    #: "Gửi ngay" on the reminders page starts at most one run in this many minutes (any run counts)
+    REMINDERS_SEND_NOW_MINUTES = int(os.environ.get("REMINDERS_SEND_NOW_MINUTES", "10"))
     # Violation reports (app/violations): where evidence is kept, and the limits of an upload.
     #: originals and previews, one folder per report; back it up with the database
     VIOLATION_EVIDENCE_DIR = os.environ.get("VIOLATION_EVIDENCE_DIR", str(INSTANCE_DIR / "evidence"))
+    #: staff files kept between the import's preview and its confirmation, deleted once applied
+    IMPORT_PENDING_DIR = os.environ.get("IMPORT_PENDING_DIR", str(INSTANCE_DIR / "pending-imports"))
+    #: how long a previewed staff file may wait for its confirmation
+    IMPORT_PENDING_MINUTES = int(os.environ.get("IMPORT_PENDING_MINUTES", "60"))
     VIOLATION_MAX_FILE_BYTES = _env_int("VIOLATION_MAX_FILE_BYTES", 4 * 1024 * 1024)
     #: all files of one report together; stays under MAX_CONTENT_LENGTH (the whole request)
     VIOLATION_MAX_REPORT_BYTES = _env_int("VIOLATION_MAX_REPORT_BYTES", 9 * 1024 * 1024)
@@ -246,6 +252,11 @@ class TestingConfig(Config):
     @property
     def JOBS_RESULT_DIR(self) -> str:  # noqa: N802
         return _test_scratch("job-results-")
+
+    @property
+    def IMPORT_PENDING_DIR(self) -> str:  # noqa: N802
+        # Beside the evidence scratch folder: never the project's instance/.
+        return os.path.join(self.VIOLATION_EVIDENCE_DIR, "pending-imports")
 
 
 class ProductionConfig(Config):

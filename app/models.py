@@ -963,7 +963,7 @@ class ProgressCycle(db.Model):
 # -- reminders (migration 0004) -------------------------------------------------------------------
 
 class ReminderRun(db.Model):
-    """One run of `flask reminders send`: when, what it sent, what went wrong."""
+    """One run of `flask reminders send` or of "Gửi ngay": when, by whom, what it sent, what went wrong."""
 
     __tablename__ = "reminder_run"
 
@@ -976,8 +976,11 @@ class ReminderRun(db.Model):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+    #: the administrator who pressed "Gửi ngay"; None for the daily command (cron)
+    triggered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     messages: Mapped[list[ReminderMessage]] = relationship(back_populates="run", order_by="ReminderMessage.id")
+    triggered_by: Mapped[User | None] = relationship()
 
 
 class ReminderMessage(db.Model):

@@ -12,15 +12,25 @@ Any feature that accepts a file (the staff import, report evidence, …) uses th
 * `csv_rows` streams a UTF-8 CSV file row by row.
 
 Both readers raise `UploadError` with a Vietnamese message naming the row when they can.
+
+`PendingUploads` keeps a file on the server between a preview and its confirmation (random token,
+owner, expiry), so nobody uploads the same file twice.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import os
 import re
+import secrets
 import zipfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from xml.etree.ElementTree import ParseError, XMLPullParser
 from xml.parsers import expat
 
@@ -34,7 +44,11 @@ MAX_ZIP_MEMBERS = 2_000
 MAX_CELL_CHARS = 2_000
 READ_CHUNK = 64 * 1024
 
-KIND_LABELS = {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": "PDF", "png": "ảnh PNG", "jpeg": "ảnh JPEG"}
+KIND_LABELS = {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": "PDF", "png": "ảnh PNG", "jpeg": "ảnh JPEG",
+               "webp": "ảnh WebP"}
+#: the type a kind of file is stored and served as
+MIME_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
+              "pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _COLUMN = re.compile(r"([A-Z]{1,3})")
 
 
@@ -42,12 +56,13 @@ class UploadError(ValueError):
     """The file cannot be accepted or read; the message is for the user, in Vietnamese."""
 
 
-def _megabytes(size: int) -> str:
-    return f"{size // (1024 * 1024)} MB"
+def megabytes(size: int) -> str:
+    """A size as people read it: "4,5 MB"."""
+    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
 
 
 def sniff(data: bytes) -> str | None:
-    """The kind of a file from its first bytes: xlsx, pdf, png, jpeg, csv (UTF-8 text), or None."""
+    """The kind of a file from its first bytes: xlsx, pdf, png, jpeg, webp, csv (UTF-8 text), or None."""
     if data[:4] == b"PK\x03\x04":
         return "xlsx"  # confirmed by check_upload, which opens the archive
     if data[:5] == b"%PDF-":
@@ -56,6 +71,8 @@ def sniff(data: bytes) -> str | None:
         return "png"
     if data[:3] == b"\xff\xd8\xff":
         return "jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
     head = data[:4096]
     if b"\x00" in head:
         return None
@@ -67,16 +84,22 @@ def sniff(data: bytes) -> str | None:
     return "csv"
 
 
-def check_upload(data: bytes, *, allowed: tuple[str, ...], max_bytes: int) -> str:
-    """The kind of an uploaded file (one of `allowed`), judged by its content; raises UploadError."""
+def check_upload(data: bytes, *, allowed: tuple[str, ...], max_bytes: int, name: str | None = None,
+                 expected: str | None = None) -> str:
+    """The kind of an uploaded file (one of `allowed`), judged by its content; raises UploadError.
+
+    Every feature's uploads pass here (the staff import, report evidence), so one piece of code
+    judges them all. `name` puts the file's name in the messages (several files at once);
+    `expected` says in words what was asked for ("ảnh JPEG, PNG hay WebP")."""
+    subject = f"Tệp «{name}»" if name else "Tệp"
     if not data:
-        raise UploadError("Tệp trống.")
+        raise UploadError(f"{subject} rỗng (0 byte)." if name else "Tệp trống.")
     if len(data) > max_bytes:
-        raise UploadError(f"Tệp quá lớn (tối đa {_megabytes(max_bytes)}).")
+        raise UploadError(f"{subject} quá lớn: {megabytes(len(data))}, vượt mức {megabytes(max_bytes)} cho một tệp.")
     kind = sniff(data)
     if kind not in allowed:
-        wanted = ", ".join(KIND_LABELS[k] for k in allowed)
-        raise UploadError(f"Nội dung tệp không phải là tệp được nhận ({wanted}).")
+        expected = expected or "là tệp được nhận: " + ", ".join(KIND_LABELS[k] for k in allowed)
+        raise UploadError(f"{subject} không phải {expected} (kiểm tra theo nội dung tệp, không theo tên).")
     if kind == "xlsx":
         _check_zip(data)
     return kind
@@ -105,7 +128,7 @@ class _Bounded(io.RawIOBase):
         chunk = self.stream.read(size)
         self.count += len(chunk)
         if self.count > self.limit:
-            raise UploadError(f"{self.what} của tệp Excel quá lớn (hơn {_megabytes(self.limit)} khi giải nén); "
+            raise UploadError(f"{self.what} của tệp Excel quá lớn (hơn {megabytes(self.limit)} khi giải nén); "
                               "hãy chia thành nhiều tệp.")
         return chunk
 
@@ -308,3 +331,99 @@ def csv_rows(data: bytes, *, max_columns: int) -> Iterator[tuple[int, list]]:
                               "hoặc dấu ngoặc kép không đóng).") from error
         number += 1  # records, as a spreadsheet numbers them (a quoted line break stays in its row)
         yield number, [cell[:MAX_CELL_CHARS] for cell in cells[:max_columns]]
+
+
+# -- files kept between a preview and its confirmation ---------------------------------------------
+
+class PendingUploadError(UploadError):
+    """A kept file that cannot be used: unknown, someone else's, or expired (message in Vietnamese)."""
+
+
+@dataclass
+class PendingUpload:
+    token: str
+    owner_id: int
+    file_name: str
+    sha256: str
+    expires_at: datetime
+    data: bytes
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+
+
+class PendingUploads:
+    """Uploaded files kept on the server between a preview and its confirmation, so the user never
+    sends the file twice: each under a random token, with its owner and an expiry, in a folder of
+    the instance. The confirming form carries only the token; the file is deleted once used, and
+    expired files are swept whenever a new one is kept."""
+
+    def __init__(self, root: str | os.PathLike, lifetime: timedelta) -> None:
+        self.root = Path(root)
+        self.lifetime = lifetime
+
+    def _paths(self, token: str) -> tuple[Path, Path]:
+        if not _TOKEN.fullmatch(token or ""):  # never a path made from what the browser sent
+            raise PendingUploadError("Không tìm thấy tệp đã xem trước; hãy tải tệp lên và xem trước lại.")
+        return self.root / f"{token}.bin", self.root / f"{token}.json"
+
+    def keep(self, data: bytes, *, owner_id: int, file_name: str, now: datetime | None = None) -> PendingUpload:
+        """Store a file for its owner; returns it with its token and expiry."""
+        now = now or datetime.now(timezone.utc)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.sweep(now)
+        token = secrets.token_urlsafe(32)
+        kept = PendingUpload(token, owner_id, file_name, hashlib.sha256(data).hexdigest(), now + self.lifetime, data)
+        data_path, meta_path = self._paths(token)
+        data_path.write_bytes(data)
+        # The metadata last: a file without it is never handed out, and is swept.
+        meta_path.write_text(json.dumps({"owner_id": owner_id, "file_name": file_name, "sha256": kept.sha256,
+                                         "expires_at": kept.expires_at.isoformat()}), encoding="utf-8")
+        return kept
+
+    def load(self, token: str, *, owner_id: int, now: datetime | None = None) -> PendingUpload:
+        """The kept file of `token` if it belongs to `owner_id` and has not expired; else PendingUploadError."""
+        now = now or datetime.now(timezone.utc)
+        data_path, meta_path = self._paths(token)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            data = data_path.read_bytes()
+        except (OSError, ValueError):
+            raise PendingUploadError("Không tìm thấy tệp đã xem trước (có thể đã được áp dụng); "
+                                     "hãy tải tệp lên và xem trước lại.") from None
+        if meta["owner_id"] != owner_id:  # said like an unknown token: nothing about others' files
+            raise PendingUploadError("Không tìm thấy tệp đã xem trước; hãy tải tệp lên và xem trước lại.")
+        expires_at = datetime.fromisoformat(meta["expires_at"])
+        if expires_at <= now:
+            self.discard(token)
+            minutes = int(self.lifetime.total_seconds() // 60)
+            raise PendingUploadError(f"Bản xem trước đã quá {minutes} phút nên tệp đã được xóa; "
+                                     "hãy tải tệp lên và xem trước lại.")
+        if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            raise PendingUploadError("Tệp đã xem trước bị hỏng trên máy chủ; hãy tải tệp lên và xem trước lại.")
+        return PendingUpload(token, owner_id, meta["file_name"], meta["sha256"], expires_at, data)
+
+    def discard(self, token: str) -> None:
+        for path in self._paths(token):
+            path.unlink(missing_ok=True)
+
+    def sweep(self, now: datetime) -> None:
+        """Delete expired files, and data left without metadata by a crash (older than the lifetime)."""
+        if not self.root.is_dir():
+            return
+        for meta_path in self.root.glob("*.json"):
+            try:
+                expired = datetime.fromisoformat(json.loads(meta_path.read_text(encoding="utf-8"))["expires_at"]) <= now
+            except (OSError, ValueError, KeyError):
+                expired = True
+            if expired:
+                meta_path.with_suffix(".bin").unlink(missing_ok=True)
+                meta_path.unlink(missing_ok=True)
+        for data_path in self.root.glob("*.bin"):
+            try:
+                orphan = not data_path.with_suffix(".json").exists() and \
+                    datetime.fromtimestamp(data_path.stat().st_mtime, timezone.utc) + self.lifetime <= now
+            except OSError:
+                continue
+            if orphan:
+                data_path.unlink(missing_ok=True)

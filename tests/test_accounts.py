@@ -100,14 +100,10 @@ def _choose(client, path, password=NEW_PASSWORD):
 
 
 def _import_one(client, agency, **extra):
-    from tests.test_imports import csv_bytes
-
-    from app.admin import imports
+    from tests.test_imports import _preview_and_apply, csv_bytes
 
     data = csv_bytes([["CB9001", "Phạm Thị Mười", "muoi@example.org", agency.code, "", ""]])
-    token = csrf_token(client, "/admin/import")
-    return client.post("/admin/import/apply", data={"file": (io.BytesIO(data), "ds.csv"), "csrf_token": token,
-                                                    "file_hash": imports.file_hash(data), **extra})
+    return _preview_and_apply(client, data, **extra)
 
 
 def _forgot(client, login):

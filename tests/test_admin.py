@@ -271,6 +271,11 @@ def test_agency_tree_tells_screen_readers_each_agencys_level(client, admin, worl
     html = client.get("/admin/agencies").get_data(as_text=True)
     depth = world["b1"].depth
     assert re.search(rf'<span class="visually-hidden">Cấp {depth + 1}: </span><a href="/admin/agencies/{world["b1"].id}"', html)
+    # Seen, not only heard: each level is indented under its parent (a class per depth, capped).
+    assert re.search(rf'<td class="agency-node agency-depth-{min(depth, 6)}"><span class="visually-hidden">Cấp {depth + 1}: '
+                     rf'</span><a href="/admin/agencies/{world["b1"].id}"', html)
+    assert re.search(rf'<td class="agency-node agency-depth-0"><span class="visually-hidden">Cấp 1: </span>'
+                     rf'<a href="/admin/agencies/{world["root"].id}"', html)
 
 
 # -- accounts -------------------------------------------------------------------------------------

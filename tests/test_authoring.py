@@ -18,7 +18,8 @@ ROLES = ["anonymous", "learner", "manager", "trainer", "admin"]
 PAGES = ["/author/", "/author/questions", "/author/questions?q=benh&topic=du-lieu-benh-nhan&type=single&difficulty=easy&status=published",
          "/author/questions/new", "/author/questions/q-benh-nhan", "/author/questions/q-benh-nhan/history",
          "/author/lessons", "/author/lessons?q=vi+pham&course=khoa-mau&status=draft", "/author/lessons/new",
-         "/author/lessons/l01-mau", "/author/lessons/l01-mau/history"]
+         "/author/lessons/l01-mau", "/author/lessons/l01-mau/history",
+         "/author/sources/cat-tuyen-quang-2021", "/author/sources/cat-tuyen-quang-2021?partial=1"]
 ACTIONS = ["/author/questions/new", "/author/questions/q-benh-nhan", "/author/lessons/new", "/author/lessons/l01-mau",
            "/author/questions/q-benh-nhan/publish-draft", "/author/questions/q-benh-nhan/discard-draft",
            "/author/questions/q-benh-nhan/retire", "/author/questions/q-benh-nhan/restore", "/author/preview"]
@@ -80,12 +81,15 @@ def _form(client, url):
     for name, value in re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', html):
         if name not in ("csrf_token", "preview", "save", "publish", "submit"):
             data[name] = _unescape(value)
+    checked: dict[str, list[str]] = {}
     for tag in re.findall(r'<input[^>]*type="checkbox"[^>]*>', html):
         name = re.search(r'name="([^"]+)"', tag).group(1)
-        if "checked" in tag:
-            data[name] = "y"
-        else:
-            data.pop(name, None)
+        value = re.search(r'value="([^"]*)"', tag)
+        data.pop(name, None)
+        if re.search(r"\schecked\b", tag):  # a browser posts "y" for a bare box, else each checked value
+            checked.setdefault(name, []).append(_unescape(value.group(1)) if value else "y")
+    for name, values in checked.items():
+        data[name] = values if len(values) > 1 else values[0]
     for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>\r?\n?(.*?)</textarea>', html, re.S):
         data[name] = _unescape(value)
     for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
@@ -721,3 +725,64 @@ def test_concurrent_publishes_number_distinct_versions(app, world):
     assert not errors
     db.session.expire_all()
     assert _current("q-tich-cuc").version == 4
+
+
+# -- the editor's weight, its source viewer and topic picker -----------------------------------------
+
+#: the question editor was 132 KB with five letters embedded and 20 empty citation rows
+EDITOR_MAX_BYTES = 50_000
+
+
+def test_the_question_editor_loads_source_texts_on_demand(client, trainer):
+    page = client.get("/author/questions/q-benh-nhan")
+    html = page.get_data(as_text=True)
+    assert len(page.data) < EDITOR_MAX_BYTES, len(page.data)
+    letter = db.session.scalar(select(Source).where(Source.slug == "cat-tuyen-quang-2021"))
+    assert "CỤC THI HÀNH ÁN DÂN SỰ TỈNH TUYÊN QUANG" in letter.text
+    assert "CỤC THI HÀNH ÁN DÂN SỰ TỈNH TUYÊN QUANG" not in html and "<pre" not in html
+    # With the script: the picker fetches one letter's text, as escaped plain text to select from.
+    assert 'data-url="/author/sources/cat-tuyen-quang-2021?partial=1"' in html
+    fragment = client.get("/author/sources/cat-tuyen-quang-2021?partial=1").get_data(as_text=True)
+    assert fragment.lstrip().startswith("<pre") and "CỤC THI HÀNH ÁN DÂN SỰ TỈNH TUYÊN QUANG" in fragment
+    assert "<html" not in fragment
+    # Without it: a link to each letter's own page.
+    assert 'href="/author/sources/cat-tuyen-quang-2021"' in html
+    own = client.get("/author/sources/cat-tuyen-quang-2021").get_data(as_text=True)
+    assert "<h1>" in own and "CỤC THI HÀNH ÁN DÂN SỰ TỈNH TUYÊN QUANG" in own
+    assert client.get("/author/sources/khong-co").status_code == 404
+    # A legal document ships no text: nothing to quote, no link.
+    assert client.get("/author/sources/nd-15-2020?partial=1").status_code == 404
+    assert "/author/sources/nd-15-2020" not in html
+    # The lesson editor shares the viewer.
+    assert "CỤC THI HÀNH ÁN DÂN SỰ TỈNH TUYÊN QUANG" not in client.get("/author/lessons/l01-mau").get_data(as_text=True)
+
+
+def test_the_editor_adds_two_spare_rows_not_rows_up_to_the_cap(client, trainer):
+    html = client.get("/author/questions/q-benh-nhan").get_data(as_text=True)
+    filled = len(_current("q-benh-nhan").citations)
+    assert len(re.findall(r'name="citations-\d+-location"', html)) == max(3, filled + 2)
+    assert len(re.findall(r'name="segments-\d+-key"', html)) == 10
+
+
+def test_topics_are_checkboxes_in_a_fieldset_with_a_filter(client, trainer):
+    html = client.get("/author/questions/q-benh-nhan").get_data(as_text=True)
+    picker = re.search(r'<fieldset class="topic-picker[^"]*"[^>]*>(.*?)</fieldset>', html, re.S).group(1)
+    assert "<legend" in picker and 'type="search"' in picker and '<label class="form-label small mb-0" for="topic-filter">' in picker
+    boxes = re.findall(r'<input class="form-check-input" type="checkbox" id="(topics-\d+)" name="topics" value="([^"]+)"( checked)?>',
+                       picker)
+    assert {value for _, value, _ in boxes} == {"du-lieu-benh-nhan", "tich-cuc"}
+    assert all(f'<label for="{box_id}">' in picker for box_id, _, _ in boxes)
+    assert [value for _, value, checked in boxes if checked] == list(_current("q-benh-nhan").topic_slugs)
+    assert "<select" not in picker
+
+
+def test_no_page_tells_the_user_to_run_a_command():
+    """Templates speak to people, not operators: never `flask …` or a shell command."""
+    from pathlib import Path
+
+    offenders = []
+    for template in (Path(__file__).parent.parent / "app").rglob("*.html"):
+        text = re.sub(r"\{#.*?#\}", "", template.read_text(encoding="utf-8"), flags=re.S)
+        if re.search(r"\bflask [a-z]", text) or re.search(r"\b(make|pip|python) [a-z-]", text):
+            offenders.append(template.name)
+    assert offenders == []

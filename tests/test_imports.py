@@ -1,7 +1,11 @@
 """Bulk import of staff: reading XLSX and CSV, the preview, errors by row, all or nothing, the CLI."""
 import csv
 import io
+import json
+import re
 import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -120,12 +124,11 @@ def test_a_bad_row_changes_nothing_and_is_named(client, auth, world, bad, column
     assert (error.row, error.column) == (4, column) and reason in error.message, str(error)
     before = state()
     auth.login(world["admin"])
-    token = csrf_token(client, "/admin/import")
-    response = client.post("/admin/import/apply", data={"file": (io.BytesIO(data), "ds.csv"), "csrf_token": token,
-                                                        "file_hash": imports.file_hash(data)})
+    response = _upload(client, "/admin/import", data)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "không thể áp dụng" in html
     assert f'<td>4</td><td class="text-nowrap">{column}</td>' in html
+    assert _kept_token(html) is None  # a file with errors is not kept: nothing to apply
     assert state() == before
 
 
@@ -160,15 +163,39 @@ def _upload(client, url, data, name="ds.csv", **extra):
     return client.post(url, data={"file": (io.BytesIO(data), name), "csrf_token": token, **extra})
 
 
-def test_preview_then_apply_then_reimport_changes_nothing(client, auth, world):
+def _kept_token(html: str) -> str | None:
+    """The token of the file kept at the preview, from the apply form's hidden field."""
+    match = re.search(r'name="token" type="hidden" value="([^"]*)"', html)
+    return match.group(1) if match and match.group(1) else None
+
+
+def _apply(client, kept_token, **extra):
+    """Confirm a preview: the form carries only the kept file's token, never the file."""
+    token = csrf_token(client, "/admin/import")
+    return client.post("/admin/import/apply", data={"token": kept_token, "csrf_token": token, **extra})
+
+
+def _preview_and_apply(client, data, name="ds.csv", **extra):
+    html = _upload(client, "/admin/import", data, name).get_data(as_text=True)
+    kept = _kept_token(html)
+    assert kept, "the preview offers no apply form"
+    return _apply(client, kept, **extra)
+
+
+def test_preview_then_apply_then_reimport_changes_nothing(app, client, auth, world):
     data = csv_bytes(good_rows())
     auth.login(world["admin"])
     preview = _upload(client, "/admin/import", data)
     html = preview.get_data(as_text=True)
-    assert preview.status_code == 200 and "Xem trước: ds.csv" in html and imports.file_hash(data) in html
+    assert preview.status_code == 200 and "Xem trước: ds.csv" in html and imports.file_hash(data)[:16] in html
+    assert 'type="file"' not in html  # the apply form asks for no file: the server kept it
     assert db.session.scalar(select(User).where(User.employee_code == "CB4")) is None  # nothing written yet
-    applied = _upload(client, "/admin/import/apply", data, file_hash=imports.file_hash(data))
+    kept = _kept_token(html)
+    applied = _apply(client, kept)
     assert applied.status_code == 302
+    assert list(Path(app.config["IMPORT_PENDING_DIR"]).glob(f"{kept}.*")) == []  # deleted once applied
+    again = _apply(client, kept)  # the same confirmation twice applies nothing
+    assert again.status_code == 400 and "Không tìm thấy tệp đã xem trước" in again.get_data(as_text=True)
     new = db.session.scalar(select(User).where(User.employee_code == "CB4"))
     assert new.username == "cb4" and [s.agency_id for s in new.manager_scopes] == [world["a"].id]
     assert not new.check_password("") and new.password_hash.startswith("!")
@@ -185,19 +212,55 @@ def test_preview_then_apply_then_reimport_changes_nothing(client, auth, world):
     plan = plan_for(data)
     assert plan.ok and plan.counts["unchanged"] == 5 and not plan.has_changes
     html = _upload(client, "/admin/import", data).get_data(as_text=True)
-    assert "Không có gì thay đổi" in html
-    assert _upload(client, "/admin/import/apply", data, file_hash=imports.file_hash(data)).status_code == 302
-    after = state()
-    assert after[:2] == before[:2] and after[2] == before[2] + 1  # only the import's own record
+    assert "Không có gì thay đổi" in html and _kept_token(html) is None
+    assert state() == before
 
 
-def test_apply_refuses_a_different_file_than_previewed(client, auth, world):
-    data = csv_bytes(good_rows())
-    other = csv_bytes(good_rows()[:2])
+def test_another_administrators_kept_file_is_refused(client, auth, world, make_user):
     auth.login(world["admin"])
+    kept = _kept_token(_upload(client, "/admin/import", csv_bytes(good_rows())).get_data(as_text=True))
+    auth.logout()
+    auth.login(make_user(role="admin", agency=world["root"]))
     before = state()
-    html = _upload(client, "/admin/import/apply", other, file_hash=imports.file_hash(data)).get_data(as_text=True)
-    assert "khác tệp đã xem trước" in html and state() == before
+    response = _apply(client, kept)
+    assert response.status_code == 400 and "Không tìm thấy tệp đã xem trước" in response.get_data(as_text=True)
+    assert state() == before
+    for forged in ("../../secret_key", "x"):  # never a path from the browser
+        assert _apply(client, forged).status_code == 400
+    assert state() == before
+
+
+def test_an_expired_preview_says_so_in_vietnamese(app, client, auth, world):
+    auth.login(world["admin"])
+    kept = _kept_token(_upload(client, "/admin/import", csv_bytes(good_rows())).get_data(as_text=True))
+    meta = Path(app.config["IMPORT_PENDING_DIR"]) / f"{kept}.json"
+    kept_meta = json.loads(meta.read_text())
+    expires_at = datetime.fromisoformat(kept_meta["expires_at"])
+    assert timedelta(minutes=59) < expires_at - datetime.now(timezone.utc) <= timedelta(minutes=60)
+    meta.write_text(json.dumps({**kept_meta, "expires_at": (expires_at - timedelta(hours=1)).isoformat()}))
+    before = state()  # an hour later:
+    response = _apply(client, kept)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Bản xem trước đã quá 60 phút nên tệp đã được xóa" in html
+    assert "hãy tải tệp lên và xem trước lại" in html and state() == before
+    assert list(Path(app.config["IMPORT_PENDING_DIR"]).glob(f"{kept}.*")) == []
+
+
+def test_a_file_that_went_bad_since_the_preview_changes_nothing(client, auth, world, make_agency):
+    """The data changes between preview and apply (the agency is merged): nothing is written and the
+    preview names the row."""
+    from app.agencies.services import merge_agency
+
+    auth.login(world["admin"])
+    data = csv_bytes([["CB9", "Người Chín", "chin@example.org", "T-B", "", ""]])
+    kept = _kept_token(_upload(client, "/admin/import", data).get_data(as_text=True))
+    merge_agency(db.session, world["b"], world["a"])
+    db.session.commit()
+    before = state()
+    html = _apply(client, kept).get_data(as_text=True)
+    assert "tệp nay có lỗi, nên chưa thay đổi gì" in html
+    assert '<td>2</td><td class="text-nowrap">Mã cơ quan</td>' in html
+    assert state() == before
 
 
 def test_apply_is_all_or_nothing_when_writing_fails(world, monkeypatch):
@@ -234,7 +297,7 @@ def test_xlsx_with_numeric_codes(client, auth, world):
     assert plan.ok and plan.of_kind("created")[0].employee_code == "1234"
     auth.login(world["admin"])
     data = xlsx_bytes([[1234, "Hồ Văn Số", "so@example.org", "T-A", "Học viên", None]])
-    assert _upload(client, "/admin/import/apply", data, "ds.xlsx", file_hash=imports.file_hash(data)).status_code == 302
+    assert _preview_and_apply(client, data, "ds.xlsx").status_code == 302
     assert db.session.scalar(select(User.username).where(User.employee_code == "1234")) == "1234"
 
 
@@ -485,3 +548,20 @@ def test_upload_check_judges_the_content_not_the_name():
         check_upload(b"%PDF-" + b"0" * 2048, allowed=("pdf",), max_bytes=1024)
     with pytest.raises(UploadError, match="trống"):
         check_upload(b"", allowed=("pdf",), max_bytes=1024)
+
+
+def test_one_upload_check_judges_staff_files_and_report_evidence():
+    """Evidence goes through the same check as the import: the file named, WebP told by content."""
+    from app.uploads import UploadError, check_upload
+    from app.violations.evidence import EvidenceError, Limits, check_uploads
+
+    webp = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
+    assert check_upload(webp, allowed=("webp",), max_bytes=1024) == "webp"
+    with pytest.raises(UploadError, match="Tệp «a.png» không phải ảnh JPEG hay PNG"):
+        check_upload(b"%PDF-1.7", allowed=("jpeg", "png"), max_bytes=1024, name="a.png", expected="ảnh JPEG hay PNG")
+    limits = Limits(file_bytes=1024, report_bytes=10_000, files=5, pixels=1_000_000)
+    for data, message in ((b"", "Tệp «x.png» rỗng"), (b"\x89PNG\r\n\x1a\n" + b"0" * 2048, "Tệp «x.png» quá lớn: .* vượt mức"),
+                          (b"%PDF-1.7", "Tệp «x.png» không phải ảnh JPEG, PNG hay WebP")):
+        with pytest.raises(EvidenceError, match=message) as refused:
+            check_uploads([("x.png", data)], [], limits)
+        assert refused.value.field == "images"

@@ -1,5 +1,6 @@
 """`flask reminders send`: learners near or past their due date, digests with escalation, once a day,
 through a real SMTP server on loopback."""
+import re
 import socket
 from datetime import timedelta
 
@@ -7,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import ReminderMessage, ReminderRun, utcnow
+from app.models import AuditLog, ReminderMessage, ReminderRun, utcnow
 from app.reminders.mail import SmtpMailer
 from app.reminders.services import Settings, plan_reminders, send_reminders
 from app.tracking.services import create_assignment
-from support import complete_fixture_course
+from support import complete_fixture_course, csrf_token
 
 
 @pytest.fixture
@@ -130,3 +131,62 @@ def test_administrators_see_the_last_run(app, client, auth, make_user, smtp_serv
     html = client.get("/reminders/").get_data(as_text=True)
     assert "Lần chạy gần nhất" in html and "3 thư nhắc học viên, 3 bản tổng hợp" in html
     assert world["late"].email in html and "Trương Thị Trễ" in html
+
+
+def test_the_page_previews_a_run_now_and_sends_nothing(app, client, auth, make_user, smtp_server, world):
+    auth.login(make_user(role="admin"))
+    html = client.get("/reminders/").get_data(as_text=True)
+    assert "Sẽ gửi <strong>6</strong> thư: 3 thư nhắc học viên, 3 bản tổng hợp" in html
+    assert world["soon"].email in html and "Lê Thị Sắp" in html and "Sắp đến hạn" in html
+    assert "Chưa gửi lần nào" in html and "Gửi ngay" in html
+    assert smtp_server.messages == []
+    assert db.session.scalar(select(func.count()).select_from(ReminderRun)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ReminderMessage)) == 0
+
+
+def test_send_now_sends_once_is_listed_and_a_second_click_is_refused(app, client, auth, make_user, smtp_server,
+                                                                      world):
+    admin = make_user(role="admin", full_name="Quản Trị Viên")
+    auth.login(admin)
+    token = csrf_token(client, "/reminders/")
+    assert client.post("/reminders/send", data={}).status_code in (302, 400)  # no CSRF: nothing runs
+    assert smtp_server.messages == []
+    response = client.post("/reminders/send", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert len(smtp_server.messages) == 6
+    run = db.session.scalars(select(ReminderRun)).one()
+    assert (run.learner_emails, run.digests, run.failures, run.triggered_by_id) == (3, 3, 0, admin.id)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "reminders.sent_now")).one()
+    assert entry.actor_id == admin.id and entry.object_id == str(run.id)
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Đã gửi 3 thư nhắc học viên và 3 bản tổng hợp" in html
+    assert "Quản Trị Viên" in html and "Lịch sử các lần gửi" in html
+    assert "Sẽ gửi <strong>0</strong> thư" in html and "6 thư đã gửi hôm nay nên bỏ qua" in html
+    # The log in words, not internal names (those stay in the filters' option values).
+    audit = re.sub(r"<[^>]+>", " ", client.get("/admin/audit").get_data(as_text=True))
+    assert "Gửi ngay thư nhắc việc" in audit and "Lần gửi thư nhắc việc" in audit
+    assert "reminders.sent_now" not in audit and "reminder_run" not in audit
+
+    again = client.post("/reminders/send", data={"csrf_token": token})
+    assert again.status_code == 429 and "hãy chờ đến" in again.get_data(as_text=True)
+    assert len(smtp_server.messages) == 6
+    assert db.session.scalar(select(func.count()).select_from(ReminderRun)) == 1
+
+
+def test_the_daily_command_shows_as_automatic_in_the_history(app, client, auth, make_user, smtp_server, world):
+    _send(app)
+    app.config["REMINDERS_SEND_NOW_MINUTES"] = 0  # the interval has passed
+    auth.login(make_user(role="admin"))
+    html = client.get("/reminders/").get_data(as_text=True)
+    assert "Tự động hằng ngày" in html
+    response = client.post("/reminders/send", data={"csrf_token": csrf_token(client, "/reminders/")})
+    assert response.status_code == 302 and len(smtp_server.messages) == 6  # nothing twice in a day
+
+
+@pytest.mark.parametrize("role", ["learner", "manager", "trainer"])
+def test_only_administrators_send_now(app, client, auth, make_user, smtp_server, world, role):
+    auth.login(make_user(role=role))
+    assert client.get("/reminders/").status_code == 403
+    token = csrf_token(client, "/")
+    assert client.post("/reminders/send", data={"csrf_token": token}).status_code == 403
+    assert smtp_server.messages == []

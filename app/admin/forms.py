@@ -179,9 +179,9 @@ class ImportUploadForm(Form):
     submit = SubmitField("Xem trước")
 
 
-class ImportApplyForm(ImportUploadForm):
-    #: the SHA-256 of the previewed file: the file chosen again must be the same
-    file_hash = HiddenField(validators=[DataRequired()])
+class ImportApplyForm(Form):
+    #: the file kept on the server at the preview (app.uploads.PendingUploads): never sent twice
+    token = HiddenField(validators=[DataRequired("Thiếu tệp đã xem trước; hãy tải tệp lên và xem trước lại.")])
     send_invitations = BooleanField("Gửi thư mời đặt mật khẩu cho tài khoản mới", default=True)
     submit = SubmitField("Áp dụng")
 

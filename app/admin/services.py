@@ -52,6 +52,7 @@ ACTION_LABELS = {
     "question.published": "Xuất bản câu hỏi",
     "question.retired": "Ngừng dùng câu hỏi",
     "question.restored": "Dùng lại câu hỏi",
+    "reminders.sent_now": "Gửi ngay thư nhắc việc",
 }
 #: the audit log's before/after fields in words (an unknown field shows as recorded)
 FIELD_LABELS = {
@@ -63,6 +64,7 @@ FIELD_LABELS = {
     "document_symbol": "Ký hiệu văn bản", "signer_title": "Chức danh người ký", "signer_name": "Người ký",
     "title": "Tiêu đề", "slug": "Mã nội dung", "version": "Phiên bản", "created": "Tạo mới",
     "updated": "Cập nhật", "unchanged": "Không đổi", "retired": "Ngừng dùng", "rows": "Số dòng",
+    "learner_emails": "Thư nhắc học viên", "digests": "Bản tổng hợp", "skipped": "Bỏ qua", "failures": "Thư lỗi",
 }
 
 
@@ -83,7 +85,8 @@ def audit_value(value) -> str:
 
 OBJECT_TYPE_LABELS = {"agency": "Cơ quan", "user": "Tài khoản", "import": "Tệp nhập",
                       "source": "Văn bản nguồn", "assignment": "Giao khóa học",
-                      "content": "Nội dung", "lesson": "Bài học", "question": "Câu hỏi"}
+                      "content": "Nội dung", "lesson": "Bài học", "question": "Câu hỏi",
+                      "reminder_run": "Lần gửi thư nhắc việc"}
 ROLE_FILTERS = {"learner": "Chỉ học viên", "manager": "Quản lý", "trainer": "Giảng viên", "admin": "Quản trị"}
 
 

@@ -25,6 +25,7 @@ from ..models import Agency, AuditLog, ManagerScope, Source, User
 from ..pagination import MAX_ID, id_arg, paginate_rows, paginated
 from ..permissions import has_role, require_role
 from ..reminders.mail import SmtpMailer
+from ..uploads import PendingUploadError, PendingUploads
 from . import forms, imports, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -417,50 +418,68 @@ def source(source_id: int):
 
 # -- staff import ---------------------------------------------------------------------------------
 
-def _plan_upload(field) -> imports.ImportPlan | None:
-    """Read and check the uploaded file; None (with the reason on the field) if unreadable."""
-    data = field.data.read()
-    name = os.path.basename(field.data.filename or "tep")[:200]
+def _pending() -> PendingUploads:
+    config = current_app.config
+    return PendingUploads(config["IMPORT_PENDING_DIR"], timedelta(minutes=config["IMPORT_PENDING_MINUTES"]))
+
+
+def _plan(data: bytes, name: str, field=None) -> imports.ImportPlan | None:
+    """Read and check a staff file; None (with the reason on `field`) if it cannot be read."""
     try:
         rows = imports.read_rows(data, name)
     except imports.ImportFileError as error:
-        field.errors = [*field.errors, str(error)]
+        if field is not None:
+            field.errors = [*field.errors, str(error)]
         return None
     return imports.plan_import(db.session, rows, file_name=name, file_hash=imports.file_hash(data),
                                actor=current_user)
 
 
-def _preview(plan: imports.ImportPlan):
+def _preview(plan: imports.ImportPlan, token: str = ""):
     return render_template("admin/import_preview.html", plan=plan, labels=imports.KIND_LABELS, columns=imports.COLUMNS,
-                           form=forms.ImportApplyForm(file_hash=plan.file_hash), limit=500)
+                           form=forms.ImportApplyForm(token=token), limit=500,
+                           minutes=current_app.config["IMPORT_PENDING_MINUTES"])
 
 
 @bp.route("/import", methods=["GET", "POST"])
 @require_role("admin")
 def import_staff():
-    """Upload a staff file; the answer is the preview (nothing is written)."""
+    """Upload a staff file; the answer is the preview (nothing is written). A file that can be
+    applied is kept on the server for the confirmation, so it is never uploaded twice."""
     form = forms.ImportUploadForm()
     if form.validate_on_submit():
-        plan = _plan_upload(form.file)
+        data = form.file.data.read()
+        name = os.path.basename(form.file.data.filename or "tep")[:200]
+        plan = _plan(data, name, form.file)
         if plan is not None:
-            return _preview(plan)
+            token = ""
+            if plan.ok and plan.has_changes:
+                token = _pending().keep(data, owner_id=current_user.id, file_name=name).token
+            return _preview(plan, token)
     return render_template("admin/import.html", form=form, columns=imports.COLUMNS)
 
 
 @bp.route("/import/apply", methods=["POST"])
 @require_role("admin")
 def import_apply():
-    """Apply the previewed file, chosen again (same SHA-256), all or nothing."""
+    """Apply the file kept at the preview (only its token comes back), all or nothing."""
     form = forms.ImportApplyForm()
-    plan = _plan_upload(form.file) if form.validate_on_submit() else None
+    upload_form = forms.ImportUploadForm(formdata=None)
+    if not form.validate_on_submit():
+        upload_form.file.errors = [message for messages in form.errors.values() for message in messages]
+        return render_template("admin/import.html", form=upload_form, columns=imports.COLUMNS), 400
+    pending = _pending()
+    try:
+        kept = pending.load(form.token.data, owner_id=current_user.id)
+    except PendingUploadError as error:
+        upload_form.file.errors = [str(error)]
+        return render_template("admin/import.html", form=upload_form, columns=imports.COLUMNS), 400
+    plan = _plan(kept.data, kept.file_name, upload_form.file)
     if plan is None:
-        return render_template("admin/import.html", form=form, columns=imports.COLUMNS), 400
-    if plan.file_hash != form.file_hash.data:
-        flash("Tệp vừa chọn khác tệp đã xem trước, nên chưa áp dụng. Đây là bản xem trước của tệp "
-              "vừa chọn.", "warning")
-        return _preview(plan)
-    if not plan.ok:
-        flash("Tệp còn lỗi nên chưa thay đổi gì.", "danger")
+        return render_template("admin/import.html", form=upload_form, columns=imports.COLUMNS), 400
+    if not plan.ok:  # the data changed since the preview (an agency merged, an email taken)
+        flash("Dữ liệu đã thay đổi từ lúc xem trước và tệp nay có lỗi, nên chưa thay đổi gì.", "danger")
+        pending.discard(kept.token)
         return _preview(plan)
     try:
         counts = imports.apply_import(db.session, plan, actor=current_user)
@@ -469,8 +488,9 @@ def import_apply():
         db.session.commit()
     except IntegrityError:  # someone changed the same accounts meanwhile
         db.session.rollback()
-        flash("Dữ liệu vừa thay đổi trong lúc nhập nên chưa áp dụng gì; hãy xem trước lại.", "danger")
-        return redirect(url_for("admin.import_staff"))
+        flash("Dữ liệu vừa thay đổi trong lúc nhập nên chưa áp dụng gì; đây là bản xem trước mới.", "danger")
+        return _preview(plan, kept.token)
+    pending.discard(kept.token)
     flash("Đã nhập: " + ", ".join(f"{imports.KIND_LABELS[kind].lower()} {counts[kind]}" for kind in imports.KINDS)
           + ".", "success")
     if form.send_invitations.data and counts["created"]:

@@ -7,6 +7,7 @@ import re
 from wtforms import (BooleanField, FieldList, FormField, HiddenField, IntegerField, SelectField,
                      SelectMultipleField, StringField, SubmitField, TextAreaField)
 from wtforms.validators import Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..content.files import ContentError
 from ..forms import Form, GetForm, SubForm
@@ -132,7 +133,8 @@ class QuestionForm(_ItemForm):
     type = SelectField("Loại câu hỏi", choices=list(TYPE_LABELS.items()), default="single")
     difficulty = SelectField("Độ khó", choices=list(DIFFICULTY_LABELS.items()), default="medium")
     verdict = SelectField("Kết luận của tình huống", choices=list(VERDICT_LABELS.items()), default="violation")
-    topics = SelectMultipleField("Chủ đề", render_kw={"size": 6})
+    #: checkboxes, not a multiple select: usable with a thumb on a phone, no Ctrl-click
+    topics = SelectMultipleField("Chủ đề", widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     has_scenario = BooleanField("Có thẻ tình huống (bài đăng, tin nhắn…)", default=True)
     platform = SelectField("Nền tảng", choices=list(PLATFORM_LABELS.items()), default="facebook")
     kind = SelectField("Dạng", choices=list(KIND_LABELS.items()), default="post")
@@ -154,9 +156,14 @@ class QuestionForm(_ItemForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_submitted():
+            return  # the posted rows already hold the page's spare ones; added rows would be None
         for name, (minimum, spare, cap) in ROW_LIMITS.items():
             field_list = self[name]
-            while len(field_list) < min(max(minimum, len(field_list) + spare), cap):
+            # The target is fixed before adding: measured as rows are added, "spare" rows past the
+            # last one grew the list to the cap (20 empty citation rows made the editor 130 KB).
+            target = min(max(minimum, len(field_list) + spare), cap)
+            while len(field_list) < target:
                 field_list.append_entry()
 
     def validate(self, extra_validators=None) -> bool:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from ..auth.forms import EmptyForm
 from ..content.checks import TRUE_FALSE_CHOICES
@@ -67,12 +68,38 @@ class _QuestionForm(forms.QuestionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.set_choices(_pairs(select(Topic.slug, Topic.title).order_by(Topic.slug)),
-                         [(s.slug, f"{s.number} — {s.issuer}") for s in _sources()])
+        self.set_choices(_pairs(select(Topic.slug, Topic.title).order_by(Topic.slug)), _source_choices())
+
+
+def _source_choices() -> list[tuple[str, str]]:
+    return [(slug, f"{number} — {issuer}") for slug, number, issuer in db.session.execute(
+        select(Source.slug, Source.number, Source.issuer).order_by(Source.kind, Source.slug))]
 
 
 def _sources() -> list[Source]:
-    return list(db.session.scalars(select(Source).order_by(Source.kind, Source.slug)))
+    """The sources without their texts: an editor page lists them, and fetches one text when the
+    trainer opens it (`source_text`), instead of carrying every letter in its HTML."""
+    return list(db.session.scalars(select(Source).options(defer(Source.text)).order_by(Source.kind, Source.slug)))
+
+
+def _viewer_sources() -> list[Source]:
+    """The sources that have a text to quote from, without the texts."""
+    return list(db.session.scalars(select(Source).options(defer(Source.text))
+                                   .where(Source.text.is_not(None), Source.text != "")
+                                   .order_by(Source.kind, Source.slug)))
+
+
+@bp.route("/sources/<slug>")
+@require_author
+def source_text(slug: str):
+    """One source's text, to select a passage from: the fragment the editor's viewer loads on
+    demand (`?partial=1`), or a page of its own (the link that works without JavaScript)."""
+    source = db.session.scalar(select(Source).where(Source.slug == slug))
+    if source is None or not source.text:
+        abort(404)
+    if request.args.get("partial"):
+        return render_template("authoring/_source_text.html", source=source)
+    return render_template("authoring/source_text.html", source=source)
 
 
 def _question_preview(item: dict | None):
@@ -146,7 +173,7 @@ def _edit_question(question: Question | None, slug: str | None = None):
         preview = _question_preview(item)
         return render_template("authoring/question.html", question=question, slug=slug, form=form, draft=draft,
                                preview=preview, preview_parts=preview and render_question(preview),
-                               sources=_sources(), render_markdown=render_markdown,
+                               sources=_viewer_sources(), render_markdown=render_markdown,
                                action_form=_action_form("question", question, slug), labels=forms)
 
     return _edit("question", question, slug, _QuestionForm, render)
@@ -193,7 +220,7 @@ class _LessonForm(forms.LessonForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.course.choices = _pairs(select(Course.slug, Course.title).order_by(Course.slug))
-        self.sources.choices = [(s.slug, f"{s.number} — {s.issuer}") for s in _sources()]
+        self.sources.choices = _source_choices()
 
 
 def _edit_lesson(lesson: Lesson | None, slug: str | None = None):
@@ -201,7 +228,7 @@ def _edit_lesson(lesson: Lesson | None, slug: str | None = None):
     def render(form, draft, item):
         preview, notes = _lesson_preview(item, form.to_entry()[1] if item else "")
         return render_template("authoring/lesson.html", lesson=lesson, slug=slug, form=form, draft=draft,
-                               preview=preview, notes=notes, sources=_sources(),
+                               preview=preview, notes=notes, sources=_viewer_sources(),
                                action_form=_action_form("lesson", lesson, slug))
 
     return _edit("lesson", lesson, slug, _LessonForm, render)

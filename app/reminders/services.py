@@ -199,8 +199,10 @@ def _name_lines(people: Iterable[_Late]) -> list[str]:
 # -- sending ---------------------------------------------------------------------------------------
 
 def send_reminders(session: Session, mailer, plan: Plan, *, now: datetime | None = None,
-                   progress: Callable[[int], None] | None = None) -> ReminderRun:
-    """Send a plan's reminders; returns the run, recorded with what it sent.
+                   progress: Callable[[int], None] | None = None,
+                   triggered_by: User | None = None) -> ReminderRun:
+    """Send a plan's reminders; returns the run, recorded with what it sent and who started it
+    (`triggered_by`, None for the daily command).
 
     Each message is claimed in the database (a row unique per kind, person, course and day) and
     committed *before* it is sent: an email cannot be unsent, so a crash or a second run at the
@@ -208,7 +210,7 @@ def send_reminders(session: Session, mailer, plan: Plan, *, now: datetime | None
     claim back, so the next run retries it.
     """
     now = now or utcnow()
-    run = ReminderRun(started_at=now, skipped=plan.skipped)
+    run = ReminderRun(started_at=now, skipped=plan.skipped, triggered_by=triggered_by)
     session.add(run)
     session.commit()
     handled = 0

@@ -1,7 +1,9 @@
 """Evidence files: checked by their content, kept byte for byte, with a separate preview.
 
 `check_uploads` reads every file of a report and refuses the whole lot on the first problem, with
-a Vietnamese message naming the file; nothing is written until every file has passed. `EvidenceStore`
+a Vietnamese message naming the file: emptiness, size and type by `app.uploads.check_upload` (the
+one judge of every upload), then the report's own limits (count, total size, pixels) and a full
+decode of each image here; nothing is written until every file has passed. `EvidenceStore`
 then writes the originals (exactly the bytes received) and the previews (images re-encoded by
 Pillow, which drops their metadata) under the evidence folder, and removes what it wrote if the
 transaction does not commit.
@@ -18,8 +20,12 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps
 
-#: (type, what a person calls it) for each kind of file accepted
+from ..uploads import MIME_TYPES, UploadError, check_upload, megabytes
+
+#: the image formats Pillow reports, and the type each is kept as
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+#: the kinds app.uploads.sniff tells, for images
+IMAGE_KINDS = ("jpeg", "png", "webp")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
 PREVIEW_SIDE = 1280
 
@@ -64,23 +70,6 @@ class CheckedFile:
     @property
     def size(self) -> int:
         return len(self.data)
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
-
-
-def sniff_type(data: bytes) -> str | None:
-    """The type the first bytes announce (magic numbers), whatever the file is called."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
 
 
 def _check_pdf(name: str, data: bytes) -> None:
@@ -131,22 +120,18 @@ def check_uploads(images: list[tuple[str, bytes]], pdfs: list[tuple[str, bytes]]
                             "images")
     total = sum(len(data) for _, data, _ in everything)
     if total > limits.report_bytes:
-        raise EvidenceError(f"Tổng dung lượng các tệp là {_megabytes(total)}, vượt mức "
-                            f"{_megabytes(limits.report_bytes)} cho một báo cáo.", "images")
+        raise EvidenceError(f"Tổng dung lượng các tệp là {megabytes(total)}, vượt mức "
+                            f"{megabytes(limits.report_bytes)} cho một báo cáo.", "images")
     checked = []
     for name, data, field in everything:
         name = os.path.basename(name.replace("\\", "/")) or "(không tên)"
-        if not data:
-            raise EvidenceError(f"Tệp «{name}» rỗng (0 byte).", field)
-        if len(data) > limits.file_bytes:
-            raise EvidenceError(f"Tệp «{name}» có dung lượng {_megabytes(len(data))}, vượt mức "
-                                f"{_megabytes(limits.file_bytes)} cho một tệp.", field)
-        content_type = sniff_type(data)
-        if field == "pdf" and content_type != "application/pdf":
-            raise EvidenceError(f"Tệp «{name}» không phải tệp PDF (kiểm tra theo nội dung tệp, không theo tên).", field)
-        if field == "images" and content_type not in IMAGE_FORMATS.values():
-            raise EvidenceError(f"Tệp «{name}» không phải ảnh JPEG, PNG hay WebP (kiểm tra theo nội dung tệp, "
-                                "không theo tên).", field)
+        # Emptiness, size and type are judged by the shared upload check, as every upload is.
+        kinds, expected = (("pdf",), "tệp PDF") if field == "pdf" else (IMAGE_KINDS, "ảnh JPEG, PNG hay WebP")
+        try:
+            content_type = MIME_TYPES[check_upload(data, allowed=kinds, max_bytes=limits.file_bytes, name=name,
+                                                   expected=expected)]
+        except UploadError as error:
+            raise EvidenceError(str(error), field) from None
         try:
             if content_type == "application/pdf":
                 _check_pdf(name, data)

@@ -52,9 +52,22 @@ def test_demo_trainer_edits_previews_quotes_and_publishes(live_server, desktop, 
     assert "<script>" in preview.locator(".post-text").inner_text()  # shown as text, never run
     assert preview.locator("script").count() == 0
 
-    # Quote by selecting the passage in the letter: the quote field receives it verbatim.
-    page.locator("#viewer-source").select_option("cat-tuyen-quang-2021")
+    # The topic picker: typing narrows the checkboxes; the checked ones stay in sight.
+    topics = page.locator(".topic-picker__item")
+    checked = page.locator(".topic-picker__item input:checked").count()
+    assert checked >= 1 and topics.count() > checked
+    page.get_by_label("Lọc chủ đề").fill("khong co chu de nay")
+    assert page.locator(".topic-picker__item:visible").count() == checked
+    page.get_by_label("Lọc chủ đề").fill("")
+    assert page.locator(".topic-picker__item:visible").count() == topics.count()
+
+    # The letters are not in the page: choosing where to quote opens the viewer, which fetches the
+    # chosen letter; selecting a passage there copies it verbatim into the quote field.
+    assert page.locator("pre.source-text").count() == 0
     page.locator("button.choose-quote[data-row='0']").click()
+    page.locator("#viewer-source").select_option("cat-tuyen-quang-2021")
+    page.locator("pre.source-text[data-source='cat-tuyen-quang-2021']").wait_for()
+    assert page.locator("pre.source-text:visible").count() == 1
     assert _select_in_viewer(page, PASSAGE) >= 0
     page.get_by_role("button", name="Dùng đoạn đã chọn").click()
     assert page.locator("#citations-0-quote").input_value() == PASSAGE
@@ -81,7 +94,9 @@ def test_lesson_preview_follows_typing_and_a_selected_passage_becomes_a_quotatio
     article.get_by_text("Một đoạn gõ thử").wait_for()
     assert article.locator("img").count() == 0
 
+    page.get_by_text("Mở văn bản nguồn để trích").click()
     page.locator("#viewer-source").select_option("cat-tuyen-quang-2021")
+    page.locator("pre.source-text[data-source='cat-tuyen-quang-2021']").wait_for()
     _select_in_viewer(page, PASSAGE)
     page.get_by_role("button", name="Dùng đoạn đã chọn").click()
     assert f"> {PASSAGE}\n> — [cat-tuyen-quang-2021, vị trí]" in body.input_value()

@@ -41,17 +41,71 @@
     });
   }
 
+  // The topic picker: a filter box narrows the checkboxes as the trainer types (no diacritics
+  // needed); checked topics always stay in sight.
+  function plain(text) {
+    return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d");
+  }
+  var topicPicker = document.querySelector("[data-topic-picker]");
+  if (topicPicker) {
+    var filter = topicPicker.querySelector("[data-topic-filter]");
+    var count = topicPicker.querySelector("[data-topic-count]");
+    var items = Array.prototype.slice.call(topicPicker.querySelectorAll(".topic-picker__item"));
+    topicPicker.querySelector(".topic-picker__filter").hidden = false;
+    filter.addEventListener("input", function () {
+      var wanted = plain(filter.value.trim());
+      var shown = 0;
+      items.forEach(function (item) {
+        var match = !wanted || plain(item.textContent).indexOf(wanted) >= 0 || item.querySelector("input").checked;
+        item.hidden = !match;
+        shown += match ? 1 : 0;
+      });
+      count.textContent = wanted ? shown + " chủ đề khớp" : "";
+    });
+  }
+
   var viewer = document.getElementById("source-viewer");
   if (!viewer) { return; }
+  var picker = document.getElementById("source-picker");
   var chooser = document.getElementById("viewer-source");
   var status = document.getElementById("selection-status");
+  var holder = viewer.querySelector("[data-source-texts]");
+  var loading = viewer.querySelector("[data-source-loading]");
   var activeRow = 0;
+  var fetching = {};
+  // With the script, a select and the fetched text replace the list of links to each text's page.
+  viewer.querySelector(".source-picker__js").hidden = false;
+  viewer.querySelector(".source-links").hidden = true;
 
   function texts() { return Array.prototype.slice.call(viewer.querySelectorAll("pre.source-text")); }
 
+  // A letter's text is fetched the first time it is shown, not carried in the editor's page.
   function show(slug) {
-    texts().forEach(function (pre) { pre.hidden = pre.getAttribute("data-source") !== slug; });
+    var found = false;
+    texts().forEach(function (pre) {
+      pre.hidden = pre.getAttribute("data-source") !== slug;
+      found = found || !pre.hidden;
+    });
+    if (found || !slug || fetching[slug]) { return; }  // one request per letter, however often asked
+    fetching[slug] = true;
+    var option = chooser.options[chooser.selectedIndex];
+    loading.textContent = "Đang tải văn bản…";
+    fetch(option.getAttribute("data-url"), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        fetching[slug] = false;
+        if (html === null) { loading.textContent = "Không tải được văn bản; hãy thử lại."; return; }
+        loading.textContent = "";
+        // The fragment is the server's template: the letter as escaped plain text in a <pre>.
+        holder.insertAdjacentHTML("beforeend", html);
+        show(chooser.value);
+      }, function () {
+        fetching[slug] = false;
+        loading.textContent = "Không tải được văn bản (mất kết nối); hãy thử lại.";
+      });
   }
+
+  picker.addEventListener("toggle", function () { if (picker.open) { show(chooser.value); } });
 
   function selectedPassage() {
     var selection = window.getSelection();
@@ -87,12 +141,12 @@
   }
 
   chooser.addEventListener("change", function () { show(chooser.value); });
-  if (chooser.value) { show(chooser.value); }
 
   Array.prototype.forEach.call(document.querySelectorAll("button.choose-quote"), function (button) {
     button.addEventListener("click", function () {
       activeRow = parseInt(button.getAttribute("data-row"), 10) || 0;
       status.textContent = "Trích dẫn " + (activeRow + 1) + ": hãy bôi đen một đoạn trong văn bản nguồn.";
+      if (!picker.open) { picker.open = true; }
       viewer.scrollIntoView({ block: "nearest" });
     });
   });
