@@ -66,6 +66,8 @@ class Config:
     #: per signed-in user, all PDFs together (certificates, reports) and all exports together
     PDF_RATE_LIMIT = os.environ.get("PDF_RATE_LIMIT", "3 per minute; 30 per hour")
     EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", "10 per minute; 100 per hour")
+    #: how often one manager may send reminders from the people list
+    NUDGE_RATE_LIMIT = os.environ.get("NUDGE_RATE_LIMIT", "10 per hour")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

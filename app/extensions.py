@@ -54,6 +54,19 @@ export_limit = limiter.shared_limit(
     lambda: _config("EXPORT_RATE_LIMIT"), scope="export", key_func=user_or_address,
     error_message="Anh/chị vừa xuất nhiều tệp liên tiếp. Vui lòng chờ một phút rồi xuất lại.")
 
+#: a manager's reminders by email (config NUDGE_RATE_LIMIT): the confirmation pages are free, the
+#: sending is not, so no account can flood the staff's mailboxes
+nudge_limit = limiter.shared_limit(
+    lambda: _config("NUDGE_RATE_LIMIT"), scope="nudge", key_func=user_or_address,
+    exempt_when=lambda: _method() != "POST",
+    error_message="Anh/chị đã gửi nhiều lượt nhắc học liên tiếp. Vui lòng chờ một giờ rồi gửi tiếp.")
+
+
+def _method() -> str:
+    from flask import request
+
+    return request.method
+
 
 def _view_arg(name: str):
     from flask import request

@@ -138,6 +138,19 @@ def get_user_or_404(user_id: int) -> User:
 
 
 
+def can_remind_person(user, person: User) -> bool:
+    """A manager emails a reminder only to the active people of the agencies they manage."""
+    return person.is_active and can_manage_agency(user, person.agency)
+
+
+def get_person_to_remind_or_404(user_id: int) -> User:
+    """Load a person the current user may remind, or answer 404 (as for a person they cannot see)."""
+    person = db.session.get(User, user_id)
+    if person is None or not can_remind_person(current_user, person):
+        abort(404)
+    return person
+
+
 def get_own_attempt_or_404(attempt_id: int):
     """An attempt of the current learner; anyone else's answers 404."""
     from .models import Attempt

@@ -190,3 +190,98 @@ def test_only_administrators_send_now(app, client, auth, make_user, smtp_server,
     token = csrf_token(client, "/")
     assert client.post("/reminders/send", data={"csrf_token": token}).status_code == 403
     assert smtp_server.messages == []
+
+# -- a manager's reminder from the people list -------------------------------------------------------
+
+def _nudge(client, url: str, **form):
+    """Confirm on `url` (the page a manager reads first), then send."""
+    token = csrf_token(client, url)
+    return client.post(url, data={"csrf_token": token, **form}, follow_redirects=True)
+
+
+def test_a_manager_reminds_one_person_after_confirming(app, client, auth, smtp_server, world, fixture_course):
+    auth.login(world["head_root"])
+    url = f"/manage/people/{world['far'].id}/remind?course={fixture_course.slug}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Cao Văn Xa" in page and "Gửi thư nhắc cho 1 người" in page
+    assert smtp_server.messages == []  # the confirmation sends nothing
+    html = _nudge(client, url).get_data(as_text=True)
+    assert "Đã gửi thư nhắc cho 1 người." in html
+    assert [message["To"] for message in smtp_server.messages] == [world["far"].email]
+    message = smtp_server.messages[0]
+    assert "Sắp đến hạn" in message["Subject"] and "Cao Văn Xa" in _body(message)
+    run = db.session.scalar(select(ReminderRun))
+    assert run.learner_emails == 1 and run.digests == 0
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "reminders.nudged"))
+    assert entry.actor_id == world["head_root"].id and entry.object_id == str(run.id)
+    assert entry.after["user_ids"] == [world["far"].id] and "Cao Văn Xa" in entry.summary
+
+
+def test_the_filtered_list_is_reminded_whole_and_nobody_twice_in_a_day(app, client, auth, smtp_server, world,
+                                                                     fixture_course):
+    auth.login(world["head_root"])
+    root_id = world["far"].agency_id
+    overdue = f"/manage/agencies/{root_id}/remind?course={fixture_course.slug}&status=overdue"
+    page = client.get(overdue).get_data(as_text=True)
+    assert "Phan Văn Mới" in page and "Trương Thị Trễ" in page and "Lê Thị Sắp" not in page
+    _nudge(client, overdue)
+    assert {message["To"] for message in smtp_server.messages} == {world["recent"].email, world["late"].email}
+    everyone = f"/manage/agencies/{root_id}/remind?course={fixture_course.slug}"
+    page = client.get(everyone).get_data(as_text=True)
+    assert "Gửi thư nhắc cho 2 người" in page and "2 người đã được nhắc" in page and "24 giờ" in page
+    html = _nudge(client, everyone).get_data(as_text=True)
+    assert "Đã gửi thư nhắc cho 2 người." in html and "không nhắc lại" in html
+    assert sorted(message["To"] for message in smtp_server.messages) == sorted(
+        world[name].email for name in ("recent", "late", "far", "soon"))  # never the one who completed
+    # The nightly run sends no learner the same email again that day.
+    assert all(reminder.kind == "digest" for reminder in plan_reminders(
+        db.session, Settings.from_config(app.config), utcnow()).reminders)
+
+
+def test_the_24_hour_rule(app, client, auth, smtp_server, world, fixture_course):
+    auth.login(world["head_root"])
+    url = f"/manage/people/{world['late'].id}/remind?course={fixture_course.slug}"
+    _nudge(client, url)
+    message = db.session.scalar(select(ReminderMessage))
+    message.sent_at, message.sent_on = utcnow() - timedelta(hours=23), (utcnow() - timedelta(days=1)).date()
+    db.session.commit()
+    assert "Không có ai cần nhắc" in client.get(url).get_data(as_text=True)
+    message = db.session.scalar(select(ReminderMessage))
+    message.sent_at = utcnow() - timedelta(hours=25)
+    db.session.commit()
+    assert "Đã gửi thư nhắc cho 1 người." in _nudge(client, url).get_data(as_text=True)
+    assert len(smtp_server.to(world["late"].email)) == 2
+
+
+def test_only_people_of_the_managers_subtree(app, client, auth, smtp_server, world, fixture_course):
+    auth.login(world["head_b1"])
+    assert client.get(f"/manage/people/{world['soon'].id}/remind?course={fixture_course.slug}").status_code == 404
+    token = csrf_token(client, f"/manage/people/{world['late'].id}/remind?course={fixture_course.slug}")
+    assert client.post(f"/manage/people/{world['soon'].id}/remind?course={fixture_course.slug}",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/manage/agencies/{world['far'].agency_id}/remind?course={fixture_course.slug}",
+                       data={"csrf_token": token}).status_code == 404
+    auth.logout()
+    auth.login(world["soon"])  # a learner
+    assert client.get(f"/manage/people/{world['late'].id}/remind?course={fixture_course.slug}").status_code == 403
+    assert smtp_server.messages == [] and db.session.scalar(select(func.count()).select_from(ReminderRun)) == 0
+
+
+def test_sending_needs_the_csrf_token(app, client, auth, smtp_server, world, fixture_course):
+    auth.login(world["head_root"])
+    response = client.post(f"/manage/agencies/{world['far'].agency_id}/remind?course={fixture_course.slug}")
+    assert response.status_code == 400
+    assert smtp_server.messages == []
+
+
+def test_a_manager_may_send_only_so_many_reminders_an_hour(app, client, auth, smtp_server, world, fixture_course):
+    app.config["NUDGE_RATE_LIMIT"] = "2 per hour"
+    auth.login(world["head_root"])
+    url = f"/manage/people/{world['far'].id}/remind?course={fixture_course.slug}"
+    for _ in range(2):
+        assert _nudge(client, url).status_code == 200
+    response = _nudge(client, url)
+    assert response.status_code == 429
+    assert "nhiều lượt nhắc học liên tiếp" in response.get_data(as_text=True)
+    assert client.get(url).status_code == 200  # reading the confirmation is not limited
+    assert len(smtp_server.messages) == 1  # the second was within 24 hours

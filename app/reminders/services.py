@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..audit import record
 from ..formatting import VIETNAM, format_datetime_local, format_percent
 from ..models import Agency, Course, ManagerScope, ReminderMessage, ReminderRun, User, utcnow
 from ..tracking.services import agency_report, person_statuses
@@ -255,3 +256,56 @@ def _send_one(session: Session, mailer, run: ReminderRun, reminder: Reminder, no
         else:
             run.digests += 1
     session.commit()
+
+
+# -- a manager's reminder ------------------------------------------------------------------------
+
+#: a manager's reminder reaches one person about one course at most once in this time (the nightly
+#: reminder counts too: it is the same learner email)
+NUDGE_INTERVAL = timedelta(hours=24)
+#: the most people one manager's reminder reaches; a larger selection is cut here, by name
+NUDGE_LIMIT = 2000
+
+
+@dataclass
+class Nudge:
+    """Whom a manager's reminder reaches, and whom it leaves out."""
+    people: list[_Late]
+    #: reminded about the course within NUDGE_INTERVAL: left out
+    recent: int = 0
+    #: more people than NUDGE_LIMIT were selected; only the first NUDGE_LIMIT by name are reached
+    cut: bool = False
+
+
+def plan_nudge(session: Session, course: Course, candidates, now: datetime) -> Nudge:
+    """The people of `candidates` (a subquery with user_id, agency_id, path, due_at, status and
+    search_name: `tracking.services.people_to_remind`) to remind now, in two statements whatever
+    their number: the people, and how many were reminded within NUDGE_INTERVAL."""
+    recent = select(ReminderMessage.id).where(
+        ReminderMessage.user_id == candidates.c.user_id, ReminderMessage.course_id == course.id,
+        ReminderMessage.kind == "learner", ReminderMessage.sent_at > now - NUDGE_INTERVAL).exists()
+    rows = session.execute(
+        select(User.id, User.full_name, User.email, Agency.name, candidates.c.path, candidates.c.due_at,
+               candidates.c.status)
+        .join(candidates, candidates.c.user_id == User.id).join(Agency, Agency.id == candidates.c.agency_id)
+        .where(User.is_active, ~recent).order_by(candidates.c.search_name, User.id).limit(NUDGE_LIMIT + 1)).all()
+    skipped = session.scalar(select(func.count()).select_from(candidates).where(recent))
+    people = [_Late(row.id, row.full_name, row.email, row.name,
+                    [int(part) for part in row.path.strip("/").split("/")], row.due_at, row.status)
+              for row in rows[:NUDGE_LIMIT]]
+    return Nudge(people, recent=skipped, cut=len(rows) > NUDGE_LIMIT)
+
+
+def send_nudge(session: Session, mailer, course: Course, nudge: Nudge, settings: Settings, *, actor: User,
+               scope: str, now: datetime | None = None) -> ReminderRun:
+    """Send a manager's reminder (the learner email of the nightly run) as a reminder run, and
+    record in the audit log who sent it to whom; `scope` says in words whom it was aimed at."""
+    now = now or utcnow()
+    plan = Plan([_learner_reminder(course, person, settings, now) for person in nudge.people], skipped=nudge.recent)
+    run = send_reminders(session, mailer, plan, now=now)
+    record(session, actor, "reminders.nudged", run,
+           after={"course_id": course.id, "user_ids": [person.user_id for person in nudge.people],
+                  "sent": run.learner_emails, "skipped": run.skipped, "failures": run.failures, "cut": nudge.cut},
+           summary=f"Nhắc học khóa «{course.title}»: {scope}; gửi {run.learner_emails} thư")
+    session.commit()
+    return run

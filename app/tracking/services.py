@@ -385,6 +385,23 @@ def people_page(session: Session, course: Course, root: Agency, now: datetime, *
             .order_by(*_people_order(cut, sort, descending)))
 
 
+def people_to_remind(session: Session, course: Course, root: Agency, now: datetime, *,
+                     person: User | None = None, status: str | None = None, within: Agency | None = None,
+                     search: str | None = None):
+    """A subquery: the people of the list's filters (or the one `person`) who have not completed the
+    course, for a manager's reminder (`reminders.services.plan_nudge`).
+
+    Columns: user_id, agency_id, path, due_at, status, search_name.
+    """
+    people = people_rows(session, course, root, now)
+    query = filter_people(select(people.c.user_id, people.c.agency_id, people.c.path, people.c.due_at,
+                                 people.c.status, people.c.search_name), people,
+                          status=status, within=within, search=search).where(people.c.status != "completed")
+    if person is not None:
+        query = query.where(people.c.user_id == person.id)
+    return query.subquery("to_remind")
+
+
 def filter_people(query, people, *, status: str | None = None, within: Agency | None = None,
                   search: str | None = None):
     """The people list's filters, applied to any select from `person_statuses` or `people_rows`."""

@@ -9,14 +9,16 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db, export_limit, pdf_limit_when_pdf
+from ..extensions import db, export_limit, nudge_limit, pdf_limit_when_pdf
 from ..formatting import VIETNAM
 from ..jobs import work as background
 from ..auth.forms import EmptyForm
 from ..pagination import page_arg, paginate_rows, paginated
 from ..models import Agency, Attempt, Course, CourseCompletion, Lesson, LessonProgress, utcnow
 from ..permissions import (can_change_assignment, can_manage_agency, get_agency_or_404, get_assignment_or_404,
-                           get_user_or_404, managed_root_agencies, require_role)
+                           get_person_to_remind_or_404, get_user_or_404, managed_root_agencies, require_role)
+from ..reminders import services as reminders
+from ..reminders.mail import SmtpMailer
 from ..privacy.services import trace_list_exported, trace_person_viewed
 from . import exports, rules, services
 from .learner import course_state
@@ -25,6 +27,8 @@ from .forms import AssignmentForm, AssignmentTermsForm, PeopleFilterForm
 
 bp = Blueprint("tracking", __name__, url_prefix="/manage", template_folder="templates")
 PER_PAGE = 25
+#: the names a reminder's confirmation lists; the rest are counted
+NAMES_SHOWN = 30
 
 
 def _courses() -> list[Course]:
@@ -101,6 +105,62 @@ def people(agency_id: int):
                            matches=matches, within=filters["within"], sort=sort, descending=descending,
                            lessons_total=lessons, labels=services.STATUS_LABELS, sort_labels=services.PEOPLE_SORT_LABELS,
                            courses=_courses())
+
+
+@bp.route("/agencies/<int:agency_id>/remind", methods=["GET", "POST"])
+@require_role("manager")
+@nudge_limit
+def remind_people(agency_id: int):
+    """Email a reminder to everyone of the filtered people list who has not completed the course
+    (not only the page shown), after a confirmation of how many and whom."""
+    agency = get_agency_or_404(agency_id, need="manage")
+    course = _chosen_course()
+    filters = _people_filters(agency)[1]
+    back = url_for("tracking.people", agency_id=agency.id, **request.args)
+    scope = f"danh sách đã lọc của {filters['within'].name if filters['within'] else agency.name}"
+    return _remind(course, services.people_to_remind(db.session, course, agency, utcnow(), **filters), scope, back,
+                   agency=agency)
+
+
+@bp.route("/people/<int:user_id>/remind", methods=["GET", "POST"])
+@require_role("manager")
+@nudge_limit
+def remind_person(user_id: int):
+    """Email one person a reminder of the course, after a confirmation."""
+    person = get_person_to_remind_or_404(user_id)
+    course = _chosen_course()
+    back = request.args.get("next", "") if request.args.get("next", "").startswith("/manage/") else \
+        url_for("tracking.person", user_id=person.id, course=course.slug)
+    candidates = services.people_to_remind(db.session, course, person.agency, utcnow(), person=person)
+    return _remind(course, candidates, person.full_name, back, person=person)
+
+
+def _remind(course: Course, candidates, scope: str, back: str, **context):
+    """The confirmation of a reminder (GET), or sending it (POST) through the reminders service."""
+    now = utcnow()
+    nudge = reminders.plan_nudge(db.session, course, candidates, now)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        run = reminders.send_nudge(db.session, SmtpMailer(current_app.config), course, nudge,
+                                   reminders.Settings.from_config(current_app.config), actor=current_user,
+                                   scope=scope, now=now)
+        flash(_reminded_message(run, nudge), "warning" if run.error else "success")
+        return redirect(back)
+    return render_template("tracking/remind.html", course=course, nudge=nudge, form=form, back=back,
+                           interval_hours=int(reminders.NUDGE_INTERVAL.total_seconds() // 3600),
+                           limit=reminders.NUDGE_LIMIT, names_shown=NAMES_SHOWN, **context)
+
+
+def _reminded_message(run, nudge) -> str:
+    parts = [f"Đã gửi thư nhắc cho {run.learner_emails} người."]
+    if run.skipped:
+        parts.append(f"{run.skipped} người đã được nhắc về khóa học này trong 24 giờ qua nên không nhắc lại.")
+    if nudge.cut:
+        parts.append(f"Danh sách quá {reminders.NUDGE_LIMIT:,} người nên chỉ nhắc {reminders.NUDGE_LIMIT:,} người "
+                     "đầu tiên theo tên; nhắc lần nữa để đến những người còn lại.".replace(",", "."))
+    if run.error:
+        parts.append(f"Có {run.failures} thư chưa gửi được; vui lòng thử lại sau.")
+    return " ".join(parts)
 
 
 @bp.route("/agencies/<int:agency_id>/export.<any(xlsx, csv, pdf):kind>")
