@@ -199,7 +199,8 @@ def _nudge(client, url: str, **form):
     return client.post(url, data={"csrf_token": token, **form}, follow_redirects=True)
 
 
-def test_a_manager_reminds_one_person_after_confirming(app, client, auth, smtp_server, world, fixture_course):
+def test_a_manager_reminds_one_person_after_confirming(app, client, auth, make_user, smtp_server, world,
+                                                       fixture_course):
     auth.login(world["head_root"])
     url = f"/manage/people/{world['far'].id}/remind?course={fixture_course.slug}"
     page = client.get(url).get_data(as_text=True)
@@ -215,12 +216,19 @@ def test_a_manager_reminds_one_person_after_confirming(app, client, auth, smtp_s
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "reminders.nudged"))
     assert entry.actor_id == world["head_root"].id and entry.object_id == str(run.id)
     assert entry.after["user_ids"] == [world["far"].id] and "Cao Văn Xa" in entry.summary
+    auth.logout()
+    auth.login(make_user(role="admin"))
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert "Quản lý nhắc học qua thư" in audit and world["head_root"].full_name in audit
 
 
 def test_the_filtered_list_is_reminded_whole_and_nobody_twice_in_a_day(app, client, auth, smtp_server, world,
                                                                      fixture_course):
     auth.login(world["head_root"])
     root_id = world["far"].agency_id
+    listed = client.get(f"/manage/agencies/{root_id}/people?course={fixture_course.slug}").get_data(as_text=True)
+    assert f"/manage/people/{world['far'].id}/remind" in listed and "Nhắc tất cả người trong danh sách đã lọc" in listed
+    assert f"/manage/people/{world['done'].id}/remind" not in listed  # nobody reminds who has completed
     overdue = f"/manage/agencies/{root_id}/remind?course={fixture_course.slug}&status=overdue"
     page = client.get(overdue).get_data(as_text=True)
     assert "Phan Văn Mới" in page and "Trương Thị Trễ" in page and "Lê Thị Sắp" not in page

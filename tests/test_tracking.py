@@ -515,7 +515,8 @@ def _grow(make_agency, make_user, parent, children, per_child, course):
 
 @pytest.mark.parametrize("page", ["", "/people", "/wrong", "/people?q=nguoi&status=in_progress",
                                   "/people?sort=score&order=desc&unit=a", "/people?sort=activity",
-                                  "/export.xlsx", "/export.csv?status=in_progress", "/export.pdf"])
+                                  "/export.xlsx", "/export.csv?status=in_progress", "/export.pdf", "/remind",
+                                  "/remind?status=in_progress"])
 def test_manager_pages_use_a_fixed_number_of_queries(client, auth, make_agency, make_user, fixture_course,
                                                      count_queries, page):
     from app.models import Agency, Course

@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "source.contact_changed": "Đổi đầu mối tiếp nhận phản ánh",
     "assignment.created": "Giao khóa học",
     "assignment.new_cycle": "Bắt đầu chu kỳ mới",
+    "reminders.nudged": "Quản lý nhắc học qua thư",
     "user.locked": "Khóa tạm tài khoản",
     "content.load": "Nạp nội dung",
     "lesson.draft_saved": "Lưu bản nháp bài học",
@@ -56,6 +57,7 @@ ACTION_LABELS = {
 }
 #: the audit log's before/after fields in words (an unknown field shows as recorded)
 FIELD_LABELS = {
+    "course": "Khóa học", "user_ids": "Mã người được nhắc", "cut": "Cắt ở giới hạn số người",
     "code": "Mã", "name": "Tên", "parent": "Trực thuộc", "kind": "Loại", "status": "Trạng thái",
     "email": "Thư điện tử", "full_name": "Họ và tên", "username": "Tên đăng nhập", "employee_code": "Mã cán bộ",
     "agency": "Cơ quan", "agency_code": "Mã cơ quan", "roles": "Vai trò", "is_active": "Đang hoạt động",

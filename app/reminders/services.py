@@ -304,8 +304,9 @@ def send_nudge(session: Session, mailer, course: Course, nudge: Nudge, settings:
     plan = Plan([_learner_reminder(course, person, settings, now) for person in nudge.people], skipped=nudge.recent)
     run = send_reminders(session, mailer, plan, now=now)
     record(session, actor, "reminders.nudged", run,
-           after={"course_id": course.id, "user_ids": [person.user_id for person in nudge.people],
-                  "sent": run.learner_emails, "skipped": run.skipped, "failures": run.failures, "cut": nudge.cut},
+           after={"course": course.title, "user_ids": [person.user_id for person in nudge.people],
+                  "learner_emails": run.learner_emails, "skipped": run.skipped, "failures": run.failures,
+                  "cut": nudge.cut},
            summary=f"Nhắc học khóa «{course.title}»: {scope}; gửi {run.learner_emails} thư")
     session.commit()
     return run
