@@ -216,10 +216,16 @@ def test_a_manager_reminds_one_person_after_confirming(app, client, auth, make_u
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "reminders.nudged"))
     assert entry.actor_id == world["head_root"].id and entry.object_id == str(run.id)
     assert entry.after["user_ids"] == [world["far"].id] and "Cao Văn Xa" in entry.summary
+    assert run.triggered_by_id == world["head_root"].id
     auth.logout()
     auth.login(make_user(role="admin"))
     audit = client.get("/admin/audit").get_data(as_text=True)
     assert "Quản lý nhắc học qua thư" in audit and world["head_root"].full_name in audit
+    history = client.get("/reminders/").get_data(as_text=True)
+    assert world["head_root"].full_name in history  # the run, with who started it
+    # A manager's reminder of one person does not hold back the administrator's «Gửi ngay».
+    response = client.post("/reminders/send", data={"csrf_token": csrf_token(client, "/reminders/")})
+    assert response.status_code == 302 and len(smtp_server.messages) == 7
 
 
 def test_the_filtered_list_is_reminded_whole_and_nobody_twice_in_a_day(app, client, auth, smtp_server, world,

@@ -10,11 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..audit import record
-from ..models import ReminderRun, User, utcnow
+from ..models import AuditLog, ReminderRun, User, utcnow
 from ..tracking.progress import refresh_pending
 from .services import Reminder, Settings, plan_reminders, send_reminders
 
@@ -68,7 +68,12 @@ def _rows(session: Session, reminders: list[Reminder]) -> list[PreviewRow]:
 def next_allowed_at(session: Session, interval: timedelta) -> datetime | None:
     """When "Gửi ngay" may run again, or None if it may now: one run per `interval`, whoever started
     the last one, so a double click or two administrators at once do not start two runs."""
-    last = session.scalar(select(ReminderRun.started_at).order_by(ReminderRun.started_at.desc()).limit(1))
+    # A manager's reminder from the people list (a few learners, audited as "reminders.nudged") is
+    # not a run of everything: it must not hold back the administrator's.
+    nudges = select(AuditLog.object_id).where(AuditLog.action == "reminders.nudged",
+                                              AuditLog.object_type == ReminderRun.__tablename__)
+    last = session.scalar(select(ReminderRun.started_at).where(cast(ReminderRun.id, String).not_in(nudges))
+                          .order_by(ReminderRun.started_at.desc()).limit(1))
     if last is not None and last + interval > utcnow():
         return last + interval
     return None

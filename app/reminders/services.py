@@ -298,11 +298,11 @@ def plan_nudge(session: Session, course: Course, candidates, now: datetime) -> N
 
 def send_nudge(session: Session, mailer, course: Course, nudge: Nudge, settings: Settings, *, actor: User,
                scope: str, now: datetime | None = None) -> ReminderRun:
-    """Send a manager's reminder (the learner email of the nightly run) as a reminder run, and
-    record in the audit log who sent it to whom; `scope` says in words whom it was aimed at."""
+    """Send a manager's reminder (the learner email of the nightly run) as a reminder run started
+    by them, and record in the audit log whom it reached; `scope` says in words whom it was aimed at."""
     now = now or utcnow()
     plan = Plan([_learner_reminder(course, person, settings, now) for person in nudge.people], skipped=nudge.recent)
-    run = send_reminders(session, mailer, plan, now=now)
+    run = send_reminders(session, mailer, plan, now=now, triggered_by=actor)
     record(session, actor, "reminders.nudged", run,
            after={"course": course.title, "user_ids": [person.user_id for person in nudge.people],
                   "learner_emails": run.learner_emails, "skipped": run.skipped, "failures": run.failures,
