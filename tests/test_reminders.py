@@ -299,3 +299,19 @@ def test_a_manager_may_send_only_so_many_reminders_an_hour(app, client, auth, sm
     assert "nhiều lượt nhắc học liên tiếp" in response.get_data(as_text=True)
     assert client.get(url).status_code == 200  # reading the confirmation is not limited
     assert len(smtp_server.messages) == 1  # the second was within 24 hours
+
+
+def test_a_selection_past_the_limit_is_cut_by_name_and_said_so(app, client, auth, smtp_server, world, fixture_course,
+                                                               monkeypatch):
+    from app.reminders import services as reminders
+
+    monkeypatch.setattr(reminders, "NUDGE_LIMIT", 2)
+    auth.login(world["head_root"])
+    url = f"/manage/agencies/{world['far'].agency_id}/remind?course={fixture_course.slug}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Danh sách quá 2 người" in page and "Gửi thư nhắc cho 2 người" in page
+    html = _nudge(client, url).get_data(as_text=True)
+    assert "Danh sách quá 2 người nên chỉ nhắc 2 người đầu tiên theo tên" in html
+    assert {message["To"] for message in smtp_server.messages} == {world["far"].email, world["soon"].email}
+    _nudge(client, url)  # again: the next ones by name, the first two being within 24 hours
+    assert len(smtp_server.messages) == 4
