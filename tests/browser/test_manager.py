@@ -42,9 +42,9 @@ def test_a_head_drills_down_to_a_person_and_downloads_the_report(live_server, ph
     plain = strip_diacritics(full_name)  # "nguyen van a"
     phone.get_by_label("Tìm theo tên hoặc mã cán bộ").fill(plain)
     phone.get_by_role("button", name="Lọc").click()
-    assert phone.get_by_role("link", name=full_name).is_visible()
+    assert phone.get_by_role("link", name=full_name, exact=True).is_visible()
     assert no_sideways_scroll(phone)
-    phone.get_by_role("link", name=full_name).click()
+    phone.get_by_role("link", name=full_name, exact=True).click()
     assert phone.get_by_role("heading", name=full_name).is_visible()
 
     # Downloads from the agency's dashboard: the spreadsheet keeps its diacritics.
