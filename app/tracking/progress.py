@@ -257,12 +257,7 @@ def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None
                      func.max(ranked.c.stable_from),
                      earlier(func.min(ranked.c.window_next), func.min(later_due)))
               .group_by(ranked.c.agency_id))
-    stale = delete(AgencyProgress).where(AgencyProgress.course_id == course.id)
-    if agency_ids is not None:
-        stale = stale.where(AgencyProgress.agency_id.in_(agency_ids))
-    elif root is not None:
-        stale = stale.where(AgencyProgress.agency_id.in_(select(Agency.id).where(root.subtree_filter())))
-    session.execute(stale.execution_options(synchronize_session=False))
+    _delete_counted(session, AgencyProgress, course, agency_ids=agency_ids, root=root)
     session.execute(insert(AgencyProgress).from_select(
         ["agency_id", "course_id", *STATUSES, "next_due_at", "due_in_progress", "due_not_started", "counted_at",
          "stable_from", "stable_until"], counts))
@@ -301,16 +296,22 @@ def person_facts(user_id, course_id, completed_at) -> dict:
     }
 
 
+def _delete_counted(session: Session, model, course: Course, *, agency_ids=None, root: Agency | None = None) -> None:
+    """Delete a recount's rows of `model` (per agency and course) for these agencies, or the
+    subtree, or all: what the recount then inserts anew."""
+    stale = delete(model).where(model.course_id == course.id)
+    if agency_ids is not None:
+        stale = stale.where(model.agency_id.in_(agency_ids))
+    elif root is not None:
+        stale = stale.where(model.agency_id.in_(select(Agency.id).where(root.subtree_filter())))
+    session.execute(stale.execution_options(synchronize_session=False))
+
+
 def _store_people(session: Session, course: Course, now: datetime, people, *, agency_ids=None,
                   root: Agency | None = None) -> None:
     """Replace the stored standing of the people of these agencies (or of the subtree, or all) for
     the course by what this recount found (`people`: `rules.person_statuses`)."""
-    stale = delete(PersonCourseStatus).where(PersonCourseStatus.course_id == course.id)
-    if agency_ids is not None:
-        stale = stale.where(PersonCourseStatus.agency_id.in_(agency_ids))
-    elif root is not None:
-        stale = stale.where(PersonCourseStatus.agency_id.in_(select(Agency.id).where(root.subtree_filter())))
-    session.execute(stale.execution_options(synchronize_session=False))
+    _delete_counted(session, PersonCourseStatus, course, agency_ids=agency_ids, root=root)
     p = people.c
     facts = person_facts(p.user_id, course.id, p.completed_at)
     # A person moved from an agency outside this recount without it being recounted (a bulk change
