@@ -17,19 +17,32 @@ import click
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DATABASES = ("postgresql", "sqlite")
-#: metric → (limit, how the target reads) as the issue states them; no limit for the floor
-TARGETS = {
-    "generate_s": (300, "≤ 5 min"),
-    "floor_p95_ms": (None, ""),
-    "dashboard_root_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
-    "dashboard_mid_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
-    "people_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
-    "wrong_answers_p95_ms": (150, "≤ 150 ms (PostgreSQL)"),
-    "report_pdf_p95_ms": (1000, "≤ 1 s"),
-    "certificate_pdf_p95_ms": (1000, "≤ 1 s"),
-    "export_xlsx_s": (20, "≤ 20 s"),
-    "export_peak_mb": (300, "≤ 300 MB"),
-}
+def targets(scale: float) -> dict[str, tuple[float | None, str]]:
+    """metric → (limit, how the target reads) as the issues state them; no limit for the floor.
+
+    A province (scale 1): pages ≤ 150 ms, generation ≤ 5 min, the export ≤ 20 s in a request.
+    Larger (issue 21, scale 10: 600,000 staff): pages ≤ 300 ms, generation ≤ 30 min, and the
+    export and the province's PDF run as jobs, with only their peak memory bounded.
+    """
+    page = 150 if scale <= 1 else 300
+    found = {
+        "generate_s": (300, "≤ 5 min") if scale <= 1 else (1800, "≤ 30 min"),
+        "floor_p95_ms": (None, ""),
+        "dashboard_root_p95_ms": (page, f"≤ {page} ms (PostgreSQL)"),
+        "dashboard_mid_p95_ms": (page, f"≤ {page} ms (PostgreSQL)"),
+        "people_p95_ms": (page, f"≤ {page} ms (PostgreSQL)"),
+        "wrong_answers_p95_ms": (page, f"≤ {page} ms (PostgreSQL)"),
+        "person_p95_ms": (page, f"≤ {page} ms (PostgreSQL)"),
+        "report_pdf_p95_ms": (1000, "≤ 1 s"),
+        "report_pdf_mid_p95_ms": (1000, "≤ 1 s"),
+        "certificate_pdf_p95_ms": (1000, "≤ 1 s"),
+        "export_xlsx_s": (20, "≤ 20 s") if scale <= 1 else (None, "a job (rows/s below)"),
+        "export_rows_per_s": (None, ""),
+        "export_peak_mb": (300, "≤ 300 MB"),
+        "report_pdf_job_s": (None, "a job"),
+        "report_pdf_job_peak_mb": (300, "≤ 300 MB"),
+    }
+    return found
 
 
 def echo(message: str = "") -> None:
@@ -91,6 +104,7 @@ def run_database(name: str, database_url: str, scale: float, requests: int, budg
     with app.app_context():
         db.engine.dispose()  # SQLite: no connection of ours stays open while the export reads
     results.update(timed_export(database_url, dataset))
+    results.update(timed_pdf_job(app, database_url, dataset))
     results["staff"] = dataset.root_staff
     results.update({f"rows_{table}": count for table, count in dataset.counts.items()})
     return results
@@ -109,7 +123,26 @@ def timed_export(database_url: str, dataset) -> dict:
         echo(f"  export         {export['export_xlsx_s']} s, peak RSS {export['export_peak_mb']} MB "
              f"(before: {export['export_baseline_mb']} MB), {export['export_rows']:,} sheet rows, "
              f"{export['export_bytes'] / 1e6:.1f} MB")
-    return {key: export.get(key) for key in ("export_xlsx_s", "export_peak_mb", "export_baseline_mb", "export_rows")}
+    figures = {key: export.get(key) for key in ("export_xlsx_s", "export_peak_mb", "export_baseline_mb", "export_rows")}
+    if figures["export_rows"] and figures["export_xlsx_s"]:
+        figures["export_rows_per_s"] = round(figures["export_rows"] / figures["export_xlsx_s"])
+    return figures
+
+
+def timed_pdf_job(app, database_url: str, dataset) -> dict:
+    """The province's PDF report when it is too large for a request (JOBS_PDF_THRESHOLD): made by a
+    job in a process of its own, like the export; nothing when the request itself was timed."""
+    from .measure import measure_export
+
+    if dataset.root_staff <= app.config["JOBS_PDF_THRESHOLD"]:
+        return {}
+    report = measure_export(database_url, dataset, kind="pdf")
+    if report["status"] != 200:
+        echo(f"  report job     {report['status']}; reported as n/a")
+        return {"report_pdf_job_s": None, "report_pdf_job_peak_mb": None}
+    echo(f"  report job     {report['export_xlsx_s']} s, peak RSS {report['export_peak_mb']} MB, "
+         f"{report['export_bytes'] / 1e6:.1f} MB")
+    return {"report_pdf_job_s": report["export_xlsx_s"], "report_pdf_job_peak_mb": report["export_peak_mb"]}
 
 
 def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
@@ -147,14 +180,18 @@ def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
     with app.app_context():
         db.engine.dispose()
     results.update(timed_export(database_url, dataset))
+    results.update(timed_pdf_job(app, database_url, dataset))
     return results
 
 
-def table(results: dict[str, dict]) -> str:
+def table(results: dict[str, dict], scale: float) -> str:
     """The headline metrics of each database side by side, with the targets; ! marks a miss."""
     names = [name for name in DATABASES if name in results]
     lines = [f"{'metric':<24}" + "".join(f"{name:>13}" for name in names) + "   target"]
-    for metric, (limit, label) in TARGETS.items():
+    for metric, (limit, label) in targets(scale).items():
+        if all(results[name].get(metric) is None for name in names) and metric not in (
+                "generate_s", "export_xlsx_s", "export_peak_mb"):
+            continue  # a metric of the other size (the root's PDF in a request, or as a job)
         cells = []
         for name in names:
             value = results[name].get(metric)
@@ -199,7 +236,7 @@ def main(scale: float, only: str | None, requests: int, budget_s: float, keep: b
         echo(f"== {name}, kept database ==")
         results[name] = run_kept(kept_url, requests, budget_s)
         output.write_text(json.dumps(results, indent=2) + "\n")
-        click.echo(table(results))
+        click.echo(table(results, scale=results[name]["staff"] / 60_000))
         click.echo(f"Written to {output}")
         return
     for name in DATABASES:
@@ -209,7 +246,7 @@ def main(scale: float, only: str | None, requests: int, budget_s: float, keep: b
         with (postgres_cluster(keep) if name == "postgresql" else sqlite_file(keep)) as database_url:
             results[name] = run_database(name, database_url, scale, requests, budget_s)
     output.write_text(json.dumps(results, indent=2) + "\n")
-    click.echo(table(results))
+    click.echo(table(results, scale))
     click.echo(f"Written to {output}")
 
 

@@ -448,6 +448,20 @@ class _Rows:
                  "Mozilla/5.0 (dữ liệu đo hiệu năng)", _certificate_code(completion_id), attempt_id)
 
 
+class _Phases:
+    """Prints how long each phase after the bulk load took (a country-sized run spends minutes in
+    each: the figures say where generation time goes)."""
+
+    def __init__(self, label: str, started_at: float):
+        self.label, self.started_at = label, started_at
+        self.last = time.perf_counter()
+
+    def done(self, what: str) -> None:
+        now = time.perf_counter()
+        click.echo(f"{self.label}: {what} in {now - self.last:.1f} s ({now - self.started_at:.0f} s so far)", err=True)
+        self.last = now
+
+
 # -- the whole dataset -------------------------------------------------------------------------------
 
 def generate(scale: float, label: str, seed: int = 874) -> Dataset:
@@ -499,6 +513,7 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     placed[0], placed[1] = root_id, mid_id  # the two managers
     active = [True] * staff
     password_hash = hash_password(PASSWORD)
+    phase = _Phases(label, started_at)
     with click.progressbar(length=staff, label=f"{label}: generating {staff:,} people", file=sys.stderr,
                            show_pos=True, show_eta=True) as bar:
         for user_id, agency_id in enumerate(placed, 1):
@@ -525,18 +540,21 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     rows.add("manager_scope", 1, root_id, stamp(cycle_start))
     rows.add("manager_scope", 2, mid_id, stamp(cycle_start))
     rows.flush(writer)
-    click.echo(f"{label}: finishing…", err=True)
     writer.commit()
+    phase.done("people written")
     # The tallies of "what staff get wrong", as the learning services would have kept them.
     rows.counts["answer_tally"] = rebuild_tallies(db.session)
     rows.counts["completion_tally"] = rebuild_completion_tallies(db.session)
     db.session.commit()
     db.session.remove()
+    phase.done("answer and completion tallies counted")
     writer.finish()
+    phase.done("statistics gathered" if engine.dialect.name == "postgresql" else "file closed")
     # The progress summaries the dashboards read (`tracking.progress`), counted with statistics.
     rows.counts["agency_progress"] = progress.rebuild(db.session)
     db.session.commit()
     db.session.remove()
+    phase.done("progress summaries and stored statuses counted")
 
     mid_path = paths[mid_id]
     return Dataset(

@@ -80,10 +80,16 @@ def time_page(client: FlaskClient, url: str, expected: list[str], requests: int,
     return timings
 
 
-def pages(dataset) -> list[tuple[str, str, str, list[str]]]:
-    """(metric, who signs in, url, expected texts) of every timed page."""
+def pages(dataset, person: tuple[int, str], pdf_job_above: int) -> list[tuple[str, str, str, list[str]]]:
+    """(metric, who signs in, url, expected texts) of every timed page.
+
+    `person`: the id and name of a learner whose page the province's manager opens. A province
+    larger than `pdf_job_above` staff gets its PDF report from a job (app/jobs), which
+    `measure_export` times; the mid-level agency's report is then the one timed in a request.
+    """
     course = urlencode({"course": dataset.course_slug})
     root, mid = dataset.root_id, dataset.mid_id
+    pdf = ("report_pdf", "root", root) if dataset.root_staff <= pdf_job_above else ("report_pdf_mid", "mid", mid)
     return [
         # The cheapest authenticated GET: loads the user and their scopes, renders a form.
         ("floor", "root", "/auth/password", ["Đổi mật khẩu"]),
@@ -95,26 +101,27 @@ def pages(dataset) -> list[tuple[str, str, str, list[str]]]:
          [" người · ", "Đang học"]),
         ("wrong_answers", "root", f"/manage/agencies/{root}/wrong?{course}",
          ["Nhân viên hay sai ở đâu", "% sai ("]),
-        # The province's PDF report (every child agency in its table, the overdue listed).
-        ("report_pdf", "root", f"/manage/agencies/{root}/export.pdf?{course}", [b"%PDF-", b"%%EOF"]),
+        ("person", "root", f"/manage/people/{person[0]}?{course}", [person[1], "Bài học"]),
+        # The PDF report (every child agency in its table, the overdue listed).
+        (pdf[0], pdf[1], f"/manage/agencies/{pdf[2]}/export.pdf?{course}", [b"%PDF-", b"%%EOF"]),
     ]
 
 
-def certificate_page(app) -> tuple[str, str]:
-    """A learner who completed a course, and the URL of their certificate."""
+def certificate_holder(app):
+    """A learner who completed a course: their id, username, name and the URL of their certificate."""
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import CourseCompletion, User
 
     with app.app_context():
-        username, code = db.session.execute(
-            select(User.username, CourseCompletion.certificate_code)
+        user_id, username, full_name, code = db.session.execute(
+            select(User.id, User.username, User.full_name, CourseCompletion.certificate_code)
             .join(User, User.id == CourseCompletion.user_id)
             .where(CourseCompletion.archived_at.is_(None), User.is_active)
             .order_by(CourseCompletion.id).limit(1)).one()
         db.session.remove()
-    return username, f"/certificates/{code}.pdf"
+    return user_id, username, full_name, f"/certificates/{code}.pdf"
 
 
 def measure_pages(app, dataset, requests: int, budget_s: float, log=print) -> dict[str, float]:
@@ -123,11 +130,11 @@ def measure_pages(app, dataset, requests: int, budget_s: float, log=print) -> di
     for who, username in (("root", dataset.root_manager), ("mid", dataset.mid_manager)):
         clients[who] = app.test_client()
         sign_in(clients[who], username, dataset.password)
-    learner, certificate_url = certificate_page(app)
+    learner_id, learner, full_name, certificate_url = certificate_holder(app)
     clients["learner"] = app.test_client()
     sign_in(clients["learner"], learner, dataset.password)
     results = {}
-    for metric, who, url, expected in [*pages(dataset),
+    for metric, who, url, expected in [*pages(dataset, (learner_id, full_name), app.config["JOBS_PDF_THRESHOLD"]),
                                        ("certificate_pdf", "learner", certificate_url, [b"%PDF-", b"%%EOF"])]:
         timings = time_page(clients[who], url, expected, requests, budget_s)
         results[f"{metric}_p50_ms"] = round(percentile(timings, 0.5), 1)
@@ -140,11 +147,12 @@ def measure_pages(app, dataset, requests: int, budget_s: float, log=print) -> di
 
 # -- the export, in a process of its own ---------------------------------------------------------------
 
-def measure_export(database_url: str, dataset) -> dict:
-    """Seconds and peak RSS of the XLSX export of the whole province, or None values when it is missing."""
+def measure_export(database_url: str, dataset, kind: str = "xlsx") -> dict:
+    """Seconds and peak RSS of the XLSX export (or, `kind` "pdf", the PDF report) of the whole
+    province, or None values when it is missing."""
     course = urlencode({"course": dataset.course_slug})
     probe = {"database_url": database_url, "username": dataset.root_manager, "password": dataset.password,
-             "url": f"/manage/agencies/{dataset.root_id}/export.xlsx?{course}"}
+             "url": f"/manage/agencies/{dataset.root_id}/export.{kind}?{course}"}
     finished = subprocess.run([sys.executable, "-m", "bench.measure", "export", json.dumps(probe)],
                               capture_output=True, text=True, timeout=1800)
     reason = (finished.stderr.strip().splitlines() or ["no output"])[-1]  # e.g. the app's logged error
@@ -216,7 +224,7 @@ def export_probe(probe: dict) -> dict:
         seconds = time.perf_counter() - started
         peak_mb = _status_kib("VmHWM") / 1024
         body.flush()
-        rows = _sheet_rows(body.name)
+        rows = _sheet_rows(body.name) if probe["url"].split("?")[0].endswith(".xlsx") else None
     shutil.rmtree(app.config["JOBS_RESULT_DIR"], ignore_errors=True)
     return {"status": 200, "export_xlsx_s": round(seconds, 2), "export_peak_mb": round(peak_mb, 1),
             "export_baseline_mb": round(baseline_mb, 1), "export_rows": rows,
