@@ -15,6 +15,7 @@ import json
 import random
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -118,6 +119,9 @@ class SqliteWriter:
     def commit(self) -> None:
         self.raw.commit()
 
+    def wait(self) -> None:
+        """Every batch is written when `commit` returns (one file, one writer)."""
+
     def finish(self) -> None:
         # No ANALYZE: the app never runs it on SQLite (at scale 1 it changes no timing beyond noise).
         self.raw.commit()
@@ -127,26 +131,53 @@ class SqliteWriter:
 
 
 class PostgresWriter:
-    """COPY … FROM STDIN through psycopg 3; aware datetimes are passed as they are."""
+    """COPY … FROM STDIN through psycopg 3; aware datetimes are passed as they are.
+
+    A batch is loaded by a thread of its own while the caller generates the next one: psycopg waits
+    for the server without holding the GIL, so generating (Python, one core) and loading
+    (PostgreSQL, the other) overlap instead of taking turns. At scale 10 they take about as long as
+    each other, so this nearly halves the time spent writing people. One batch at most is in flight
+    (memory stays bounded), batches load in order on one connection (the foreign keys hold), and a
+    failed load is raised by the next `commit` or `wait`.
+    """
 
     def __init__(self, engine):
         self.raw = engine.raw_connection()
         self.connection = self.raw.driver_connection
+        self.pending: list[tuple[str, list[tuple]]] = []
+        self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-copy")
+        self.loading: Future | None = None
 
     @staticmethod
     def stamp(moment: datetime | None):
         return moment
 
     def write(self, table: str, rows: list[tuple]) -> None:
-        with self.connection.cursor() as cursor:
-            with cursor.copy(f'COPY "{table}" ({", ".join(COLUMNS[table])}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
+        self.pending.append((table, rows))
 
     def commit(self) -> None:
+        """Hand what was written since the last commit to the loading thread (after the batch before)."""
+        self.wait()
+        batch, self.pending = self.pending, []
+        self.loading = self.loader.submit(self._load, batch)
+
+    def wait(self) -> None:
+        """Until every batch handed over is loaded and committed."""
+        if self.loading is not None:
+            loading, self.loading = self.loading, None
+            loading.result()
+
+    def _load(self, batch: list[tuple[str, list[tuple]]]) -> None:
+        with self.connection.cursor() as cursor:
+            for table, rows in batch:
+                with cursor.copy(f'COPY "{table}" ({", ".join(COLUMNS[table])}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
         self.connection.commit()
 
     def finish(self) -> None:
+        self.wait()
+        self.loader.shutdown()
         with self.connection.cursor() as cursor:
             for table in (name for name, columns in COLUMNS.items() if columns[0] == "id"):
                 cursor.execute(f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
@@ -541,6 +572,7 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     rows.add("manager_scope", 2, mid_id, stamp(cycle_start))
     rows.flush(writer)
     writer.commit()
+    writer.wait()  # the recounts below read every row
     phase.done("people written")
     # The tallies of "what staff get wrong", as the learning services would have kept them.
     rows.counts["answer_tally"] = rebuild_tallies(db.session)

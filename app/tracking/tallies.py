@@ -142,10 +142,14 @@ def move_tallies(session: Session, agency: Agency, old_ancestor_ids: list[int], 
 
 def _ancestor_pairs():
     """(agency, ancestor) pairs, the agency itself included: a few per agency, so rows grouped per
-    agency join them by equality."""
-    placed, above = aliased(Agency), aliased(Agency)
-    return (select(placed.id.label("agency_id"), above.id.label("ancestor_id"))
-            .join(above, placed.path.startswith(above.path))).subquery("pairs")
+    agency join them by equality. Walked up the parents (agencies × depth rows), not found by
+    comparing every path with every other: at 15,000 agencies that comparison alone took 15 s."""
+    above = aliased(Agency)
+    pairs = select(Agency.id.label("agency_id"), Agency.id.label("ancestor_id"),
+                   Agency.parent_id.label("parent_id")).cte("ancestor_pairs", recursive=True)
+    pairs = pairs.union_all(select(pairs.c.agency_id, above.id, above.parent_id)
+                            .join(above, above.id == pairs.c.parent_id))
+    return select(pairs.c.agency_id, pairs.c.ancestor_id).subquery("pairs")
 
 
 #: each graded quiz answer's picked choices, one row per (agency graded in, course, question, key)
