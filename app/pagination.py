@@ -63,6 +63,8 @@ class RowPagination(SelectPagination):
         return self._page_rows(self.per_page, self._query_offset)
 
     def _query_count(self) -> int:
+        if self._query_args.get("total") is not None:  # counted by the caller (from summaries)
+            return self._query_args["total"]
         column = self._query_args.get("total_column")
         if not column:
             return super()._query_count()
@@ -71,14 +73,15 @@ class RowPagination(SelectPagination):
         return getattr(rows[0], column) if rows else 0
 
 
-def paginate_rows(session, select, page: int, per_page: int, total_column: str | None = None) -> RowPagination:
+def paginate_rows(session, select, page: int, per_page: int, total_column: str | None = None,
+                  total: int | None = None) -> RowPagination:
     """A page of `select`: a select, or a function of (limit, offset) returning one.
 
     `total_column` names a column of the rows that holds the number of rows matching (a window
-    count), which saves a second pass to count them.
+    count), which saves a second pass to count them; `total` is that number when the caller knows it.
     """
     return RowPagination(select=select, session=session, page=max(page, 1), per_page=per_page,
-                         error_out=False, count=True, total_column=total_column)
+                         error_out=False, count=True, total_column=total_column, total=total)
 
 
 class ListPagination(Pagination):

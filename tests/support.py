@@ -165,6 +165,11 @@ def assert_stored_follow(course, root, *, now=None):
     computed = {row.user_id: row for row in db.session.execute(select(services.computed_people(db.session, course, root, now)))}
     assert {user_id: tuple(row) for user_id, row in stored.items()} == \
         {user_id: tuple(row) for user_id, row in computed.items()}, root.path
+    # The people list's count, from the summaries when they answer, is the number of rows it pages.
+    for status in (None, *rules.STATUSES):
+        counted = services.people_count(db.session, course, root, now, status=status)
+        if counted is not None:
+            assert counted == sum(1 for row in stored.values() if status in (None, row.status)), (root.path, status)
     expected = {}
     people = db.session.scalars(select(User).join(Agency, Agency.id == User.agency_id)
                                 .where(User.is_active, Agency.path.startswith(root.path))).all()

@@ -271,6 +271,34 @@ def test_people_pages_count_with_the_page(tree, make_user, fixture_course):
     assert (beyond.items, beyond.total) == ([], 5)
 
 
+def test_people_list_counts_from_the_summaries_and_pages_without_a_window_count(tree, make_user, fixture_course):
+    from app.pagination import paginate_rows
+
+    _assign(fixture_course, tree["root"])
+    for _ in range(4):
+        make_user(agency=tree["a1"])
+    started = make_user(agency=tree["b1"])
+    _start_something(started)
+    make_user(agency=tree["b2"])
+    now = utcnow()
+    assert services.people_count(db.session, fixture_course, tree["root"], now) == 6
+    assert services.people_count(db.session, fixture_course, tree["root"], now, status="in_progress") == 1
+    assert services.people_count(db.session, fixture_course, tree["root"], now, within=tree["b"]) == 2
+    assert services.people_count(db.session, fixture_course, tree["root"], now, search="an") is None  # counted with the page
+
+    total = services.people_count(db.session, fixture_course, tree["root"], now, status="not_started")
+    def query(limit, offset):
+        return services.people_page(db.session, fixture_course, tree["root"], now, limit=limit, offset=offset,
+                                    status="not_started", counted=True)
+
+    first = paginate_rows(db.session, query, 1, 2, total_column="total", total=total)
+    rest = [row for number in (2, 3) for row in paginate_rows(db.session, query, number, 2, "total", total).items]
+    assert (first.total, first.pages, len(first.items) + len(rest)) == (5, 3, 5)
+    assert {row.total for row in first.items} == {None}  # no window count over the subtree
+    response_total = paginate_rows(db.session, query, 9, 2, total_column="total", total=total)
+    assert (response_total.items, response_total.total) == ([], 5)
+
+
 def _tallies():
     return sorted(db.session.execute(select(AnswerTally.agency_id, AnswerTally.question_version_id,
                                             AnswerTally.answered, AnswerTally.wrong)).all())

@@ -371,7 +371,8 @@ def people_stored(session: Session, course: Course, now: datetime) -> bool:
     return (latest is None or latest <= now or opened is None or opened <= now) and is_counted(session, course, now)
 
 
-def status_counts(session: Session, course: Course, root: Agency, now: datetime, *, by_child: bool = False):
+def status_counts(session: Session, course: Course, root: Agency, now: datetime, *, by_child: bool = False,
+                  whole: bool = False):
     """[(agency id, status, people)] over the subtree from the rows, or None when they cannot answer
     for `now`: an assignment has started and is not counted yet; one covering an agency started
     between the moment its row was counted and `now` (a reader asking about another moment than the
@@ -380,7 +381,8 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
     person by person.
 
     With `by_child`, the first element is instead the child of `root` the agency lies under (None for
-    `root` itself), added up in SQL: a country's dashboard reads one row per child, not 45,000.
+    `root` itself), added up in SQL: a country's dashboard reads one row per child, not 45,000. With
+    `whole`, it is None: the subtree's totals, one row (the people list's count).
     """
     if not is_counted(session, course, now):
         return None
@@ -403,17 +405,17 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
                                        AgencyProgress.counted_at < start if start <= now else AgencyProgress.counted_at >= start)
                                        for path, start in suspects])).limit(1)) is not None:
         return None
-    key = child_of(session, root, Agency.path) if by_child else AgencyProgress.agency_id
+    key = (literal(None) if whole else child_of(session, root, Agency.path) if by_child
+           else AgencyProgress.agency_id)
     turned = AgencyProgress.next_due_at < now  # they are overdue once their due date has passed
     split = {"completed": AgencyProgress.completed,
              "in_progress": AgencyProgress.in_progress - case((turned, AgencyProgress.due_in_progress), else_=0),
              "not_started": AgencyProgress.not_started - case((turned, AgencyProgress.due_not_started), else_=0),
              "overdue": AgencyProgress.overdue + case((turned, AgencyProgress.due_in_progress
                                                        + AgencyProgress.due_not_started), else_=0)}
-    rows = session.execute(
-        select(key.label("key"), *[func.sum(split[status]).label(status) for status in STATUSES])
-        .select_from(AgencyProgress).join(Agency, Agency.id == AgencyProgress.agency_id)
-        .where(in_subtree).group_by(key))
+    totals = (select(key.label("key"), *[func.sum(split[status]).label(status) for status in STATUSES])
+              .select_from(AgencyProgress).join(Agency, Agency.id == AgencyProgress.agency_id).where(in_subtree))
+    rows = session.execute(totals if whole else totals.group_by(key))
     return [(row.key, status, number) for row in rows for status in STATUSES if (number := getattr(row, status))]
 
 

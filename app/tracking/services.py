@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, null, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..audit import record
@@ -362,21 +362,40 @@ def _people_order(people, sort: str, descending: bool) -> list:
     return [column.is_(None), column.desc() if descending else column, *tie]
 
 
+def people_count(session: Session, course: Course, root: Agency, now: datetime, *, status: str | None = None,
+                 within: Agency | None = None, search: str | None = None) -> int | None:
+    """How many people the people list's filters match, read from the agency summaries the same
+    recounts keep with the stored standings, when they answer for `now` and no name is searched;
+    None otherwise (the count then comes with the page, `people_page(counted=False)`).
+
+    Counting the matching rows instead means working out the status of every person of the
+    subtree: 600,000 at a country's root, most of a second; the summaries hold a row per agency.
+    """
+    if search or not people_stored(session, course, now):
+        return None
+    counts = status_counts(session, course, within or root, now, whole=True)
+    if counts is None:
+        return None
+    return sum(number for _, found, number in counts if status not in STATUSES or found == status)
+
+
 def people_page(session: Session, course: Course, root: Agency, now: datetime, *, limit: int, offset: int,
                 status: str | None = None, within: Agency | None = None, search: str | None = None,
-                sort: str = "name", descending: bool = False):
+                sort: str = "name", descending: bool = False, counted: bool = False):
     """A page of the subtree's people with their status, filtered and sorted (a select): a page
     read from the stored standings, not a computation over the subtree (`people_rows`).
 
     Rows: User, Agency, status, due_at, completed_at, last_activity_at, lessons, best_score,
     commitment_missing, total, where `total` counts every person matching, so a page and its count
-    come from one statement. The page is cut from narrow rows first; only its people are then read
-    in full.
+    come from one statement; with `counted` (the caller has the count: `people_count`) it is None,
+    and the page is read in name order straight from its index, stopping at the page's last row.
+    The page is cut from narrow rows first; only its people are then read in full.
     """
     people = people_rows(session, course, root, now)
     order = _people_order(people, sort, descending)
+    total = null() if counted else func.count().over()
     matching = filter_people(
-        select(people, func.count().over().label("total")), people, status=status, within=within, search=search)
+        select(people, total.label("total")), people, status=status, within=within, search=search)
     cut = matching.order_by(*order).limit(limit).offset(offset).subquery("page")
     return (select(User, Agency, cut.c.status, cut.c.due_at, cut.c.completed_at, cut.c.last_activity_at,
                    cut.c.lessons, cut.c.best_score, cut.c.commitment_missing, cut.c.total)

@@ -97,9 +97,10 @@ def people(agency_id: int):
     sort = form.sort.data if form.sort.data in services.PEOPLE_SORTS else "name"
     descending = form.order.data == "desc"
     now = utcnow()
+    total = services.people_count(db.session, course, agency, now, **filters)
     page = paginated(lambda number: paginate_rows(db.session, lambda limit, offset: services.people_page(
         db.session, course, agency, now, limit=limit, offset=offset, sort=sort, descending=descending,
-        **filters), number, PER_PAGE, total_column="total"))
+        counted=total is not None, **filters), number, PER_PAGE, total_column="total", total=total))
     lessons = services.lessons_total(db.session, course)
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            matches=matches, within=filters["within"], sort=sort, descending=descending,
