@@ -18,7 +18,7 @@ from ..audit import record
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM, format_datetime_local
 from ..pagination import Pagination, paginate_list
-from .progress import child_of, people_stored, person_facts, status_counts
+from .progress import child_of, pending_recounts, people_stored, person_facts, status_counts
 from .tallies import week_of
 from .rules import (STATUSES, Terms, add_months, person_statuses, scope_terms, stored_due_sql,  # noqa: F401
                     stored_status_sql, terms_of)
@@ -312,10 +312,11 @@ def people_rows(session: Session, course: Course, root: Agency | None, now: date
 
     Read from the stored standings (`PersonCourseStatus`, kept by the recounts) when they answer for
     `now`, the status derived from their dates (`rules.stored_status_sql`); otherwise (an assignment
-    started and not counted yet) worked out person by person as the summaries then are. Columns a
+    started and not counted yet, or a recount of the subtree waits for its job: `pending_recounts`)
+    worked out person by person as the summaries then are. Columns a
     caller does not select cost nothing: both databases drop unused columns of a subquery.
     """
-    if people_stored(session, course, now):
+    if people_stored(session, course, now) and not pending_recounts(session, course, root):
         return stored_people(session, course, root, now)
     return computed_people(session, course, root, now)
 
