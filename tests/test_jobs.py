@@ -455,6 +455,24 @@ def test_a_failed_recount_job_keeps_readers_on_the_rule_until_a_later_one_finish
     assert progress.status_counts(db.session, course, agency, utcnow()) is not None
 
 
+def test_moving_a_large_subtree_queues_its_recount(app, exported, make_agency):
+    from app.tracking import progress
+    from support import assert_summaries_follow
+
+    app.config.update(JOBS_MODE="rq", JOBS_REDIS_URL="redis://127.0.0.1:9/0", RECOUNT_JOB_THRESHOLD=5)
+    unit, course = exported["unit"], exported["course"]
+    elsewhere = make_agency(name="Tỉnh khác")  # no assignment there: the unit's people are released
+    move_agency(db.session, unit, elsewhere)
+    db.session.commit()
+    job = db.session.scalar(select(Job).where(Job.kind == "recount"))
+    assert (job.status, job.agency_id, job.parameters) == ("queued", unit.id, {"course_id": None})
+    assert progress.pending_recounts(db.session, course, elsewhere) == [job]
+    assert tracking.agency_report(db.session, course, elsewhere).total.staff == 0  # by the rule
+    jobs.run_job(job.id)
+    assert progress.pending_recounts(db.session, course, elsewhere) == []
+    assert_summaries_follow(course, [exported["root"], elsewhere])
+
+
 @pytest.mark.postgres
 def test_a_worker_runs_the_recount_of_a_large_assignment_change(app, client, exported, queue_and_workers):
     from app.tracking import progress
