@@ -407,6 +407,7 @@ def test_a_large_recount_becomes_a_job_and_readers_use_the_rule_until_it_finishe
     for url in (f"/manage/agencies/{agency.id}", f"/manage/agencies/{agency.id}/people"):
         page = client.get(url).get_data(as_text=True)
         assert "Số liệu đang được cập nhật…" in page and f"/jobs/{job.id}" in page, url
+        assert "đang chờ đến lượt." in page, url
         assert "Quá hạn" in page
     _push_due_date(exported, 2)  # a second change while the first job still waits: not a second job
     assert db.session.scalar(select(func.count()).select_from(Job)) == 1

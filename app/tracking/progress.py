@@ -414,7 +414,8 @@ def pending_recounts(session: Session, course: Course, root: Agency | None) -> l
 
     jobs = session.execute(
         select(Job, Agency.path).join(Agency, Agency.id == Job.agency_id)
-        .where(Job.kind == "recount", Job.status != "finished").order_by(Job.created_at.desc(), Job.id.desc())).all()
+        .where(Job.status.in_(("queued", "running", "failed")), Job.kind == "recount")  # by the status index
+        .order_by(Job.created_at.desc(), Job.id.desc())).all()
 
     def concerns(job, path):
         return ((job.parameters or {}).get("course_id") in (None, course.id)
