@@ -144,6 +144,9 @@ class Config:
     #: an export of a subtree with more active people than this runs as a job; the PDF report likewise
     JOBS_EXPORT_THRESHOLD = _env_int("JOBS_EXPORT_THRESHOLD", 20_000)
     JOBS_PDF_THRESHOLD = _env_int("JOBS_PDF_THRESHOLD", 100_000)
+    #: a recount of a subtree of more active people than this (an assignment given to a province, a
+    #: big subtree moved) runs as a job when jobs run on a queue, not inside the request
+    RECOUNT_JOB_THRESHOLD = _env_int("RECOUNT_JOB_THRESHOLD", 20_000)
     #: a job running longer than this is stopped and marked failed
     JOBS_TIMEOUT = _env_int("JOBS_TIMEOUT", 3 * 3600)
     #: how many times RQ runs a job again after its worker died in the middle of it

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.agencies.services import move_agency
 from app.extensions import db
@@ -365,3 +365,125 @@ def test_make_run_needs_no_redis_and_make_serve_queues():
     if "JOBS_MODE" in os.environ:
         pytest.skip("JOBS_MODE is set in this environment")
     assert config.DevelopmentConfig.JOBS_MODE == "inline" and config.ProductionConfig.JOBS_MODE == "rq"
+
+
+# -- recounts of a large subtree ---------------------------------------------------------------------
+
+def _push_due_date(exported, days: int):
+    """Move the due date of the root's assignment to `days` days ago (through the service, in a
+    request of the manager, as the assignment page does): its whole subtree is recounted."""
+    from flask import current_app
+    from flask_login import login_user
+
+    from app.models import Assignment
+
+    with current_app.test_request_context():
+        login_user(exported["manager"])
+        assignment = db.session.scalar(select(Assignment))
+        tracking.update_assignment(db.session, assignment, starts_at=assignment.starts_at,
+                                   due_at=utcnow() - timedelta(days=days), validity_months=None,
+                                   recertify_days=None, actor=exported["manager"])
+        db.session.commit()
+
+
+def test_a_large_recount_becomes_a_job_and_readers_use_the_rule_until_it_finishes(app, client, exported):
+    """With a queue (here unreachable: the job stays queued), a recount above the threshold is left to
+    a job; meanwhile the pages say so and read the rule, never the rows counted before the change."""
+    from app.tracking import exports, progress
+    from support import assert_summaries_follow
+
+    app.config.update(JOBS_MODE="rq", JOBS_REDIS_URL="redis://127.0.0.1:9/0", RECOUNT_JOB_THRESHOLD=5)
+    agency, course = exported["agency"], exported["course"]
+    assert tracking.agency_report(db.session, course, agency).total.overdue == 0
+    _push_due_date(exported, 1)
+    job = db.session.scalar(select(Job).where(Job.kind == "recount"))
+    assert (job.status, job.agency_id, job.parameters, job.user_id) == \
+        ("queued", exported["root"].id, {"course_id": course.id}, exported["manager"].id)
+    assert progress.pending_recounts(db.session, course, agency) == [job]
+    assert progress.status_counts(db.session, course, agency, utcnow()) is None  # the rows are stale
+    assert tracking.agency_report(db.session, course, agency).total.overdue == PEOPLE + 1  # by the rule
+    rows = list(exports.person_rows(db.session, course, agency, utcnow()))
+    assert {row[5] for row in rows} == {"Quá hạn"} and len(rows) == PEOPLE + 1
+    for url in (f"/manage/agencies/{agency.id}", f"/manage/agencies/{agency.id}/people"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Số liệu đang được cập nhật…" in page and f"/jobs/{job.id}" in page, url
+        assert "đang chờ đến lượt." in page, url
+        assert "Quá hạn" in page
+    _push_due_date(exported, 2)  # a second change while the first job still waits: not a second job
+    assert db.session.scalar(select(func.count()).select_from(Job)) == 1
+
+    jobs.run_job(job.id)  # what the worker does
+    db.session.refresh(job)
+    assert job.status == "finished", job.error_message
+    assert progress.pending_recounts(db.session, course, agency) == []
+    assert "Số liệu đang được cập nhật" not in client.get(f"/manage/agencies/{agency.id}").get_data(as_text=True)
+    assert_summaries_follow(course, [exported["root"], agency])
+    jobs.retry_job(db.session, job)  # not failed: nothing to retry; run again anyway, as a stale entry
+    job.status = "queued"
+    db.session.commit()
+    jobs.run_job(job.id)  # a second run counts the same again
+    assert_summaries_follow(course, [exported["root"], agency])
+
+
+def test_small_recounts_and_make_run_stay_in_the_request(app, exported):
+    from app.tracking import progress
+    from support import assert_summaries_follow
+
+    app.config.update(RECOUNT_JOB_THRESHOLD=5)  # JOBS_MODE stays inline (make run)
+    _push_due_date(exported, 1)
+    app.config.update(JOBS_MODE="rq", JOBS_REDIS_URL="redis://127.0.0.1:9/0", RECOUNT_JOB_THRESHOLD=1000)
+    _push_due_date(exported, 2)  # under the threshold
+    assert db.session.scalar(select(Job)) is None
+    assert progress.pending_recounts(db.session, exported["course"], exported["agency"]) == []
+    assert_summaries_follow(exported["course"], [exported["root"]])
+
+
+def test_a_failed_recount_job_keeps_readers_on_the_rule_until_a_later_one_finishes(app, exported):
+    from app.tracking import progress
+
+    app.config.update(JOBS_MODE="rq", JOBS_REDIS_URL="redis://127.0.0.1:9/0", RECOUNT_JOB_THRESHOLD=5)
+    _push_due_date(exported, 1)
+    job = db.session.scalar(select(Job))
+    job.status = "failed"  # as a worker records a failure
+    db.session.commit()
+    course, agency = exported["course"], exported["agency"]
+    assert progress.pending_recounts(db.session, course, agency) == [job]
+    other = jobs.create_job(db.session, kind="recount", user=None, agency=exported["root"],
+                            parameters={"course_id": None})  # e.g. `flask jobs recount`
+    db.session.commit()
+    jobs.run_job(other.id)
+    assert progress.pending_recounts(db.session, course, agency) == []
+    assert progress.status_counts(db.session, course, agency, utcnow()) is not None
+
+
+def test_moving_a_large_subtree_queues_its_recount(app, exported, make_agency):
+    from app.tracking import progress
+    from support import assert_summaries_follow
+
+    app.config.update(JOBS_MODE="rq", JOBS_REDIS_URL="redis://127.0.0.1:9/0", RECOUNT_JOB_THRESHOLD=5)
+    unit, course = exported["unit"], exported["course"]
+    elsewhere = make_agency(name="Tỉnh khác")  # no assignment there: the unit's people are released
+    move_agency(db.session, unit, elsewhere)
+    db.session.commit()
+    job = db.session.scalar(select(Job).where(Job.kind == "recount"))
+    assert (job.status, job.agency_id, job.parameters) == ("queued", unit.id, {"course_id": None})
+    assert progress.pending_recounts(db.session, course, elsewhere) == [job]
+    assert tracking.agency_report(db.session, course, elsewhere).total.staff == 0  # by the rule
+    jobs.run_job(job.id)
+    assert progress.pending_recounts(db.session, course, elsewhere) == []
+    assert_summaries_follow(course, [exported["root"], elsewhere])
+
+
+@pytest.mark.postgres
+def test_a_worker_runs_the_recount_of_a_large_assignment_change(app, client, exported, queue_and_workers):
+    from app.tracking import progress
+    from support import assert_summaries_follow
+
+    app.config.update(RECOUNT_JOB_THRESHOLD=5)
+    queue_and_workers()
+    _push_due_date(exported, 1)
+    job_id = db.session.scalar(select(Job.id).where(Job.kind == "recount"))
+    job = _wait_for(lambda: (j := db.session.get(Job, job_id)).is_done and j, 60, "the recount finishes")
+    assert (job.status, job.attempts) == ("finished", 1), job.error_message
+    assert progress.pending_recounts(db.session, exported["course"], exported["agency"]) == []
+    assert_summaries_follow(exported["course"], [exported["root"], exported["agency"]])

@@ -315,3 +315,18 @@ def test_a_selection_past_the_limit_is_cut_by_name_and_said_so(app, client, auth
     assert {message["To"] for message in smtp_server.messages} == {world["far"].email, world["soon"].email}
     _nudge(client, url)  # again: the next ones by name, the first two being within 24 hours
     assert len(smtp_server.messages) == 4
+
+
+def test_reminders_read_the_stored_standings_and_plan_what_the_rule_plans(app, world, fixture_course):
+    from app.models import ProgressCycle
+    from app.tracking import progress
+
+    now = utcnow()
+    settings = Settings.from_config(app.config)
+    assert progress.people_stored(db.session, fixture_course, now)
+    stored = plan_reminders(db.session, settings, now)
+    assert {reminder.kind for reminder in stored.reminders} == {"learner", "digest"}
+    db.session.execute(ProgressCycle.__table__.delete())  # as before a started assignment is counted
+    db.session.commit()
+    assert not progress.people_stored(db.session, fixture_course, now)
+    assert plan_reminders(db.session, settings, now).reminders == stored.reminders

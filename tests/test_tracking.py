@@ -631,6 +631,38 @@ def test_csv_export_has_a_bom_and_follows_the_people_filters(client, exported):
     assert {line[5] for line in lines[1:]} == {"Quá hạn"}
 
 
+def _forget_counts():
+    """Make the stored standings unable to answer (as when an assignment has started and is not
+    counted yet), so that every reader works the rule out person by person."""
+    from app.models import ProgressCycle
+    from app.tracking import progress
+
+    db.session.execute(ProgressCycle.__table__.delete())
+    db.session.commit()
+    assert not progress.people_stored(db.session, db.session.scalar(select(Assignment)).course, utcnow())
+
+
+def test_exports_read_the_stored_standings_and_say_what_the_rule_says(exported, tree, make_user, fixture_course):
+    from app.tracking import progress
+
+    make_user(agency=tree["a1"], full_name="Trần Văn Dở", employee_code="TD-003")
+    _start_something(make_user(agency=tree["a2"], full_name="Lý Thị Học"))
+    now = utcnow()
+    assert progress.people_stored(db.session, fixture_course, now)
+    stored = list(exports.person_rows(db.session, fixture_course, exported, now))
+    stored_overdue = exports.overdue_rows(db.session, fixture_course, exported, now)
+    filtered = list(exports.person_rows(db.session, fixture_course, exported, now, status="overdue",
+                                        within=tree["a2"]))
+    assert {row[5] for row in stored} == {"Hoàn thành", "Quá hạn"}
+    assert any(row[8] for row in stored if row[2] == "Lý Thị Học")  # their last activity
+    assert any(row[9] is not None for row in stored)  # the best score, read from the stored row
+    _forget_counts()
+    assert list(exports.person_rows(db.session, fixture_course, exported, now)) == stored
+    assert exports.overdue_rows(db.session, fixture_course, exported, now) == stored_overdue
+    assert list(exports.person_rows(db.session, fixture_course, exported, now, status="overdue",
+                                    within=tree["a2"])) == filtered
+
+
 def test_pdf_report_is_in_the_administrative_form(client, exported, tree):
     from pypdf import PdfReader
 

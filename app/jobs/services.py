@@ -53,18 +53,20 @@ def create_job(session: Session, *, kind: str, user: User | None, agency: Agency
     return job
 
 
-def enqueue(job: Job) -> None:
-    """Run the job: on the RQ queue (JOBS_MODE=rq), or now, in this process (JOBS_MODE=inline, the
-    embedded default of `make run`: no Redis and no worker needed, the pages behave the same)."""
+def enqueue(job: Job | int) -> None:
+    """Run the job (or the job of this id: a session hook after a commit cannot load a row): on the
+    RQ queue (JOBS_MODE=rq), or now, in this process (JOBS_MODE=inline, the embedded default of
+    `make run`: no Redis and no worker needed, the pages behave the same)."""
     config = current_app.config
+    job_id = job if isinstance(job, int) else job.id
     if config["JOBS_MODE"] == "inline":
-        run_job(job.id)
+        run_job(job_id)
         return
     from rq import Retry
 
     # A worker that dies mid-job leaves it in RQ's started registry; the next worker's maintenance
     # finds it abandoned and, with retries left, queues it again (run_job starts it afresh).
-    queue().enqueue("app.jobs.services.run_job", job.id, job_id=f"job-{job.id}-{uuid.uuid4().hex[:8]}",
+    queue().enqueue("app.jobs.services.run_job", job_id, job_id=f"job-{job_id}-{uuid.uuid4().hex[:8]}",
                     retry=Retry(max=config["JOBS_MAX_RETRIES"]), job_timeout=config["JOBS_TIMEOUT"],
                     result_ttl=3600, failure_ttl=7 * 24 * 3600)
 

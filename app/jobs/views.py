@@ -18,6 +18,8 @@ def describe(job) -> str:
     if job.status == "queued":
         return "Đang chờ đến lượt."
     if job.status == "running":
+        if job.kind == "recount":  # one transaction: no rows to count on the way
+            return "Đang tính lại số liệu của đơn vị và các đơn vị cấp dưới."
         if job.percent is None:
             return "Đang chuẩn bị."
         return (f"Đã xử lý {_count(job.progress_done)} / {_count(job.progress_total)} dòng "

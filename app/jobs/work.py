@@ -86,7 +86,8 @@ def report_pdf(session: Session, job: Job, progress: Progress) -> None:
 
 
 def recount(session: Session, job: Job, progress: Progress) -> None:
-    """Recount the progress summaries of a subtree (after a big move or assignment change)."""
+    """Recount the progress summaries and stored statuses of a subtree (queued by a big move or
+    assignment change: `tracking.progress._defer_large`; or by hand). Run again, it counts the same."""
     from ..tracking.progress import recount as recount_summaries
 
     agency = _agency_of(job)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..audit import record
 from ..formatting import VIETNAM, format_datetime_local, format_percent
 from ..models import Agency, Course, ManagerScope, ReminderMessage, ReminderRun, User, utcnow
-from ..tracking.services import agency_report, person_statuses
+from ..tracking.services import agency_report, people_rows
 
 SUBJECT_PREFIX = "[Học ứng xử trên MXH]"
 #: the longest list of names in one digest section; the rest are counted
@@ -103,7 +103,7 @@ def plan_reminders(session: Session, settings: Settings, now: datetime, *, learn
 
 
 def _late_people(session: Session, course: Course, now: datetime, days_before_due: int) -> list[_Late]:
-    people = person_statuses(session, course, None, now)
+    people = people_rows(session, course, None, now)  # stored standings when they answer for `now`
     rows = session.execute(
         select(User.id, User.full_name, User.email, Agency.name, people.c.path, people.c.due_at, people.c.status)
         .join(people, people.c.user_id == User.id)

@@ -17,13 +17,13 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ..formatting import VIETNAM, format_datetime_local, format_percent, spreadsheet_safe
-from ..models import Agency, Attempt, Course, Quiz, User
+from ..models import Agency, Course, User
 from ..pdf import add_fonts, document_date, place_name
-from .services import STATUS_LABELS, AgencyReport, filter_people, person_statuses
+from .services import STATUS_LABELS, AgencyReport, filter_people, people_rows
 
 HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Email", "Cơ quan, đơn vị", "Trạng thái", "Hạn hoàn thành",
            "Ngày hoàn thành", "Hoạt động gần nhất", "Điểm cao nhất bài kiểm tra cuối (%)")
@@ -39,18 +39,17 @@ PDF_OVERDUE_LIMIT = 200
 def person_rows(session: Session, course: Course, agency: Agency, now: datetime, limit: int | None = None,
                 **filters) -> Iterator[tuple]:
     """One tuple per person of the subtree (the people list's filters apply), in batches; the first
-    `limit` in name order when given."""
-    best_final = (select(Attempt.user_id, func.max(Attempt.score_percent).label("best"))
-                  .join(Quiz, Quiz.id == Attempt.quiz_id)
-                  .where(Attempt.course_id == course.id, Attempt.status == "submitted", Quiz.kind == "final")
-                  .group_by(Attempt.user_id)).subquery("best_final")
-    people = person_statuses(session, course, agency, now)
+    `limit` in name order when given.
+
+    The rows are the people list's (`services.people_rows`): the stored standings when they answer
+    for `now`, a page-free read of one table; the rule worked out person by person otherwise.
+    """
+    people = people_rows(session, course, agency, now)
     query = (select(User.employee_code, User.full_name, User.email, Agency.name, people.c.status,
-                    people.c.due_at, people.c.completed_at, people.c.last_activity_at, best_final.c.best)
+                    people.c.due_at, people.c.completed_at, people.c.last_activity_at, people.c.best_score)
              .select_from(people)
              .join(User, User.id == people.c.user_id)
              .join(Agency, Agency.id == people.c.agency_id)
-             .outerjoin(best_final, best_final.c.user_id == people.c.user_id)
              .order_by(User.search_name, User.id))
     query = filter_people(query, people, **filters)
     if limit is not None:
@@ -63,7 +62,7 @@ def person_rows(session: Session, course: Course, agency: Agency, now: datetime,
         yield (number, spreadsheet_safe(row.employee_code or ""), spreadsheet_safe(row.full_name),
                spreadsheet_safe(row.email), spreadsheet_safe(row.name), STATUS_LABELS[row.status],
                _day(row.due_at), _day(row.completed_at), _day(row.last_activity_at),
-               round(row.best, 1) if row.best is not None else None)
+               round(row.best_score, 1) if row.best_score is not None else None)
 
 
 def _day(moment: datetime | None) -> str:
@@ -148,8 +147,8 @@ def overdue_rows(session: Session, course: Course, agency: Agency, now: datetime
                  limit: int = PDF_OVERDUE_LIMIT) -> list[tuple]:
     """The first `limit` overdue people of the subtree in name order, as the report lists them:
     (number, employee code, full name, agency name, due date). Only the columns the report prints:
-    the best-score join of the people exports (every final attempt of the course) is left out."""
-    people = person_statuses(session, course, agency, now)
+    the best score and the lessons are not read."""
+    people = people_rows(session, course, agency, now)
     query = filter_people(
         select(User.employee_code, User.full_name, Agency.name, people.c.due_at)
         .select_from(people)

@@ -19,6 +19,14 @@ assignments covering a person, their completion's validity and their activity) a
   `status_counts` answers None and the dashboard works the statuses out person by person: always
   right, slower.
 
+A subtree recount of more than RECOUNT_JOB_THRESHOLD people (an assignment given to a province, a
+large subtree moved) is left to a `recount` job when jobs run on a queue (JOBS_MODE=rq): the job
+is created in the transaction of the change and queued once it commits. Until the job has finished,
+the subtree's rows are "pending" (`pending_recounts`) and every reader works the statuses out by the
+rule instead (`status_counts` answers None, `people_stored` is not asked): never a mix of rows
+counted before and after the change. With jobs in process (JOBS_MODE=inline, `make run`) every
+recount stays in the transaction.
+
 Recounts always use the clock, and a row keeps the moment it was counted: a reader asking about a
 moment when other assignments covered one of its agencies than when it was counted gets None too.
 
@@ -37,6 +45,8 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import chain
 
+from flask import current_app, has_app_context, has_request_context
+from flask_login import current_user
 from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, inspect, literal, or_, select, update
 from sqlalchemy.orm import Session, load_only
 
@@ -48,6 +58,8 @@ from .rules import STATUSES, earlier, person_statuses
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
 #: session.info key: {user id} whose stored lessons done or best score changed
 _FACTS = "progress.facts"
+#: session.info key: [job id] of the recount jobs this transaction created, queued after its commit
+_DEFERRED = "progress.deferred"
 #: advisory lock classes: an agency's own row; an agency's subtree
 _ROW_LOCK, _SUBTREE_LOCK = 874, 875
 #: more agencies than this in one recount lock their whole trees instead of one row each
@@ -125,9 +137,24 @@ def _recount_before_commit(session: Session) -> None:
     facts = session.info.pop(_FACTS, set())
     if any(session.info.get(key) for key in (_AGENCIES, _USERS, _SUBTREES)):
         agencies, users, subtrees = (session.info.pop(key, set()) for key in (_AGENCIES, _USERS, _SUBTREES))
-        recount(session, agencies=agencies, users=users, subtrees=subtrees)
+        recount(session, agencies=agencies, users=users, subtrees=_defer_large(session, subtrees))
     if facts:
         refresh_facts(session, facts)
+
+
+@event.listens_for(Session, "after_commit")
+def _queue_deferred(session: Session) -> None:
+    """Hand the recount jobs of the committed transaction to the queue (a worker must find their rows)."""
+    job_ids = session.info.pop(_DEFERRED, None)
+    if not job_ids:
+        return
+    from ..jobs.services import enqueue
+
+    for job_id in job_ids:
+        try:
+            enqueue(job_id)
+        except Exception:  # the change is committed; the job row stays queued (docs/deploy.md)
+            current_app.logger.exception("recount job %s could not be queued", job_id)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -135,8 +162,35 @@ def _forget(session: Session, previous_transaction) -> None:
     # A savepoint rolled back leaves the outer transaction's changes, and their marks, in place (a
     # mark for what was undone only costs a recount).
     if not previous_transaction.nested:
-        for key in (_AGENCIES, _USERS, _SUBTREES, _FACTS):
+        for key in (_AGENCIES, _USERS, _SUBTREES, _FACTS, _DEFERRED):
             session.info.pop(key, None)
+
+
+def _defer_large(session: Session, subtrees: set) -> set:
+    """The subtree recounts to run in this transaction. With jobs on a queue, those of subtrees of
+    more than RECOUNT_JOB_THRESHOLD active people become `recount` jobs instead (one per subtree and
+    course, created here so that the change and its "pending" mark commit together; a job still
+    queued for the same subtree and course is not doubled)."""
+    if not subtrees or not has_app_context() or current_app.config["JOBS_MODE"] == "inline":
+        return subtrees
+    from ..jobs.models import Job
+    from ..jobs.services import create_job, subtree_size
+
+    # One indexed count per subtree root: a change marks a handful of subtrees at most.
+    sizes = {agency_id: subtree_size(session, session.get(Agency, agency_id))
+             for agency_id in sorted({agency_id for agency_id, _ in subtrees})}
+    threshold = current_app.config["RECOUNT_JOB_THRESHOLD"]
+    large = {pair for pair in subtrees if sizes[pair[0]] > threshold}
+    if not large:
+        return subtrees
+    waiting = {(job.agency_id, (job.parameters or {}).get("course_id")) for job in session.scalars(
+        select(Job).where(Job.kind == "recount", Job.status == "queued", Job.agency_id.in_({a for a, _ in large})))}
+    user = current_user._get_current_object() if has_request_context() and current_user.is_authenticated else None
+    for agency_id, course_id in sorted(large - waiting, key=lambda pair: (pair[0], pair[1] or 0)):
+        job = create_job(session, kind="recount", user=user, agency=session.get(Agency, agency_id),
+                         parameters={"course_id": course_id}, total=1)
+        session.info.setdefault(_DEFERRED, []).append(job.id)
+    return subtrees - large
 
 
 # -- counting -------------------------------------------------------------------------------------
@@ -350,6 +404,35 @@ def _counted(session: Session, course_id: int, now: datetime, within: Agency | N
 
 # -- reading --------------------------------------------------------------------------------------
 
+def pending_recounts(session: Session, course: Course, root: Agency | None) -> list:
+    """The recount jobs (`_defer_large`) not finished yet whose subtree overlaps `root`'s (every one
+    when None) for this course, newest first: while there is one, the rows of the subtree may hold
+    counts from before the change, and readers use the rule instead. A job that failed (or could
+    not be queued) counts until it is retried, or a later recount of the same subtree and course
+    (`flask jobs recount CODE`) has finished."""
+    from ..jobs.models import Job
+
+    jobs = session.execute(
+        select(Job, Agency.path).join(Agency, Agency.id == Job.agency_id)
+        .where(Job.status.in_(("queued", "running", "failed")), Job.kind == "recount")  # by the status index
+        .order_by(Job.created_at.desc(), Job.id.desc())).all()
+
+    def concerns(job, path):
+        return ((job.parameters or {}).get("course_id") in (None, course.id)
+                and (root is None or path.startswith(root.path) or root.path.startswith(path)))
+
+    pending = [job for job, path in jobs if concerns(job, path)]
+    if pending:  # a job failed, or never reached the queue, and a later recount has done its work
+        done = session.execute(select(Job.agency_id, Job.parameters, Job.created_at).where(
+            Job.kind == "recount", Job.status == "finished",
+            Job.created_at > min(job.created_at for job in pending))).all()
+        pending = [job for job in pending if not any(
+            agency_id == job.agency_id and created_at > job.created_at
+            and (parameters or {}).get("course_id") in (None, (job.parameters or {}).get("course_id"))
+            for agency_id, parameters, created_at in done)]
+    return pending
+
+
 def is_counted(session: Session, course: Course, now: datetime) -> bool:
     """Every assignment that has started by `now` was counted with its start, and none that starts
     later was."""
@@ -384,7 +467,7 @@ def status_counts(session: Session, course: Course, root: Agency, now: datetime,
     `root` itself), added up in SQL: a country's dashboard reads one row per child, not 45,000. With
     `whole`, it is None: the subtree's totals, one row (the people list's count).
     """
-    if not is_counted(session, course, now):
+    if not is_counted(session, course, now) or pending_recounts(session, course, root):
         return None
     in_subtree = and_(AgencyProgress.course_id == course.id, root.subtree_filter())
     earliest, latest, stable_from, stable_until = session.execute(

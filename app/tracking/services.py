@@ -18,7 +18,7 @@ from ..audit import record
 from ..content.text import strip_diacritics
 from ..formatting import VIETNAM, format_datetime_local
 from ..pagination import Pagination, paginate_list
-from .progress import child_of, people_stored, person_facts, status_counts
+from .progress import child_of, pending_recounts, people_stored, person_facts, status_counts
 from .tallies import week_of
 from .rules import (STATUSES, Terms, add_months, person_statuses, scope_terms, stored_due_sql,  # noqa: F401
                     stored_status_sql, terms_of)
@@ -305,35 +305,40 @@ PEOPLE_SORT_LABELS = {"name": "Họ và tên", "due": "Trạng thái, hạn", "p
 PEOPLE_SORTS = tuple(PEOPLE_SORT_LABELS)
 
 
-def people_rows(session: Session, course: Course, root: Agency, now: datetime):
-    """A subquery: one row per person of the subtree assigned the course, with their status and due
-    date at `now` and what the people list shows (lessons, best score, last activity).
+def people_rows(session: Session, course: Course, root: Agency | None, now: datetime):
+    """A subquery: one row per person of the subtree (everyone when `root` is None) assigned the
+    course, with their status and due date at `now` and what the people list shows (lessons, best
+    score, last activity). The people list, the exports and the reminders all read it.
 
     Read from the stored standings (`PersonCourseStatus`, kept by the recounts) when they answer for
     `now`, the status derived from their dates (`rules.stored_status_sql`); otherwise (an assignment
-    started and not counted yet) worked out person by person as the summaries then are.
+    started and not counted yet, or a recount of the subtree waits for its job: `pending_recounts`)
+    worked out person by person as the summaries then are. Columns a
+    caller does not select cost nothing: both databases drop unused columns of a subquery.
     """
-    if people_stored(session, course, now):
+    if people_stored(session, course, now) and not pending_recounts(session, course, root):
         return stored_people(session, course, root, now)
     return computed_people(session, course, root, now)
 
 
-def stored_people(session: Session, course: Course, root: Agency, now: datetime):
+def stored_people(session: Session, course: Course, root: Agency | None, now: datetime):
     """`people_rows` from the stored standings (for a `now` they answer for: `people_stored`)."""
     row = PersonCourseStatus
     status = stored_status_sql(row, now)
-    return (select(row.user_id, row.agency_id, row.path, row.search_name, row.employee_code,
-                   status.label("status"), stored_due_sql(row, now).label("due_at"), row.completed_at,
-                   row.expires_at, CourseActivity.last_activity_at,
-                   case((status == "completed", row.lessons_done), else_=row.lessons_renewed).label("lessons"),
-                   row.best_score, and_(row.commitment_missing, status != "completed").label("commitment_missing"))
-            .outerjoin(CourseActivity, and_(CourseActivity.user_id == row.user_id,
-                                            CourseActivity.course_id == row.course_id))
-            .where(row.course_id == course.id, row.path.startswith(root.path, autoescape=True))
-            .subquery("people"))
+    query = (select(row.user_id, row.agency_id, row.path, row.search_name, row.employee_code,
+                    status.label("status"), stored_due_sql(row, now).label("due_at"), row.completed_at,
+                    row.expires_at, CourseActivity.last_activity_at,
+                    case((status == "completed", row.lessons_done), else_=row.lessons_renewed).label("lessons"),
+                    row.best_score, and_(row.commitment_missing, status != "completed").label("commitment_missing"))
+             .outerjoin(CourseActivity, and_(CourseActivity.user_id == row.user_id,
+                                             CourseActivity.course_id == row.course_id))
+             .where(row.course_id == course.id))
+    if root is not None:
+        query = query.where(row.path.startswith(root.path, autoescape=True))
+    return query.subquery("people")
 
 
-def computed_people(session: Session, course: Course, root: Agency, now: datetime):
+def computed_people(session: Session, course: Course, root: Agency | None, now: datetime):
     """`people_rows` worked out person by person (`rules.person_statuses`), for any `now`."""
     people = person_statuses(session, course, root, now)
     p = people.c

@@ -15,13 +15,14 @@ from ..jobs import work as background
 from ..auth.forms import EmptyForm
 from ..pagination import page_arg, paginate_rows, paginated
 from ..models import Agency, Attempt, Course, CourseCompletion, Lesson, LessonProgress, utcnow
-from ..permissions import (can_change_assignment, can_manage_agency, get_agency_or_404, get_assignment_or_404,
+from ..permissions import (can_change_assignment, can_manage_agency, can_see_job, get_agency_or_404, get_assignment_or_404,
                            get_person_to_remind_or_404, get_user_or_404, managed_root_agencies, require_role)
 from ..reminders import services as reminders
 from ..reminders.mail import SmtpMailer
 from ..privacy.services import trace_list_exported, trace_person_viewed
 from . import exports, rules, services
 from .learner import course_state
+from .progress import pending_recounts
 from .charts import weekly_bars_svg
 from .forms import AssignmentForm, AssignmentTermsForm, PeopleFilterForm
 
@@ -65,6 +66,7 @@ def dashboard(agency_id: int):
     weeks = services.weekly_completions(db.session, course, agency)
     return render_template("tracking/dashboard.html", report=report, course=course, courses=_courses(),
                            chart=weekly_bars_svg(weeks), labels=services.STATUS_LABELS, search=search,
+                           **_recounting(course, agency),
                            parent_visible=agency.parent is not None
                            and can_manage_agency(current_user, agency.parent))
 
@@ -105,7 +107,13 @@ def people(agency_id: int):
     return render_template("tracking/people.html", agency=agency, course=course, form=form, page=page,
                            matches=matches, within=filters["within"], sort=sort, descending=descending,
                            lessons_total=lessons, labels=services.STATUS_LABELS, sort_labels=services.PEOPLE_SORT_LABELS,
-                           courses=_courses())
+                           courses=_courses(), **_recounting(course, agency))
+
+
+def _recounting(course: Course, agency: Agency) -> dict:
+    """The recount jobs the page's figures wait for (its notice), and those the viewer may follow."""
+    jobs = pending_recounts(db.session, course, agency)
+    return {"recounting": jobs, "own_recounts": [job for job in jobs if can_see_job(current_user, job)]}
 
 
 @bp.route("/agencies/<int:agency_id>/remind", methods=["GET", "POST"])
