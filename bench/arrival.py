@@ -29,9 +29,18 @@ WARMUP = 5
 ATTEMPT_RE = re.compile(r"/attempts/(\d+)")
 
 
+#: when set (--profile), the starts run under this cProfile.Profile
+PROFILE = None
+
+
 def _timed(samples: dict[str, list[float]], name: str, call):
+    profiled = PROFILE is not None and name == "start" and samples
+    if profiled:
+        PROFILE.enable()
     began = time.process_time()
     response = call()
+    if profiled:
+        PROFILE.disable()
     samples.setdefault(name, []).append((time.process_time() - began) * 1000)
     return response
 
@@ -73,8 +82,15 @@ def _arrive(client, plan: dict, username: str, samples: dict[str, list[float]]) 
               help="Fresh learners timed (each one's first arrival of the cycle).")
 @click.option("--population", type=click.IntRange(100), default=3000, show_default=True,
               help="Learners in the province (10 departments: a tenth each, as the exam hour).")
-def main(learners: int, population: int) -> None:
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also profile the timed starts (cProfile) and write the statistics here (pstats).")
+def main(learners: int, population: int, profile_path: Path | None) -> None:
     """Print CPU ms per request (p50, p95) of a learner's first arrival at the final test."""
+    global PROFILE
+    if profile_path is not None:
+        import cProfile
+
+        PROFILE = cProfile.Profile()
     from bench.__main__ import postgres_cluster
     from bench.measure import percentile
     from loadtest.servers import app_environment
@@ -104,6 +120,8 @@ def main(learners: int, population: int) -> None:
                 _arrive(client, plan, username, {} if index < WARMUP else samples)
         with app.app_context():
             db.engine.dispose()
+    if PROFILE is not None:
+        PROFILE.dump_stats(profile_path)
     figures = {name: {"p50": round(percentile(values, 0.5), 1), "p95": round(percentile(values, 0.95), 1),
                       "n": len(values)} for name, values in samples.items()}
     figures["load_average"] = [round(value, 2) for value in os.getloadavg()]
