@@ -139,8 +139,7 @@ def touch_activity(session: Session, user: User, course_id: int, now: datetime,
         set_={"last_activity_at": statement.excluded.last_activity_at},
         where=CourseActivity.last_activity_at < statement.excluded.last_activity_at))
     if previous is None or previous <= (since or completed_since(session, user, course_id)):
-        if not progress.count_first_step(session, user.id, course_id, now):
-            progress.mark_people(session, [user.id], course_id)
+        progress.mark_first_step(session, user.id, course_id, now)
 
 
 def complete_lesson(session: Session, user: User, lesson: Lesson,

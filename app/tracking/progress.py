@@ -48,6 +48,8 @@ from .rules import STATUSES, earlier, person_statuses, stored_status_sql
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
 #: session.info key: {user id} whose stored lessons done or best score changed
 _FACTS = "progress.facts"
+#: session.info key: {(user id, course id, moment)} of learners' first steps of the cycle
+_STEPS = "progress.steps"
 #: advisory lock classes: an agency's own row; an agency's subtree
 _ROW_LOCK, _SUBTREE_LOCK = 874, 875
 #: more agencies than this in one recount lock their whole trees instead of one row each
@@ -67,13 +69,19 @@ def mark_people(session: Session, user_ids, course_id: int | None = None) -> Non
     session.info.setdefault(_USERS, set()).update((user_id, course_id) for user_id in user_ids)
 
 
+def mark_first_step(session: Session, user_id: int, course_id: int, now: datetime) -> None:
+    """A learner's first activity since their current completion: counted at the commit, by an
+    increment where the stored rows allow it (`count_first_step`), else by a recount."""
+    session.info.setdefault(_STEPS, set()).add((user_id, course_id, now))
+
+
 def count_first_step(session: Session, user_id: int, course_id: int, now: datetime) -> bool:
     """A learner's first activity since their current completion ("not started" → "in progress"),
     counted by an increment of their stored standing and their agency's summary instead of a
     recount of the agency: at the exam hour's arrivals the recount of a 300-person agency was most
     of a start's CPU. Returns False, changing nothing, when the stored rows cannot take it (no
     standing stored for them there, a summary the clock has overtaken, already in progress): the
-    caller then marks the recount (`mark_people`). A step dated before the count is recounted too.
+    commit then recounts them (`mark_people`). A step dated before the count is recounted too.
 
     Exact because the move changes only the in-progress/not-started split: the person's due date,
     the agency's first due date and every moment the row is stable between stay as counted. It
@@ -158,6 +166,11 @@ def _recount_before_commit(session: Session) -> None:
         return  # a savepoint released: the outer commit recounts
     session.flush()  # the commit's own flush comes after this hook: notice its changes now
     facts = session.info.pop(_FACTS, set())
+    # At the commit, not when noticed: the locks are held for the commit only, and a move of the
+    # person committed meanwhile is waited for (read FOR SHARE) and then counted with.
+    for user_id, course_id, now in sorted(session.info.pop(_STEPS, set())):
+        if not count_first_step(session, user_id, course_id, now):
+            mark_people(session, [user_id], course_id)
     if any(session.info.get(key) for key in (_AGENCIES, _USERS, _SUBTREES)):
         agencies, users, subtrees = (session.info.pop(key, set()) for key in (_AGENCIES, _USERS, _SUBTREES))
         recount(session, agencies=agencies, users=users, subtrees=subtrees)
@@ -170,7 +183,7 @@ def _forget(session: Session, previous_transaction) -> None:
     # A savepoint rolled back leaves the outer transaction's changes, and their marks, in place (a
     # mark for what was undone only costs a recount).
     if not previous_transaction.nested:
-        for key in (_AGENCIES, _USERS, _SUBTREES, _FACTS):
+        for key in (_AGENCIES, _USERS, _SUBTREES, _FACTS, _STEPS):
             session.info.pop(key, None)
 
 
