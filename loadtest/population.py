@@ -46,11 +46,12 @@ def main(learners: int, managers: int, plan_path: Path) -> None:
         now = datetime.now(timezone.utc)
         writer = PostgresWriter(db.engine)
         name, kind = _agency_name(0, "")
-        writer.write("agency", [(1, "LOAD-ROOT", name, kind, None, "/1/", 0, True, now)])
+        writer.write("agency", [(1, "LOAD-ROOT", name, strip_diacritics(name), kind, None, "/1/", 0, True, now)])
         departments = []
         for number in range(1, DEPARTMENTS + 1):
             name, kind = _agency_name(1, str(number))
-            departments.append((number + 1, f"LOAD-{number:02d}", name, kind, 1, f"/1/{number + 1}/", 1, True, now))
+            departments.append((number + 1, f"LOAD-{number:02d}", name, strip_diacritics(name), kind, 1,
+                                f"/1/{number + 1}/", 1, True, now))
         writer.write("agency", departments)
         accounts = [(f"ql{number:03d}", 1) for number in range(1, managers + 1)]
         accounts += [(f"hv{number:05d}", 2 + number % DEPARTMENTS) for number in range(1, learners + 1)]
@@ -62,8 +63,8 @@ def main(learners: int, managers: int, plan_path: Path) -> None:
         writer.write("user", users)
         writer.write("manager_scope", [(user_id, user_id, 1, now) for user_id in range(1, managers + 1)])
         start = now - timedelta(days=30)
-        writer.write("assignment", [(1, course.id, 1, start, now + timedelta(days=30), None, 1, start,
-                                     now + timedelta(days=30), True, start)])
+        # Columns as bench.generate.COLUMNS["assignment"]: no validity, no recertification.
+        writer.write("assignment", [(1, course.id, 1, start, now + timedelta(days=30), None, None, True, start)])
         writer.commit()
         writer.finish()
         progress.rebuild(db.session)  # written in bulk: the summaries are counted once, afterwards

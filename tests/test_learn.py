@@ -631,6 +631,34 @@ def test_the_exam_hours_requests_cost_a_fixed_number_of_statements(client, signe
     assert page.count == 4 and html.count('class="answer-form"') == 3  # user, attempt, its questions, quiz
 
 
+def test_a_first_arrival_at_the_final_test_counts_its_step_without_a_recount(client, signed_in, course, make_user,
+                                                                            count_queries):
+    """The exam hour: a learner's start of the final test, their first step of the cycle, moves
+    them to "in progress" by an increment of the stored rows (tracking.progress.count_first_step),
+    not a recount of their agency, in a fixed number of statements whatever the agency's size."""
+    from app.models import Agency, AgencyProgress, User, utcnow
+    from app.tracking.services import agency_report, create_assignment
+
+    now = utcnow()
+    agency, course = db.session.get(User, signed_in.id).agency, db.session.scalar(select(Course))
+    agency_id = agency.id
+    create_assignment(db.session, course=course, agency=agency, starts_at=now - timedelta(days=1),
+                      due_at=now + timedelta(days=30))
+    for _ in range(5):
+        make_user(agency=agency)  # colleagues a recount would have to count
+    db.session.commit()
+    counted_at = db.session.scalar(select(AgencyProgress.counted_at))
+    token = csrf_token(client, "/quizzes/final-mau")
+    with count_queries() as start:
+        response = client.post("/quizzes/final-mau/start", data={"csrf_token": token})
+    assert response.status_code == 302
+    bound = 18 if db.engine.dialect.name == "postgresql" else 16  # PostgreSQL adds the agency's locks
+    assert start.count <= bound, start.count
+    assert db.session.scalar(select(AgencyProgress.counted_at)) == counted_at  # incremented, not recounted
+    total = agency_report(db.session, db.session.scalar(select(Course)), db.session.get(Agency, agency_id)).total
+    assert (total.in_progress, total.not_started) == (1, 5)
+
+
 def test_questions_are_shown_and_shuffled_by_their_content_not_their_id(client, signed_in, course):
     """What a process keeps of a question (its rendering, its choice keys) is found by content hash:
     the same version id with other content (another database, a restore) is never shown stale."""

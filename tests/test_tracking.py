@@ -934,8 +934,9 @@ def test_progress_summaries_follow_a_recertification_window_and_a_rebuild(tree, 
 
 @pytest.mark.postgres
 def test_concurrent_first_steps_in_one_agency_are_all_counted(app, tree, make_user, fixture_course):
-    """Learners of one agency starting at the same moment each recount it: none is lost, because
-    each recount waits for the one before to commit and then counts what it committed."""
+    """Learners of one agency starting at the same moment each count their step in its summary
+    (`progress.count_first_step`): none is lost, because each takes the agency's lock, as a recount
+    does, and waits for the one before to commit."""
     import threading
 
     from app.models import User
@@ -967,6 +968,65 @@ def test_concurrent_first_steps_in_one_agency_are_all_counted(app, tree, make_us
     assert errors == []
     _assert_summaries_follow(fixture_course, [tree["root"]])
     assert services.agency_report(db.session, fixture_course, tree["a"]).total.in_progress == len(learners)
+
+
+def test_a_first_step_is_counted_by_an_increment_equal_to_a_recount(tree, make_user, fixture_course):
+    """The exam hour's arrivals: a learner's first step of the cycle (a lesson read, the final test
+    started) moves them to "in progress" without recounting their agency (its rows keep the moment
+    they were counted), and the summaries and stored standings still equal a person-by-person
+    recount, both for a learner due first in the agency and for one due later (whose renewal
+    window opened: due again by their expiry)."""
+    from app.models import AgencyProgress, PersonCourseStatus, Quiz
+
+    _assign(fixture_course, tree["root"], started_days_ago=400, due_in_days=30, validity=12, recertify=60)
+    renewing, reader, examinee = (make_user(agency=tree["a1"]) for _ in range(3))
+    _complete(renewing, fixture_course, when=utcnow() - timedelta(days=320))  # expires in about 45 days
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"]])
+
+    def counted_at():
+        return (db.session.scalar(select(AgencyProgress.counted_at).where(AgencyProgress.agency_id == tree["a1"].id)),
+                db.session.scalar(select(PersonCourseStatus.counted_at).where(PersonCourseStatus.user_id == reader.id)))
+
+    before = counted_at()
+    _start_something(reader)                                      # due first: among the first due
+    final = db.session.scalar(select(Quiz).where(Quiz.counts_for_completion))
+    learn.start_attempt(db.session, examinee, final)              # the exam hour's arrival
+    db.session.commit()
+    _start_something(renewing)                                    # due later than the others
+    assert counted_at() == before                                 # incremented, not recounted
+    _assert_summaries_follow(fixture_course, [tree["root"], tree["a"]])
+    _assert_summaries_follow(fixture_course, [tree["root"]], now=utcnow() + timedelta(days=35))  # first due passed
+    summary = db.session.scalar(select(AgencyProgress).where(AgencyProgress.agency_id == tree["a1"].id))
+    assert (summary.in_progress, summary.not_started, summary.due_in_progress, summary.due_not_started) == (3, 0, 2, 0)
+
+    _start_something(reader)                                      # again: nothing to count
+    progress_rows = db.session.scalar(select(AgencyProgress.in_progress).where(AgencyProgress.agency_id == tree["a1"].id))
+    assert progress_rows == 3 and counted_at() == before
+
+
+def test_a_first_step_the_stored_rows_cannot_take_is_recounted(tree, make_user, fixture_course):
+    """A learner moved in bulk without a recount (their stored standing names another agency), or
+    whose agency's summary the clock has overtaken, is recounted at commit as before."""
+    from app.models import AgencyProgress, User
+    from app.tracking import progress
+
+    _assign(fixture_course, tree["root"])
+    moved, late = make_user(agency=tree["a1"]), make_user(agency=tree["a2"])
+    db.session.execute(User.__table__.update().where(User.__table__.c.id == moved.id)
+                       .values(agency_id=tree["b1"].id))      # a bulk change nobody marked
+    db.session.execute(AgencyProgress.__table__.update().where(AgencyProgress.__table__.c.agency_id == tree["a2"].id)
+                       .values(stable_until=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    db.session.expire_all()
+    _start_something(db.session.get(User, moved.id))
+    _start_something(db.session.get(User, late.id))
+    assert db.session.scalar(select(AgencyProgress.in_progress).where(AgencyProgress.agency_id == tree["b1"].id)) == 1
+    assert db.session.scalar(select(AgencyProgress.stable_until).where(AgencyProgress.agency_id == tree["a2"].id)) \
+        is None  # recounted: the row holds again
+    progress.recount(db.session, agencies={(tree["a1"].id, None)})  # a1 still counts them: nobody marked it
+    db.session.commit()
+    _assert_summaries_follow(fixture_course, [tree["root"], tree["a"], tree["b"]])
 
 
 def _answers_for(course, roots, now):

@@ -128,7 +128,8 @@ def touch_activity(session: Session, user: User, course_id: int, now: datetime,
 
     The learner's first activity since their current completion (its moment, `since`, is read when
     the caller has not) moves them from "not started" to "in progress" (`tracking.rules`): their
-    agency's progress summary is then recounted at commit (`tracking.progress`).
+    stored standing and their agency's progress summary are incremented, or, when those cannot
+    take it, recounted at commit (`tracking.progress`).
     """
     previous = session.scalar(select(CourseActivity.last_activity_at).where(
         CourseActivity.user_id == user.id, CourseActivity.course_id == course_id))
@@ -138,7 +139,7 @@ def touch_activity(session: Session, user: User, course_id: int, now: datetime,
         set_={"last_activity_at": statement.excluded.last_activity_at},
         where=CourseActivity.last_activity_at < statement.excluded.last_activity_at))
     if previous is None or previous <= (since or completed_since(session, user, course_id)):
-        progress.mark_people(session, [user.id], course_id)
+        progress.mark_first_step(session, user.id, course_id, now)
 
 
 def complete_lesson(session: Session, user: User, lesson: Lesson,
