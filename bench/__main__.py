@@ -156,7 +156,7 @@ def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
     from app.models import Agency, Course, User
     from app.tracking import progress
 
-    from .generate import PASSWORD, Dataset
+    from .generate import PASSWORD, Dataset, analyze_counts
     from .measure import make_app, measure_pages
 
     app = make_app(database_url)
@@ -166,6 +166,7 @@ def run_kept(database_url: str, requests: int, budget_s: float) -> dict:
         rows = progress.rebuild(db.session)
         db.session.commit()
         recount_s = round(time.perf_counter() - started, 1)
+        analyze_counts(db.session)
         echo(f"progress summaries counted afresh: {rows:,} rows in {recount_s} s")
         mid = db.session.get(Agency, 2)
         active = select(func.count()).select_from(User).join(Agency, Agency.id == User.agency_id).where(User.is_active)
