@@ -2,7 +2,7 @@
 import os
 
 from flask import Flask, render_template
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from config import CONFIGS
@@ -53,17 +53,19 @@ def register_extensions(app: Flask) -> None:
 
     from .auth.sessions import parse_session_token, token_is_current
 
+    # Every request loads its user: with the agency (shown in the menu) and the manager scopes
+    # (checked by the menu and the permissions) in the same statement, not three. The statement is
+    # built once: building it (and its loader options) per request was a third of its cost.
+    user_by_id = (select(models.User).where(models.User.id == bindparam("user_id"))
+                  .options(joinedload(models.User.agency), joinedload(models.User.manager_scopes)))
+
     @login_manager.user_loader
     def load_user(token: str):
-        # Every request loads its user: with the agency (shown in the menu) and the manager scopes
-        # (checked by the menu and the permissions) in the same statement, not three.
         parsed = parse_session_token(token)
         if parsed is None:
             return None
         user_id, version, issued_at = parsed
-        user = db.session.scalar(
-            select(models.User).where(models.User.id == user_id)
-            .options(joinedload(models.User.agency), joinedload(models.User.manager_scopes)))
+        user = db.session.scalar(user_by_id, {"user_id": user_id})
         return user if token_is_current(user, version, issued_at) else None
 
 

@@ -29,12 +29,13 @@ WARMUP = 5
 ATTEMPT_RE = re.compile(r"/attempts/(\d+)")
 
 
-#: when set (--profile), the starts run under this cProfile.Profile
+#: when set (--profile), the requests named in PROFILED run under this cProfile.Profile
 PROFILE = None
+PROFILED: set[str] = {"start"}
 
 
 def _timed(samples: dict[str, list[float]], name: str, call):
-    profiled = PROFILE is not None and name == "start" and samples
+    profiled = PROFILE is not None and name in PROFILED and samples
     if profiled:
         PROFILE.enable()
     began = time.process_time()
@@ -83,14 +84,19 @@ def _arrive(client, plan: dict, username: str, samples: dict[str, list[float]]) 
 @click.option("--population", type=click.IntRange(100), default=3000, show_default=True,
               help="Learners in the province (10 departments: a tenth each, as the exam hour).")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also profile the timed starts (cProfile) and write the statistics here (pstats).")
-def main(learners: int, population: int, profile_path: Path | None) -> None:
+              help="Also profile the timed requests (cProfile) and write the statistics here (pstats).")
+@click.option("--profile-request", "profiled", multiple=True, default=("start",), show_default=True,
+              type=click.Choice(["quiz page", "start", "attempt page", "save", "submit", "/healthz"]),
+              help="Which requests --profile covers (repeat for several).")
+def main(learners: int, population: int, profile_path: Path | None, profiled: tuple[str, ...]) -> None:
     """Print CPU ms per request (p50, p95) of a learner's first arrival at the final test."""
     global PROFILE
+    PROFILED.clear()
+    PROFILED.update(profiled)
     if profile_path is not None:
         import cProfile
 
-        PROFILE = cProfile.Profile()
+        PROFILE = cProfile.Profile(time.process_time)
     from bench.__main__ import postgres_cluster
     from bench.measure import percentile
     from loadtest.servers import app_environment

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from .servers import ATTEMPT_RE, Client, attempt_questions, csrf_in, gunicorn_workers, some_answer
+from .servers import Client, attempt_questions, csrf_in, gunicorn_workers, some_answer, started_attempt
 
 RETRY_FOR_S = 60  # a learner keeps retrying one request this long before giving up (a failure)
 
@@ -74,10 +74,9 @@ class Learner(threading.Thread):
         """Start, answer every question, submit. `interrupt(attempt_id, position, path, form, headers)`
         runs before an answer (position ≥ 1) or the submission (position 0) is sent for good."""
         token = csrf_in(self.send("GET", f"/quizzes/{slug}", (200,), label="quiz page").text)
-        started = self.send("POST", f"/quizzes/{slug}/start", (302,), {"csrf_token": token}, label="start")
-        attempt_id = int(ATTEMPT_RE.search(started.location).group(1))
+        page = self.send("POST", f"/quizzes/{slug}/start", (200,), {"csrf_token": token}, label="start")
+        attempt_id = started_attempt(page.status, page.headers, page.text)
         self.log("start", attempt=attempt_id, user=self.username)
-        page = self.send("GET", f"/attempts/{attempt_id}", (200,), label="attempt page")
         for position, kind, choices in attempt_questions(page.text):
             keys = some_answer(kind, choices, self.rng)
             path, form, headers = (f"/attempts/{attempt_id}/questions/{position}",

@@ -23,7 +23,7 @@ from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
-from loadtest.servers import ATTEMPT_RE, attempt_questions, csrf_in, some_answer
+from loadtest.servers import attempt_questions, csrf_in, some_answer, started_attempt
 
 PLAN = json.loads(Path(os.environ["LOADTEST_PLAN"]).read_text())
 SENT_FOLDER = Path(os.environ["LOADTEST_SENT"])
@@ -113,14 +113,13 @@ class Visitor(FastHttpUser):
         """Start (or resume), answer every question after some thought, submit, read the review."""
         if self.get(f"/quizzes/{slug}", f"{prefix}: quiz page").status_code != 200:
             return  # counted once as a failure, not again as a start without a CSRF token
-        started = self.page("POST", f"/quizzes/{slug}/start", f"{prefix}: start attempt", expect=(302,),
-                            data={"csrf_token": self.token})
-        match = ATTEMPT_RE.search(started.headers.get("Location") or "")
-        if not match:
+        # The start answers with the attempt page itself (Content-Location: its address).
+        page = self.page("POST", f"/quizzes/{slug}/start", f"{prefix}: start attempt", expect=(200,),
+                         data={"csrf_token": self.token})
+        attempt_id = started_attempt(page.status_code, page.headers, page.text or "")
+        if attempt_id is None:
             return
-        attempt_id = int(match.group(1))
         record("start", attempt=attempt_id, user=self.username)
-        page = self.get(f"/attempts/{attempt_id}", f"{prefix}: attempt page")
         for position, kind, choices in attempt_questions(page.text or ""):
             gevent.sleep(random.uniform(*think))
             keys = some_answer(kind, choices, random)

@@ -26,6 +26,14 @@ QUESTION_RE = re.compile(r'class="answer-form" action="/attempts/\d+/questions/(
 CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="answer" value="([^"]+)"')
 
 
+def started_attempt(status: int, headers, html: str) -> int | None:
+    """The attempt a start opened: a quiz's start answers with the attempt page itself (200, its
+    address in Content-Location); a practice or a refresher redirects to it (302)."""
+    address = headers.get("Content-Location" if status == 200 else "Location") or ""
+    match = ATTEMPT_RE.search(address) if status in (200, 302) else None
+    return int(match.group(1)) if match else None
+
+
 def csrf_in(html: str) -> str | None:
     """The CSRF token of the first form on a page, as a browser would read it."""
     match = CSRF_RE.search(html)

@@ -16,6 +16,15 @@ ON_POSTGRES = DATABASE_URL.startswith("postgresql")
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
+def started_attempt_id(response) -> int:
+    """The attempt a start opened (test client or loadtest.servers.Client): a quiz's start answers
+    with the attempt page itself, its address in Content-Location; a practice redirects to it."""
+    status = getattr(response, "status_code", None) or response.status
+    address = response.headers.get("Content-Location" if status == 200 else "Location", "")
+    assert status in (200, 302) and re.search(r"/attempts/\d+$", address), (status, address)
+    return int(address.rsplit("/", 1)[1])
+
+
 def csrf_token(client, url: str) -> str:
     """The CSRF token of the form on `url`, as a browser would read it."""
     html = client.get(url).get_data(as_text=True)

@@ -13,7 +13,7 @@ from app.admin.imports import ImportFileError, file_hash, plan_import, read_rows
 from app.content.checks import check_content
 from app.extensions import db
 from app.models import AttemptQuestion, User
-from support import csrf_token
+from support import csrf_token, started_attempt_id
 
 FIXTURE_RUNS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -110,7 +110,7 @@ def test_answer_payloads_never_crash_and_only_valid_choices_are_stored(client, a
     auth.login(make_user())
     token = csrf_token(client, "/quizzes/final-mau")
     started = client.post("/quizzes/final-mau/start", data={"csrf_token": token})
-    attempt_id = int(re.search(r"/attempts/(\d+)", started.headers["Location"]).group(1))
+    attempt_id = started_attempt_id(started)
 
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(position=st.integers(min_value=-3, max_value=40) | st.sampled_from([10**12]),

@@ -204,12 +204,18 @@ def start_quiz(slug: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        attempt_id = services.start_attempt(db.session, current_user, quiz).id
+        attempt = services.start_attempt(db.session, current_user, quiz)
     except services.LearnError as error:
         flash(str(error), "warning")
         return redirect(url_for("learn.quiz", slug=slug))
+    # The answer is the attempt page itself, not a redirect to it: in an exam hour every learner
+    # arrives at once, and a second request per arrival was a quarter of the arrival's cost. It is
+    # rendered before the commit (which would expire, and reload, all it shows); the page's script
+    # puts the attempt's own address in the address bar (Content-Location says it too), so a reload
+    # or a bookmark is a GET of the attempt. A second POST of the form resumes the same attempt.
+    page, address = _attempt_page(attempt), url_for("learn.attempt", attempt_id=attempt.id)
     db.session.commit()
-    return redirect(url_for("learn.attempt", attempt_id=attempt_id))  # the id read before the commit
+    return page, 200, {"Content-Location": address}
 
 
 @bp.route("/courses/<slug>/practice", methods=["POST"])
@@ -236,6 +242,11 @@ def attempt(attempt_id: int):
     if services.close_if_expired(db.session, attempt):
         db.session.commit()
         return redirect(url_for("learn.review", attempt_id=attempt.id))
+    return _attempt_page(attempt)
+
+
+def _attempt_page(attempt: Attempt) -> str:
+    """The page of an open attempt: its questions as drawn, no correct answer or explanation."""
     rows = db.session.execute(
         select(AttemptQuestion, QuestionVersion.content_hash)
         .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
