@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 
 from . import check
+from .cpu import CpuSampler
 from .servers import (ROOT, Client, app_environment, free_port, gunicorn_workers, start_gunicorn, stop,
                       temporary_folder)
 
@@ -94,7 +95,8 @@ def stack(learners: int, managers: int, workers: int = 4):
 
 
 def run_locust(servers: Stack, label: str, classes: list[str], users: int,
-               spawn_rate: float, seconds: int, processes: int = 1, **extra: str) -> list[dict]:
+               spawn_rate: float, seconds: int, processes: int = 1, cpu: CpuSampler | None = None,
+               **extra: str) -> list[dict]:
     """One headless Locust run, bounded in time; returns its rows of statistics."""
     env, port, work = servers.env, servers.port, servers.work
     prefix = work / label
@@ -107,6 +109,8 @@ def run_locust(servers: Stack, label: str, classes: list[str], users: int,
     echo(f"locust {label}: {users} users ({', '.join(classes)}), {seconds} s, load average {load_average()}")
     process = subprocess.Popen([*command, *classes], cwd=ROOT, env=run_env, stdout=subprocess.DEVNULL,
                                stderr=open(work / f"{label}.log", "w"), start_new_session=True)
+    if cpu is not None:
+        cpu.locust_sid = process.pid  # its own session: the master and the processes it forks
     try:
         process.wait(timeout=seconds + 120)
     except subprocess.TimeoutExpired:
@@ -228,12 +232,18 @@ def exam(users: int, window: int, think: str, processes: int) -> None:
     with stack(users, 0) as servers:
         floor = run_floor(servers)
         load_before = load_average()
-        rows = run_locust(servers, "exam", ["ExamLearner"], users, users / window, seconds,
-                          processes=processes, LOADTEST_THINK=think)
+        with CpuSampler(servers.gunicorn.pid, int(servers.database_url.rsplit(":", 1)[1].split("/")[0])) as cpu:
+            rows = run_locust(servers, "exam", ["ExamLearner"], users, users / window, seconds,
+                              processes=processes, cpu=cpu, LOADTEST_THINK=think)
         load_after = load_average()
         report = check.verify(servers.database_url, servers.work, servers.env["SECRET_KEY"])
+    # The arrivals (the window and the next 10 s) against the whole run: which part took the CPU.
+    arrivals, whole = cpu.average(window + 10), cpu.average(seconds + 10)
+    echo(f"CPU in cores, arrivals (first {window + 10} s): {arrivals}; whole run: {whole}")
     finish("exam", {"learners": users, "window_s": window, "think_s": think, "locust_processes": processes,
-                    "run_s": seconds, "gunicorn_workers": 4}, rows, floor, report, load_before, load_after)
+                    "run_s": seconds, "gunicorn_workers": 4,
+                    "cpu_cores": {"arrivals": arrivals, "whole_run": whole, "every_10_s": cpu.series}},
+           rows, floor, report, load_before, load_after)
 
 
 @main.command()

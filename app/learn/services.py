@@ -133,6 +133,12 @@ def touch_activity(session: Session, user: User, course_id: int, now: datetime,
     """
     previous = session.scalar(select(CourseActivity.last_activity_at).where(
         CourseActivity.user_id == user.id, CourseActivity.course_id == course_id))
+    _move_activity(session, user, course_id, now, previous, since)
+
+
+def _move_activity(session: Session, user: User, course_id: int, now: datetime, previous: datetime | None,
+                   since: datetime | None) -> None:
+    """`touch_activity` once the learner's last activity before this one (`previous`) is known."""
     statement = upsert_insert(session)(CourseActivity).values(user_id=user.id, course_id=course_id, last_activity_at=now)
     session.execute(statement.on_conflict_do_update(
         index_elements=["user_id", "course_id"],
@@ -175,6 +181,38 @@ def _attempts_since(session: Session, user: User, quiz: Quiz,
         func.count(Attempt.id).filter(since), func.count(Attempt.id).filter(since & Attempt.passed.is_(True)),
         func.max(Attempt.number)).where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)).one()
     return used or 0, passed or 0, (last or 0) + 1
+
+
+@dataclass(frozen=True)
+class QuizStanding:
+    """Where a learner stands at a quiz when starting it, read in one statement (`quiz_standing`)."""
+
+    open_attempt_id: int | None
+    #: when their current completion of the course was made (EPOCH without one)
+    since: datetime
+    used: int
+    passed: int
+    next_number: int
+    #: their last activity in the course, if any
+    last_activity_at: datetime | None
+
+
+def quiz_standing(session: Session, user: User, quiz: Quiz) -> QuizStanding:
+    """The open attempt, the current completion, the attempts used and passed since it and the last
+    activity, in one statement: a start is the exam hour's commonest arrival, and these were four."""
+    completed = select(CourseCompletion.completed_at).where(
+        CourseCompletion.user_id == user.id, CourseCompletion.course_id == quiz.course_id,
+        CourseCompletion.archived_at.is_(None)).scalar_subquery()
+    activity = select(CourseActivity.last_activity_at).where(
+        CourseActivity.user_id == user.id, CourseActivity.course_id == quiz.course_id).scalar_subquery()
+    since = completed.is_(None) | (Attempt.started_at > completed)
+    row = session.execute(select(
+        func.max(Attempt.id).filter(Attempt.status == "in_progress"),
+        func.count(Attempt.id).filter(since), func.count(Attempt.id).filter(since & Attempt.passed.is_(True)),
+        func.max(Attempt.number), completed, activity)
+        .where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)).one()
+    open_id, used, passed, last, completed_at, last_activity_at = row
+    return QuizStanding(open_id, completed_at or EPOCH, used or 0, passed or 0, (last or 0) + 1, last_activity_at)
 
 
 def open_final_attempt(session: Session, user: User, now: datetime | None = None) -> Attempt | None:
@@ -346,14 +384,15 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     """Resume the open attempt, or draw a new one if the attempt limit allows it."""
     now = now or utcnow()
     rng = rng or random.SystemRandom()
-    existing = open_attempt(session, user, quiz)
-    if existing is not None:
+    standing = quiz_standing(session, user, quiz)
+    if standing.open_attempt_id is not None:
+        existing = session.get(Attempt, standing.open_attempt_id)
         if not close_if_expired(session, existing, now):
             return existing
+        standing = quiz_standing(session, user, quiz)  # graded as its time was up: counted now
     if not quiz.counts_for_completion:
         _require_feedback_allowed(session, user, now)
-    since = completed_since(session, user, quiz.course_id)
-    used, passed, number = _attempts_since(session, user, quiz, since=since)
+    since, used, passed, number = standing.since, standing.used, standing.passed, standing.next_number
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
         raise LearnError(f"Anh/chị đã dùng hết {quiz.max_attempts} lượt làm bài kiểm tra này.")
     if quiz.counts_for_completion and passed:
@@ -370,7 +409,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
     try:
         session.add(attempt)
         session.flush()
-        touch_activity(session, user, quiz.course_id, now, since)
+        _move_activity(session, user, quiz.course_id, now, standing.last_activity_at, since)
     except IntegrityError:
         # Another tab started the same attempt at the same moment (the one-open-attempt index
         # refused this one): roll back and use that one.

@@ -100,10 +100,12 @@ def count_first_step(session: Session, user_id: int, course_id: int, now: dateti
     takes the locks of a recount of the agency (the person FOR SHARE first, as `recount` does), so
     a recount either committed before (and is incremented) or waits and counts the step itself;
     of two first steps of one person at once, the second finds them started and recounts."""
-    agency_id = session.scalar(select(User.agency_id).where(User.id == user_id).with_for_update(read=True))
-    if agency_id is None:
+    found = session.execute(select(User.agency_id, Agency.path).join(Agency, Agency.id == User.agency_id)
+                            .where(User.id == user_id).with_for_update(read=True, of=User)).first()
+    if found is None:
         return False
-    _lock(session, agency_ids={agency_id})
+    agency_id, path = found
+    _lock(session, agency_ids={agency_id}, paths={agency_id: path})
     row, summary = PersonCourseStatus, AgencyProgress
     summary_holds = select(summary.agency_id).where(
         summary.agency_id == agency_id, summary.course_id == course_id, summary.counted_at <= now,
@@ -321,11 +323,15 @@ def _assigned_course_ids(session: Session) -> list[int]:
                                 .order_by(Assignment.course_id)))
 
 
-def _lock(session: Session, *, agency_ids=(), root_ids=()) -> None:
-    """Take the advisory locks of a recount (see the module's docstring), in one order, in one statement."""
+def _lock(session: Session, *, agency_ids=(), root_ids=(), paths: dict[int, str] | None = None) -> None:
+    """Take the advisory locks of a recount (see the module's docstring), in one order, in one
+    statement. `paths` gives the agencies' paths when the caller has read them already."""
     if session.get_bind().dialect.name != "postgresql" or not (agency_ids or root_ids):
         return
-    paths = dict(session.execute(select(Agency.id, Agency.path).where(Agency.id.in_(set(agency_ids) | set(root_ids)))).all())
+    if paths is None or not set(paths) >= set(agency_ids) | set(root_ids):
+        paths = dict(session.execute(select(Agency.id, Agency.path)
+                                     .where(Agency.id.in_(set(agency_ids) | set(root_ids)))).all())
+    paths = dict(paths)  # the update below must not change the caller's
     if len(agency_ids) > _MAX_ROW_LOCKS:  # many agencies (an import): lock their whole trees instead
         tops = {int(paths[agency_id].strip("/").split("/")[0]) for agency_id in agency_ids}
         paths.update({top: f"/{top}/" for top in tops})
