@@ -5,7 +5,7 @@
 Builds the exam hour's population (loadtest/population.py: a province of 10 departments, the
 course assigned to all, everyone not started) and, for each of `--learners` fresh learners, their
 FIRST arrival of the cycle through the Flask test client: the quiz page, the start, the attempt page
-(when the start redirects to it), one saved answer, the submission and `/healthz`. Each request's
+(when the start redirects to it), every answer saved, the submission, its review and `/healthz`. Each request's
 CPU is this process's (time.process_time: the app, not PostgreSQL), and p50/p95 are printed per
 request as one JSON line (docs/benchmarks.md, "CPU per arrival, before → after").
 """
@@ -67,14 +67,16 @@ def _arrive(client, plan: dict, username: str, samples: dict[str, list[float]]) 
         attempt = started
         attempt_id = int(ATTEMPT_RE.search(attempt.get_data(as_text=True)).group(1))
     assert attempt.status_code == 200, attempt.status_code
-    position, kind, choices = attempt_questions(attempt.get_data(as_text=True))[0]
-    saved = _timed(samples, "save", lambda: client.post(
-        f"/attempts/{attempt_id}/questions/{position}", headers={"X-Requested-With": "fetch"},
-        data={"answer": some_answer(kind, choices, __import__("random")), "csrf_token": token}))
-    assert saved.status_code == 200, saved.status_code
+    for position, kind, choices in attempt_questions(attempt.get_data(as_text=True)):  # every answer, as the exam
+        saved = _timed(samples, "save", lambda: client.post(
+            f"/attempts/{attempt_id}/questions/{position}", headers={"X-Requested-With": "fetch"},
+            data={"answer": some_answer(kind, choices, __import__("random")), "csrf_token": token}))
+        assert saved.status_code == 200, saved.status_code
     submitted = _timed(samples, "submit", lambda: client.post(f"/attempts/{attempt_id}/submit",
                                                               data={"csrf_token": token}))
     assert submitted.status_code == 302, submitted.status_code
+    reviewed = _timed(samples, "review", lambda: client.get(f"/attempts/{attempt_id}/review"))
+    assert reviewed.status_code == 200, reviewed.status_code
     assert _timed(samples, "/healthz", lambda: client.get("/healthz")).status_code == 200
 
 
@@ -86,7 +88,7 @@ def _arrive(client, plan: dict, username: str, samples: dict[str, list[float]]) 
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also profile the timed requests (cProfile) and write the statistics here (pstats).")
 @click.option("--profile-request", "profiled", multiple=True, default=("start",), show_default=True,
-              type=click.Choice(["quiz page", "start", "attempt page", "save", "submit", "/healthz"]),
+              type=click.Choice(["quiz page", "start", "attempt page", "save", "submit", "review", "/healthz"]),
               help="Which requests --profile covers (repeat for several).")
 def main(learners: int, population: int, profile_path: Path | None, profiled: tuple[str, ...]) -> None:
     """Print CPU ms per request (p50, p95) of a learner's first arrival at the final test."""

@@ -10,7 +10,7 @@ from flask import get_template_attribute
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..content.files import (
     CALLOUT_KINDS,
@@ -234,3 +234,43 @@ def question_parts(session: Session, versions: dict[int, str]) -> dict[int, Ques
             yield version.content_hash, render_question(version)
 
     return kept_by_content(_rendered_questions, RENDERED_QUESTIONS_KEPT, versions, read)
+
+
+@dataclass(frozen=True)
+class ReviewParts:
+    """A question as the review shows it after submission: the scenario card with the prompt, each
+    choice's label by key, the correct keys, and the explanation with its citations."""
+
+    body: Markup
+    labels: dict[str, Markup]
+    correct_keys: frozenset[str]
+    explanation: Markup
+
+
+def render_review(version) -> ReviewParts:
+    """A question version through the review's macros (its citations and their sources loaded)."""
+    body = get_template_attribute("learn/_macros.html", "question_body")
+    label = get_template_attribute("learn/_macros.html", "choice_label")
+    explanation = get_template_attribute("learn/_macros.html", "explanation")
+    return ReviewParts(Markup(body(version)),
+                       {choice["key"]: Markup(label(version.type, choice)) for choice in version.choices},
+                       frozenset(version.correct_keys or ()),
+                       Markup(explanation(version, render_markdown, render_inline)))
+
+
+#: reviewed questions of this process, by content hash: the hash covers the explanation and the
+#: citations (content.services.question_hash), and the sources are the shipped letters
+_reviewed_questions: dict[str, ReviewParts] = {}
+REVIEWED_QUESTIONS_KEPT = 2048
+
+
+def review_parts(session: Session, versions: dict[int, str]) -> dict[int, ReviewParts]:
+    """The review's parts of these versions ({id: content hash}): the submissions of an exam hour
+    review the same bank thousands of times, and its Markdown was most of each review."""
+    def read(version_ids):
+        for version in session.scalars(
+                select(QuestionVersion).where(QuestionVersion.id.in_(version_ids))
+                .options(selectinload(QuestionVersion.citations).joinedload(Citation.source))):
+            yield version.content_hash, render_review(version)
+
+    return kept_by_content(_reviewed_questions, REVIEWED_QUESTIONS_KEPT, versions, read)

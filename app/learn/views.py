@@ -19,7 +19,7 @@ from ..permissions import (get_own_attempt_or_404, get_own_attempt_question_or_4
 from . import services
 from .certificates import certificate_pdf
 from .forms import CommitmentForm, VerifyForm
-from .rendering import question_parts, render_inline, render_lesson_cached, render_letter, render_markdown
+from .rendering import question_parts, render_lesson_cached, render_letter, review_parts
 
 bp = Blueprint("learn", __name__, template_folder="templates")
 
@@ -313,14 +313,13 @@ def review(attempt_id: int):
         db.session.commit()
         flash(str(error), "warning")
         return redirect(url_for("learn.attempt", attempt_id=error.attempt_id))
-    items = db.session.scalars(
-        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
-        .order_by(AttemptQuestion.position)
-        .options(selectinload(AttemptQuestion.version).selectinload(QuestionVersion.citations)
-                 .joinedload(Citation.source))).all()
-    return render_template("learn/review.html", attempt=attempt, items=items,
-                           render_markdown=render_markdown, render_inline=render_inline,
-                           form=EmptyForm())
+    items = db.session.execute(
+        select(AttemptQuestion.position, AttemptQuestion.question_version_id, AttemptQuestion.choice_order,
+               AttemptQuestion.answer, AttemptQuestion.score, QuestionVersion.content_hash)
+        .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
+        .where(AttemptQuestion.attempt_id == attempt.id).order_by(AttemptQuestion.position)).all()
+    parts = review_parts(db.session, {item.question_version_id: item.content_hash for item in items})
+    return render_template("learn/review.html", attempt=attempt, items=items, parts=parts, form=EmptyForm())
 
 
 @bp.route("/courses/<slug>/commit", methods=["GET", "POST"])

@@ -60,21 +60,26 @@ def _ids(path: str) -> list[int]:
 def tally_attempt(session: Session, attempt: Attempt, path: str, scores: dict[int, float],
                   choices: dict[int, list[str] | None] | None = None) -> None:
     """Add a graded attempt's answers (question version → score, and the choice keys picked) to the
-    agency at `path` and every agency above it, one statement per tally. Rows go in (agency,
-    question) order, so concurrent submissions lock the tallies they share in the same order."""
+    agency at `path` and every agency above it, one batch per tally. Rows go in (agency, question)
+    order, so concurrent submissions lock the tallies they share in the same order.
+
+    Each tally is one single-row upsert run for every row (executemany, pipelined by the driver),
+    not one statement of all the rows: its SQL is the same at every submission, so it is compiled
+    once per process. A multi-row VALUES differs with the number of rows (the choices picked), and
+    compiling it anew was most of a submission's CPU in the exam hour."""
     if not scores:
         return
     rows = [{"agency_id": agency_id, "course_id": attempt.course_id, "question_version_id": version_id,
              "answered": 1, "wrong": int(score < 1)}
             for agency_id in _ids(path)
             for version_id, score in sorted(scores.items())]
-    session.execute(_adding(upsert_insert(session)(AnswerTally).values(rows)))
+    session.execute(_adding(upsert_insert(session)(AnswerTally.__table__)), rows)
     picked = sorted({(version_id, str(key)) for version_id, keys in (choices or {}).items() for key in keys or ()})
     if picked:
-        session.execute(_adding(upsert_insert(session)(OptionTally).values([
+        session.execute(_adding(upsert_insert(session)(OptionTally.__table__)), [
             {"agency_id": agency_id, "course_id": attempt.course_id, "question_version_id": version_id,
              "choice_key": key[:40], "chosen": 1}
-            for agency_id in _ids(path) for version_id, key in picked])))
+            for agency_id in _ids(path) for version_id, key in picked])
 
 
 # -- completions per week ---------------------------------------------------------------------------
