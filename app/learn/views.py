@@ -245,14 +245,20 @@ def attempt(attempt_id: int):
     return _attempt_page(attempt)
 
 
-def _attempt_page(attempt: Attempt) -> str:
-    """The page of an open attempt: its questions as drawn, no correct answer or explanation."""
-    # Rows, not objects: the page only reads them (20 ORM objects cost more than the statement).
-    items = db.session.execute(
+def _question_rows(attempt: Attempt, *columns):
+    """The attempt's questions in order, as rows (the pages only read them, and 20 ORM objects cost
+    more than the statement): position, version id and its content hash, choice order, answer, and
+    `columns`."""
+    return db.session.execute(
         select(AttemptQuestion.position, AttemptQuestion.question_version_id, AttemptQuestion.choice_order,
-               AttemptQuestion.answer, AttemptQuestion.answered_at, QuestionVersion.content_hash)
+               AttemptQuestion.answer, QuestionVersion.content_hash, *columns)
         .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
         .where(AttemptQuestion.attempt_id == attempt.id).order_by(AttemptQuestion.position)).all()
+
+
+def _attempt_page(attempt: Attempt) -> str:
+    """The page of an open attempt: its questions as drawn, no correct answer or explanation."""
+    items = _question_rows(attempt, AttemptQuestion.answered_at)
     parts = question_parts(db.session, {item.question_version_id: item.content_hash for item in items})
     tokens = {item.position: services.choice_tokens(_secret(), attempt.id, item.position, item.choice_order)
               for item in items}
@@ -313,11 +319,7 @@ def review(attempt_id: int):
         db.session.commit()
         flash(str(error), "warning")
         return redirect(url_for("learn.attempt", attempt_id=error.attempt_id))
-    items = db.session.execute(
-        select(AttemptQuestion.position, AttemptQuestion.question_version_id, AttemptQuestion.choice_order,
-               AttemptQuestion.answer, AttemptQuestion.score, QuestionVersion.content_hash)
-        .join(QuestionVersion, QuestionVersion.id == AttemptQuestion.question_version_id)
-        .where(AttemptQuestion.attempt_id == attempt.id).order_by(AttemptQuestion.position)).all()
+    items = _question_rows(attempt, AttemptQuestion.score)
     parts = review_parts(db.session, {item.question_version_id: item.content_hash for item in items})
     return render_template("learn/review.html", attempt=attempt, items=items, parts=parts, form=EmptyForm())
 
