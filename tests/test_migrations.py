@@ -158,3 +158,42 @@ def test_0019_fills_the_weekly_completion_tallies_from_the_current_completions(t
             assert weeks == {(agency, day, 1) for agency in (1, 2) for day in (date(2026, 11, 30), date(2026, 11, 23))}
             db.session.remove()
             db.engine.dispose()
+
+
+def test_0021_fills_the_coverage_of_the_active_assignments_from_the_paths(tmp_path):
+    """Each active assignment covers its agency and every one below it; a cancelled one, none."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import bindparam
+
+    from app.models import UTCDateTime
+
+    now = datetime.now(timezone.utc)
+    with blank_database(tmp_path, "coverage") as url:
+        app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            flask_migrate.upgrade(revision="0020")
+
+            def run(sql, **values):
+                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
+                                                   if isinstance(value, datetime)])
+                with db.engine.begin() as connection:
+                    connection.execute(statement, values)
+
+            for id_, parent, path in ((1, None, "/1/"), (2, 1, "/1/2/"), (3, 2, "/1/2/3/"), (4, 1, "/1/4/")):
+                run("INSERT INTO agency (id, code, name, kind, parent_id, path, depth, is_active, created_at) VALUES "
+                    "(:id, :code, :code, 'unit', :parent, :path, 0, true, :t)",
+                    id=id_, code=f"A{id_}", parent=parent, path=path, t=now)
+            run("INSERT INTO course (id, slug, title, summary, status, content_hash) VALUES "
+                "(1, 'k', 'Khóa', '', 'published', 'h')")
+            for id_, agency, active in ((1, 2, True), (2, 1, False), (3, 4, True)):
+                run("INSERT INTO assignment (id, course_id, agency_id, starts_at, due_at, is_active, created_at) "
+                    "VALUES (:id, 1, :a, :s, :d, :active, :s)", id=id_, a=agency, active=active,
+                    s=now + timedelta(days=3), d=now + timedelta(days=30))  # not started: covered all the same
+
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                rows = connection.execute(text("SELECT assignment_id, agency_id, course_id FROM assignment_coverage"))
+                assert set(rows.tuples()) == {(1, 2, 1), (1, 3, 1), (3, 4, 1)}
+            db.session.remove()
+            db.engine.dispose()
