@@ -9,6 +9,20 @@ from app.extensions import db
 from support import blank_database
 
 
+def run(sql, **values):
+    """Write rows as an older schema had them, bypassing the models (datetimes bound as the app stores them)."""
+    from datetime import datetime
+
+    from sqlalchemy import bindparam
+
+    from app.models import UTCDateTime
+
+    statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
+                                       if isinstance(value, datetime)])
+    with db.engine.begin() as connection:
+        connection.execute(statement, values)
+
+
 def test_upgrade_matches_the_models_and_downgrade_removes_everything(tmp_path):
     with blank_database(tmp_path) as url:
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
@@ -46,9 +60,9 @@ def test_0010_carries_statuses_over_and_restores_only_the_wrongly_reset(tmp_path
     commune's newer one-off assignment that (by the old rule) reset a completion made before it."""
     from datetime import datetime, timedelta, timezone
 
-    from sqlalchemy import bindparam, select
+    from sqlalchemy import select
 
-    from app.models import Assignment, Course, CourseCompletion, UTCDateTime
+    from app.models import Assignment, Course, CourseCompletion
     from app.tracking import rules
 
     now = datetime.now(timezone.utc)
@@ -57,12 +71,6 @@ def test_0010_carries_statuses_over_and_restores_only_the_wrongly_reset(tmp_path
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             flask_migrate.upgrade(revision="0009")
-
-            def run(sql, **values):
-                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
-                                                   if isinstance(value, datetime)])
-                with db.engine.begin() as connection:
-                    connection.execute(statement, values)
 
             run("INSERT INTO agency (id, code, name, kind, path, depth, is_active, created_at) VALUES "
                 "(1, 'P', 'Tỉnh', 'province', '/1/', 0, true, :t)", t=now)
@@ -117,20 +125,10 @@ def test_0019_fills_the_weekly_completion_tallies_from_the_current_completions(t
     the archived one left out."""
     from datetime import date, datetime, timezone
 
-    from sqlalchemy import bindparam
-
-    from app.models import UTCDateTime
-
     with blank_database(tmp_path, "weekly") as url:
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             flask_migrate.upgrade(revision="0018")
-
-            def run(sql, **values):
-                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
-                                                   if isinstance(value, datetime)])
-                with db.engine.begin() as connection:
-                    connection.execute(statement, values)
 
             now = datetime(2026, 12, 7, 5, tzinfo=timezone.utc)
             run("INSERT INTO agency (id, code, name, kind, path, depth, is_active, created_at) VALUES "
@@ -164,21 +162,11 @@ def test_0021_fills_the_coverage_of_the_active_assignments_from_the_paths(tmp_pa
     """Each active assignment covers its agency and every one below it; a cancelled one, none."""
     from datetime import datetime, timedelta, timezone
 
-    from sqlalchemy import bindparam
-
-    from app.models import UTCDateTime
-
     now = datetime.now(timezone.utc)
     with blank_database(tmp_path, "coverage") as url:
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             flask_migrate.upgrade(revision="0020")
-
-            def run(sql, **values):
-                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
-                                                   if isinstance(value, datetime)])
-                with db.engine.begin() as connection:
-                    connection.execute(statement, values)
 
             for id_, parent, path in ((1, None, "/1/"), (2, 1, "/1/2/"), (3, 2, "/1/2/3/"), (4, 1, "/1/4/")):
                 run("INSERT INTO agency (id, code, name, kind, parent_id, path, depth, is_active, created_at) VALUES "

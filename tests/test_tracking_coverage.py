@@ -157,6 +157,17 @@ def test_rebuild_fills_the_table_for_data_written_in_bulk(tree, fixture_course):
     assert_coverage_exact()
 
 
+def _commit_in_turn(ahead, behind):
+    """`ahead` writes its coverage rows (what its commit does first: it then holds the lock), then
+    `behind` commits and must wait for it; `ahead` commits, then `behind` finishes."""
+    errors = []
+    coverage.apply(ahead)
+    thread = in_background_until_blocked(behind.commit, errors)
+    ahead.commit()
+    thread.join()
+    assert errors == []
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("first", ["assignment", "agency"])
 def test_an_assignment_and_a_new_agency_below_it_at_once(app, tree, fixture_course, first):
@@ -169,19 +180,14 @@ def test_an_assignment_and_a_new_agency_below_it_at_once(app, tree, fixture_cour
 
     course_id, a_id, a1_id = fixture_course.id, tree["a"].id, tree["a1"].id
     manager, admin = Session(db.engine), Session(db.engine)
-    errors = []
     try:
         _assign(manager.get(Course, course_id), manager.get(Agency, a_id), session=manager)
         create_agency(admin, code="NEW", name="Xã Mới", kind="commune", parent=admin.get(Agency, a1_id))
         ahead, behind = (manager, admin) if first == "assignment" else (admin, manager)
-        coverage.apply(ahead)  # what its commit does first: it now holds the lock
-        thread = in_background_until_blocked(behind.commit, errors)
-        ahead.commit()
-        thread.join()
+        _commit_in_turn(ahead, behind)
     finally:
         for session in (manager, admin):
             session.close()
-    assert errors == []
     new_id = db.session.scalar(select(Agency.id).where(Agency.code == "NEW"))
     assert db.session.scalar(select(func.count()).select_from(AssignmentCoverage)
                              .where(AssignmentCoverage.agency_id == new_id)) == 1
@@ -197,17 +203,12 @@ def test_a_subtree_moved_away_while_its_old_parent_is_given_an_assignment(app, t
     make_user(agency=tree["b1"])
     course_id, b_id, b1_id, a_id = fixture_course.id, tree["b"].id, tree["b1"].id, tree["a"].id
     mover, manager = Session(db.engine), Session(db.engine)
-    errors = []
     try:
         move_agency(mover, mover.get(Agency, b1_id), mover.get(Agency, a_id))
-        coverage.apply(mover)
         _assign(manager.get(Course, course_id), manager.get(Agency, b_id), session=manager)
-        thread = in_background_until_blocked(manager.commit, errors)
-        mover.commit()
-        thread.join()
+        _commit_in_turn(mover, manager)
     finally:
         for session in (mover, manager):
             session.close()
-    assert errors == []
     assert_coverage_exact()
     assert_summaries_follow(db.session.get(Course, course_id), [db.session.get(Agency, tree["root"].id)])
