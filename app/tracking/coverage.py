@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..models import Agency, Assignment, AssignmentCoverage
 
-#: session.info keys: {assignment id} and {agency id: root of a subtree} to rewrite at the commit
+#: session.info keys: {assignment id} and {agency id, the root of a subtree} to rewrite at the commit
 _ASSIGNMENTS, _SUBTREES = "coverage.assignments", "coverage.subtrees"
 #: advisory lock (class, key) of every coverage write; tracking.progress uses 874 and 875, jobs 876
 _LOCK = (877, 0)
@@ -52,6 +52,7 @@ def mark_subtree(session: Session, agency_id: int) -> None:
 
 
 def is_pending(session: Session) -> bool:
+    """Are changes of this transaction still to be written to the table?"""
     return bool(session.info.get(_ASSIGNMENTS) or session.info.get(_SUBTREES))
 
 
