@@ -850,6 +850,26 @@ class Assignment(db.Model):
     cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
 
 
+class AssignmentCoverage(db.Model):
+    """One agency an active assignment covers: the agency it was given to or one below it.
+
+    A derived table, kept exact by `tracking.coverage` (assignments given, moved, cancelled;
+    agencies created, moved, merged, deleted): the recount reads the assignments governing a
+    course's agencies from it by index instead of finding each assignment's subtree by its path
+    (`rules.person_statuses`). Every active assignment is here, started or not: its start is
+    compared with the clock when read. Migration 0021; docs/tracking.md.
+    """
+
+    __tablename__ = "assignment_coverage"
+    __table_args__ = (Index("ix_assignment_coverage_course_agency", "course_id", "agency_id"),)
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    #: the assignment's course, copied so that one course's rows are one index range
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+
+
 # -- tracking: progress per agency and course (migration 0009) ---------------------------------------
 
 class AgencyProgress(db.Model):

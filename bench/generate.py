@@ -591,7 +591,8 @@ def generate(scale: float, label: str, seed: int = 874) -> Dataset:
     phase.done("answer and completion tallies counted")
     writer.finish()
     phase.done("statistics gathered" if engine.dialect.name == "postgresql" else "file closed")
-    # The progress summaries the dashboards read (`tracking.progress`), counted with statistics.
+    # The progress summaries the dashboards read (`tracking.progress`), counted with statistics;
+    # the table of which assignments cover which agencies (`tracking.coverage`) is written first.
     rows.counts["agency_progress"] = progress.rebuild(db.session)
     db.session.commit()
     analyze_counts(db.session)

@@ -67,7 +67,8 @@ def main(learners: int, managers: int, plan_path: Path) -> None:
         writer.write("assignment", [(1, course.id, 1, start, now + timedelta(days=30), None, None, True, start)])
         writer.commit()
         writer.finish()
-        progress.rebuild(db.session)  # written in bulk: the summaries are counted once, afterwards
+        # Written in bulk: the assignments' coverage and the summaries are counted once, afterwards.
+        progress.rebuild(db.session)
         db.session.commit()
     plan = {
         "password": PASSWORD, "course": course.slug, "root_agency": 1, "lessons": list(lessons),

@@ -169,6 +169,7 @@ def assert_stored_follow(course, root, *, now=None):
     from app.tracking import progress, rules, services
 
     now = now or utcnow()
+    assert_coverage_exact()
     assert progress.people_stored(db.session, course, now), "the stored standings should answer"
     stored = {row.user_id: row for row in db.session.execute(select(services.stored_people(db.session, course, root, now)))}
     computed = {row.user_id: row for row in db.session.execute(select(services.computed_people(db.session, course, root, now)))}
@@ -195,6 +196,17 @@ def assert_stored_follow(course, root, *, now=None):
                                   activity, now)
         expected[person.id] = (standing.status, standing.due_at)
     assert {user_id: (row.status, row.due_at) for user_id, row in stored.items()} == expected, root.path
+
+
+def assert_coverage_exact():
+    """The assignments' coverage table (`tracking.coverage`) holds exactly what the paths say, with
+    nothing of this transaction left to write."""
+    from app.extensions import db
+    from app.tracking import coverage
+
+    assert not coverage.is_pending(db.session), "every change should have been written by now"
+    missing, extra = coverage.check(db.session)
+    assert (missing, extra) == (set(), set())
 
 
 def in_background_until_blocked(work, errors: list):

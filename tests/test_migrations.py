@@ -9,6 +9,20 @@ from app.extensions import db
 from support import blank_database
 
 
+def run(sql, **values):
+    """Write rows as an older schema had them, bypassing the models (datetimes bound as the app stores them)."""
+    from datetime import datetime
+
+    from sqlalchemy import bindparam
+
+    from app.models import UTCDateTime
+
+    statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
+                                       if isinstance(value, datetime)])
+    with db.engine.begin() as connection:
+        connection.execute(statement, values)
+
+
 def test_upgrade_matches_the_models_and_downgrade_removes_everything(tmp_path):
     with blank_database(tmp_path) as url:
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
@@ -46,9 +60,9 @@ def test_0010_carries_statuses_over_and_restores_only_the_wrongly_reset(tmp_path
     commune's newer one-off assignment that (by the old rule) reset a completion made before it."""
     from datetime import datetime, timedelta, timezone
 
-    from sqlalchemy import bindparam, select
+    from sqlalchemy import select
 
-    from app.models import Assignment, Course, CourseCompletion, UTCDateTime
+    from app.models import Assignment, Course, CourseCompletion
     from app.tracking import rules
 
     now = datetime.now(timezone.utc)
@@ -57,12 +71,6 @@ def test_0010_carries_statuses_over_and_restores_only_the_wrongly_reset(tmp_path
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             flask_migrate.upgrade(revision="0009")
-
-            def run(sql, **values):
-                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
-                                                   if isinstance(value, datetime)])
-                with db.engine.begin() as connection:
-                    connection.execute(statement, values)
 
             run("INSERT INTO agency (id, code, name, kind, path, depth, is_active, created_at) VALUES "
                 "(1, 'P', 'Tỉnh', 'province', '/1/', 0, true, :t)", t=now)
@@ -117,20 +125,10 @@ def test_0019_fills_the_weekly_completion_tallies_from_the_current_completions(t
     the archived one left out."""
     from datetime import date, datetime, timezone
 
-    from sqlalchemy import bindparam
-
-    from app.models import UTCDateTime
-
     with blank_database(tmp_path, "weekly") as url:
         app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             flask_migrate.upgrade(revision="0018")
-
-            def run(sql, **values):
-                statement = text(sql).bindparams(*[bindparam(name, type_=UTCDateTime()) for name, value in values.items()
-                                                   if isinstance(value, datetime)])
-                with db.engine.begin() as connection:
-                    connection.execute(statement, values)
 
             now = datetime(2026, 12, 7, 5, tzinfo=timezone.utc)
             run("INSERT INTO agency (id, code, name, kind, path, depth, is_active, created_at) VALUES "
@@ -156,5 +154,34 @@ def test_0019_fills_the_weekly_completion_tallies_from_the_current_completions(t
                     "SELECT agency_id, week, completed FROM completion_tally")))
             weeks = {(agency, date.fromisoformat(str(week)), count) for agency, week, count in rows}
             assert weeks == {(agency, day, 1) for agency in (1, 2) for day in (date(2026, 11, 30), date(2026, 11, 23))}
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_0021_fills_the_coverage_of_the_active_assignments_from_the_paths(tmp_path):
+    """Each active assignment covers its agency and every one below it; a cancelled one, none."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    with blank_database(tmp_path, "coverage") as url:
+        app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            flask_migrate.upgrade(revision="0020")
+
+            for id_, parent, path in ((1, None, "/1/"), (2, 1, "/1/2/"), (3, 2, "/1/2/3/"), (4, 1, "/1/4/")):
+                run("INSERT INTO agency (id, code, name, kind, parent_id, path, depth, is_active, created_at) VALUES "
+                    "(:id, :code, :code, 'unit', :parent, :path, 0, true, :t)",
+                    id=id_, code=f"A{id_}", parent=parent, path=path, t=now)
+            run("INSERT INTO course (id, slug, title, summary, status, content_hash) VALUES "
+                "(1, 'k', 'Khóa', '', 'published', 'h')")
+            for id_, agency, active in ((1, 2, True), (2, 1, False), (3, 4, True)):
+                run("INSERT INTO assignment (id, course_id, agency_id, starts_at, due_at, is_active, created_at) "
+                    "VALUES (:id, 1, :a, :s, :d, :active, :s)", id=id_, a=agency, active=active,
+                    s=now + timedelta(days=3), d=now + timedelta(days=30))  # not started: covered all the same
+
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                rows = connection.execute(text("SELECT assignment_id, agency_id, course_id FROM assignment_coverage"))
+                assert set(rows.tuples()) == {(1, 2, 1), (1, 3, 1), (3, 4, 1)}
             db.session.remove()
             db.engine.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from ..audit import record
 from ..models import AGENCY_KINDS, Agency, Assignment, CourseCompletion, ManagerScope, User
-from ..tracking import progress
+from ..tracking import coverage, progress
 from ..tracking.tallies import move_tallies
 
 
@@ -61,6 +61,7 @@ def move_agency(session: Session, agency: Agency, new_parent: Agency | None,
     )
     session.expire_all()
     move_tallies(session, agency, old_ancestor_ids, new_parent.ancestor_ids() if new_parent else [])
+    coverage.mark_subtree(session, agency.id)  # the UPDATE of its paths is not seen by the ORM
     progress.mark_subtree(session, agency.id)  # other assignments may govern it now
     _audit(session, actor, "agency.moved", agency, before=before,
            after={"parent": new_parent.code if new_parent else None})

@@ -52,7 +52,8 @@ from sqlalchemy.orm import Session, load_only
 
 from ..models import (Agency, AgencyProgress, Assignment, Attempt, Course, CourseActivity, CourseCompletion, Lesson,
                       LessonProgress, PersonCourseStatus, ProgressCycle, Quiz, User, upsert_insert, utcnow)
-from .rules import STATUSES, earlier, person_statuses, stored_status_sql
+from . import coverage
+from .rules import STATUSES, earlier, person_statuses, scope_terms, stored_status_sql
 
 #: session.info keys: {(agency id, course id or None)}, {(user id, course id or None)}, subtrees alike
 _AGENCIES, _USERS, _SUBTREES = "progress.agencies", "progress.users", "progress.subtrees"
@@ -179,6 +180,8 @@ def _recount_before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer commit recounts
     session.flush()  # the commit's own flush comes after this hook: notice its changes now
+    # Before any recount reads it, and before the recounts' locks (always taken in this order).
+    coverage.apply(session)
     facts = session.info.pop(_FACTS, set())
     # At the commit, not when noticed: the locks are held for the commit only, and a move of the
     # person committed meanwhile is waited for (read FOR SHARE) and then counted with.
@@ -284,17 +287,21 @@ def recount(session: Session, *, agencies=(), users=(), subtrees=()) -> None:
         _counted(session, course_id, now, within=root)
 
 
-def rebuild(session: Session) -> int:
+def rebuild(session: Session, *, from_paths: bool = False) -> int:
     """Count every agency and course afresh: after data loaded in bulk (bench, load tests) or to
-    repair. Returns the rows written."""
+    repair; the assignments' coverage (`coverage.rebuild`) is rewritten first. Returns the rows
+    written. `from_paths` finds each assignment's subtree by its path instead, leaving the
+    coverage table alone: for migration 0017, which runs before the table exists."""
     now = utcnow()
+    if not from_paths:
+        coverage.rebuild(session)
     _lock(session, root_ids=set(session.scalars(select(Agency.id).where(Agency.parent_id.is_(None)))))
     session.execute(delete(AgencyProgress))
     session.execute(delete(PersonCourseStatus))
     # Only the ids are read: migration 0017 runs this against the schema of its time.
     for course in session.scalars(select(Course).options(load_only(Course.id))
                                   .where(Course.id.in_(_assigned_course_ids(session)))):
-        _recount(session, course, now)
+        _recount(session, course, now, terms=scope_terms(session, course, None, now) if from_paths else None)
         _counted(session, course.id, now)
     session.flush()
     return session.scalar(select(func.count()).select_from(AgencyProgress))
@@ -347,9 +354,10 @@ def _lock(session: Session, *, agency_ids=(), root_ids=(), paths: dict[int, str]
     session.execute(select(*calls))  # PostgreSQL evaluates a select list from left to right
 
 
-def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None, root: Agency | None = None) -> None:
+def _recount(session: Session, course: Course, now: datetime, *, agency_ids=None, root: Agency | None = None,
+             terms=None) -> None:
     """Replace the rows of these agencies (or of the subtree, or all) for the course by a fresh count."""
-    people = person_statuses(session, course, root, now, agency_ids=agency_ids)
+    people = person_statuses(session, course, root, now, agency_ids=agency_ids, terms=terms)
     waiting = people.c.status.in_(("in_progress", "not_started"))
     ranked = select(people, func.min(case((waiting, people.c.due_at))).over(partition_by=people.c.agency_id)
                     .label("first_due")).subquery("ranked")

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Integer, String, and_, case, cast, false, func, literal, null, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session, aliased
 
-from ..models import Agency, Assignment, Course, CourseActivity, CourseCompletion, UTCDateTime, User
+from ..models import Agency, Assignment, AssignmentCoverage, Course, CourseActivity, CourseCompletion, UTCDateTime, User
+from . import coverage
 
 STATUSES = ("completed", "in_progress", "not_started", "overdue")
 
@@ -193,6 +194,40 @@ def _days_before(session: Session, moment, days):
     return type_coerce(func.strftime("%Y-%m-%d %H:%M:%f000", moment, shift), UTCDateTime)
 
 
+def _days_after(session: Session, moment: datetime, days):
+    """SQL: the moment `moment` (a value) plus `days` (a column) days, to the microsecond."""
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(cast(literal(moment, UTCDateTime), UTCDateTime) + func.make_interval(0, 0, 0, days),
+                           UTCDateTime)
+    # SQLite keeps datetimes as text with microseconds, which its date functions drop: they are
+    # added back (a shift by whole days leaves them as they are).
+    moment = moment.astimezone(timezone.utc)
+    shift = literal("+", String) + cast(days, String) + literal(" days", String)
+    return type_coerce(func.strftime("%Y-%m-%d %H:%M:%S", literal(moment.strftime("%Y-%m-%d %H:%M:%S"), String), shift)
+                       + literal(f".{moment.microsecond:06d}", String), UTCDateTime)
+
+
+def _stored_scopes(session: Session, course: Course, root: Agency | None, now: datetime, agency_ids):
+    """SQL: per agency of `root`'s subtree, each started active assignment covering it, from the
+    coverage table (one index range of the course), with the columns of a literal scope below."""
+    covered = AssignmentCoverage
+    recurring = Assignment.recertify_days.is_not(None)
+    scope = (select(covered.agency_id.label("agency_id"), Agency.path.label("path"),
+                    Assignment.due_at.label("due_at"),
+                    type_coerce(case((recurring, _days_after(session, now, Assignment.recertify_days)), else_=None),
+                                UTCDateTime).label("recertify_after"),
+                    Assignment.recertify_days.label("recertify_days"))
+             .select_from(covered)
+             .join(Assignment, Assignment.id == covered.assignment_id)
+             .join(Agency, Agency.id == covered.agency_id)
+             .where(covered.course_id == course.id, Assignment.starts_at <= now))
+    if root is not None:
+        scope = scope.where(Agency.path.startswith(root.path, autoescape=True))
+    if agency_ids is not None:
+        scope = scope.where(covered.agency_id.in_(agency_ids))
+    return scope
+
+
 def earlier(a, b):
     """SQL: the earlier of two moments, either of which may be NULL (no moment)."""
     return case((a.is_(None), b), (b.is_(None), a), (a < b, a), else_=b)
@@ -200,6 +235,26 @@ def earlier(a, b):
 
 def _later(a, b):
     return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _literal_scopes(session: Session, terms: list[Terms], root: Agency | None, now: datetime, agency_ids):
+    """SQL: per agency of `root`'s subtree, each of the given terms covering it, found by its path
+    (one indexed range of paths each, the path a literal): for hypothetical terms (a preview) and
+    for migration 0017, which predates the coverage table."""
+    scopes = []
+    for item in terms or [None]:
+        scope = select(Agency.id.label("agency_id"), Agency.path.label("path"),
+                       _typed(session, item.due_at if item else None, UTCDateTime).label("due_at"),
+                       _typed(session, now + timedelta(days=item.recertify_days)
+                              if item and item.is_recurring else None, UTCDateTime).label("recertify_after"),
+                       _typed(session, item.recertify_days if item else None, Integer).label("recertify_days"))
+        scope = scope.where(Agency.path.startswith(item.path, autoescape=True) if item else false())
+        if root is not None:
+            scope = scope.where(Agency.path.startswith(root.path, autoescape=True))
+        if agency_ids is not None:
+            scope = scope.where(Agency.id.in_(agency_ids))
+        scopes.append(scope)
+    return scopes[0] if len(scopes) == 1 else union_all(*scopes)
 
 
 def person_statuses(session: Session, course: Course, root: Agency | None, now: datetime, *,
@@ -214,28 +269,19 @@ def person_statuses(session: Session, course: Course, root: Agency | None, now: 
     own due date passing, `stable_from` (the last such moment up to `now`) and `window_next` (the
     next recertification window to open after it); `window_past`, the last window opened by `now`.
 
-    `terms` replaces the assignments read from the database (the preview of a change); `name` tells
-    two of these apart in one statement. Each
-    assignment's subtree is found first (one indexed range of paths each), and its people are
-    joined to it by agency id; a person under several assignments is one group.
+    The agencies' governing assignments are found first, from the coverage table (`coverage`: one
+    index range of the course, whatever the number of assignments), and their people are joined to
+    them by agency id; a person under several assignments is one group. `terms` replaces the
+    assignments read from the database (the preview of a change): each one's subtree is then found
+    by its path. `name` tells two of these apart in one statement.
     """
-    terms = scope_terms(session, course, root, now) if terms is None else [t for t in terms if relevant(t, root)]
-    scopes = []
-    for item in terms or [None]:
-        scope = select(Agency.id.label("agency_id"), Agency.path.label("path"),
-                       _typed(session, item.due_at if item else None, UTCDateTime).label("due_at"),
-                       _typed(session, now + timedelta(days=item.recertify_days)
-                              if item and item.is_recurring else None, UTCDateTime).label("recertify_after"),
-                       _typed(session, item.recertify_days if item else None, Integer).label("recertify_days"))
-        scope = scope.where(Agency.path.startswith(item.path, autoescape=True) if item else false())
-        if root is not None:
-            scope = scope.where(Agency.path.startswith(root.path, autoescape=True))
-        if agency_ids is not None:
-            scope = scope.where(Agency.id.in_(agency_ids))
-        scopes.append(scope)
+    if terms is None:
+        coverage.apply(session)  # this transaction's changes of assignments and agencies first
+        assigned = _stored_scopes(session, course, root, now, agency_ids)
+    else:
+        assigned = _literal_scopes(session, [t for t in terms if relevant(t, root)], root, now, agency_ids)
     # Materialised, so that PostgreSQL finds each subtree once rather than once per person.
-    assigned = (scopes[0] if len(scopes) == 1 else union_all(*scopes)).cte(f"{name}_assigned") \
-        .prefix_with("MATERIALIZED", dialect="postgresql")
+    assigned = assigned.cte(f"{name}_assigned").prefix_with("MATERIALIZED", dialect="postgresql")
     activity = aliased(CourseActivity)
     completion = aliased(CourseCompletion)
     expires = completion.expires_at

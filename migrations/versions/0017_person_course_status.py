@@ -63,7 +63,7 @@ def upgrade():
                      [{"id": id_, "folded": strip_diacritics(name)} for id_, name in names])
     from app.tracking import progress  # the rule lives there once; the migration does not copy it
     session = Session(bind=op.get_bind())
-    progress.rebuild(session)
+    progress.rebuild(session, from_paths=True)  # assignment_coverage comes with 0021
     session.flush()
 
 
