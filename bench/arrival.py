@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -26,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the first few learners fill the per-process caches (question cards, choice keys), as the first
 #: minutes of an exam hour do in each gunicorn worker: not timed
 WARMUP = 5
-ATTEMPT_RE = re.compile(r"/attempts/(\d+)")
 
 
 #: when set (--profile), the requests named in PROFILED run under this cProfile.Profile
@@ -49,7 +47,7 @@ def _timed(samples: dict[str, list[float]], name: str, call):
 def _arrive(client, plan: dict, username: str, samples: dict[str, list[float]]) -> None:
     """One learner's first arrival at the final test, each request checked, then timed into `samples`."""
     from bench.measure import sign_in
-    from loadtest.servers import attempt_questions, csrf_in, some_answer
+    from loadtest.servers import attempt_questions, csrf_in, some_answer, started_attempt
 
     sign_in(client, username, plan["password"])  # before the exam opens: not timed
     slug = plan["final"]
@@ -57,15 +55,12 @@ def _arrive(client, plan: dict, username: str, samples: dict[str, list[float]]) 
     assert page.status_code == 200, page.status_code
     token = csrf_in(page.get_data(as_text=True))
     started = _timed(samples, "start", lambda: client.post(f"/quizzes/{slug}/start", data={"csrf_token": token}))
-    if started.status_code in (302, 303):
-        match = ATTEMPT_RE.search(started.headers["Location"])
-        assert match, f"the start went to {started.headers['Location']}"
-        attempt_id = int(match.group(1))
+    attempt_id = started_attempt(started.status_code, started.headers)
+    assert attempt_id is not None, (started.status_code, dict(started.headers))
+    if started.status_code == 302:  # a redirect to the attempt page (the app before 7 December)
         attempt = _timed(samples, "attempt page", lambda: client.get(f"/attempts/{attempt_id}"))
     else:  # the start answered with the attempt page itself
-        assert started.status_code == 200, started.status_code
         attempt = started
-        attempt_id = int(ATTEMPT_RE.search(attempt.get_data(as_text=True)).group(1))
     assert attempt.status_code == 200, attempt.status_code
     for position, kind, choices in attempt_questions(attempt.get_data(as_text=True)):  # every answer, as the exam
         saved = _timed(samples, "save", lambda: client.post(

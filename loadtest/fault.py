@@ -75,7 +75,7 @@ class Learner(threading.Thread):
         runs before an answer (position ≥ 1) or the submission (position 0) is sent for good."""
         token = csrf_in(self.send("GET", f"/quizzes/{slug}", (200,), label="quiz page").text)
         page = self.send("POST", f"/quizzes/{slug}/start", (200,), {"csrf_token": token}, label="start")
-        attempt_id = started_attempt(page.status, page.headers, page.text)
+        attempt_id = started_attempt(page.status, page.headers)
         self.log("start", attempt=attempt_id, user=self.username)
         for position, kind, choices in attempt_questions(page.text):
             keys = some_answer(kind, choices, self.rng)

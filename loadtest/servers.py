@@ -21,16 +21,17 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-ATTEMPT_RE = re.compile(r"/attempts/(\d+)")
+#: the address of an attempt itself (not of one of its questions or its review)
+STARTED_RE = re.compile(r"/attempts/(\d+)$")
 QUESTION_RE = re.compile(r'class="answer-form" action="/attempts/\d+/questions/(\d+)"(.*?)</form>', re.S)
 CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="answer" value="([^"]+)"')
 
 
-def started_attempt(status: int, headers, html: str) -> int | None:
+def started_attempt(status: int, headers) -> int | None:
     """The attempt a start opened: a quiz's start answers with the attempt page itself (200, its
-    address in Content-Location); a practice or a refresher redirects to it (302)."""
+    address in Content-Location); a practice or a refresher redirects to it (302). None otherwise."""
     address = headers.get("Content-Location" if status == 200 else "Location") or ""
-    match = ATTEMPT_RE.search(address) if status in (200, 302) else None
+    match = STARTED_RE.search(address) if status in (200, 302) else None
     return int(match.group(1)) if match else None
 
 

@@ -169,18 +169,7 @@ STATUS_LABELS = {"not_started": "Chưa bắt đầu", "in_progress": "Đang họ
 
 def attempts_used(session: Session, user: User, quiz: Quiz) -> int:
     """Attempts at this quiz since the learner's current completion (all, without one)."""
-    return _attempts_since(session, user, quiz)[0]
-
-
-def _attempts_since(session: Session, user: User, quiz: Quiz,
-                    since: datetime | None = None) -> tuple[int, int, int]:
-    """(attempts, passed attempts) at this quiz since the learner's current completion, and the
-    number the next attempt takes (attempts of every period are numbered on), in one query."""
-    since = Attempt.started_at > (since or completed_since(session, user, quiz.course_id))
-    used, passed, last = session.execute(select(
-        func.count(Attempt.id).filter(since), func.count(Attempt.id).filter(since & Attempt.passed.is_(True)),
-        func.max(Attempt.number)).where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)).one()
-    return used or 0, passed or 0, (last or 0) + 1
+    return quiz_standing(session, user, quiz).used
 
 
 @dataclass(frozen=True)
@@ -198,8 +187,9 @@ class QuizStanding:
 
 
 def quiz_standing(session: Session, user: User, quiz: Quiz) -> QuizStanding:
-    """The open attempt, the current completion, the attempts used and passed since it and the last
-    activity, in one statement: a start is the exam hour's commonest arrival, and these were four."""
+    """The open attempt, the current completion, the attempts used and passed since it (the next
+    attempt's number goes on from every period's) and the last activity, in one statement: a start
+    is the exam hour's commonest arrival, and these were four."""
     completed = select(CourseCompletion.completed_at).where(
         CourseCompletion.user_id == user.id, CourseCompletion.course_id == quiz.course_id,
         CourseCompletion.archived_at.is_(None)).scalar_subquery()
@@ -424,7 +414,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, *, now: datetime | N
 
 def any_passed(session: Session, user: User, quiz: Quiz) -> bool:
     """Passed since the learner's current completion (ever, without one)."""
-    return _attempts_since(session, user, quiz)[1] > 0
+    return quiz_standing(session, user, quiz).passed > 0
 
 
 def wrong_topic_ids(session: Session, user: User, course: Course) -> list[int]:
