@@ -256,12 +256,15 @@ def fault(learners: int, duration: int, kills: int) -> None:
 
     report = check.Report()
     events: list[str] = []
-    with stack(learners, 0) as servers:
+    desk = faults.ACCOUNTS_PER_LEARNER
+    with stack(learners * desk, 0) as servers:
         plan = json.loads((servers.work / "plan.json").read_text())
         stop_event, tally = threading.Event(), Counter()
         log = faults.sent_log(servers.work)
-        threads = [faults.Learner(servers.port, tuple(account), plan, log, stop_event, tally, number)
-                   for number, account in enumerate(plan["learners"])]
+        accounts = [tuple(account) for account in plan["learners"]]
+        threads = [faults.Learner(servers.port, accounts[number * desk:(number + 1) * desk], plan, log, stop_event,
+                                  tally, number)
+                   for number in range(learners)]
         # First, deterministically: an answer and a submission cut while inside a worker's transaction.
         targeted = threads.pop()
         targeted.sign_in()

@@ -243,13 +243,21 @@ def test_no_correct_answer_or_explanation_before_submission(client, signed_in, c
 def test_submit_grades_once_and_review_explains(client, signed_in, course):
     attempt_id = _start(client)
     _answer_all_correctly(client, attempt_id)
-    assert _submit(client, attempt_id).status_code == 302
-    assert _submit(client, attempt_id).status_code == 302  # a double click
+    # The submission answers with the review itself; its address is the review's (a reload is a GET).
+    address = f"/attempts/{attempt_id}/review"
+    submitted = _submit(client, attempt_id)
+    assert submitted.status_code == 200 and submitted.headers["Content-Location"] == address
+    assert f'data-address="{address}"' in submitted.get_data(as_text=True)
+    again = _submit(client, attempt_id)  # a double click
+    assert again.status_code == 200 and again.headers["Content-Location"] == address
     attempt = db.session.get(Attempt, attempt_id)
     assert attempt.status == "submitted" and attempt.score == 3 and attempt.score_percent == 100 and attempt.passed
     assert db.session.scalar(select(func.count(Attempt.id))) == 1
-    review = client.get(f"/attempts/{attempt_id}/review").get_data(as_text=True)
+    review = client.get(address).get_data(as_text=True)
     assert "100% — Đạt" in review and "Giải thích" in review
+    # What the submission answered is the review, and it matches what the review's address shows.
+    form_token = re.compile(r'value="[^"]+" name="csrf_token"|name="csrf_token" type="hidden" value="[^"]+"')
+    assert form_token.sub("", submitted.get_data(as_text=True)) == form_token.sub("", review)
     assert "Bài đăng nêu tên, tuổi và nơi ở của người bệnh" in review
     assert "“chia sẻ thông tin tích cực, những tấm gương người tốt, việc tốt”" in review
     response = _answer(client, attempt_id, 1, ["a"])
@@ -362,9 +370,9 @@ def _take_as_a_browser(client, started) -> tuple[int | None, list[str]]:
     token = csrf_token(client, "/")
     for action, value in CHOICE_INPUT_RE.findall(page):
         client.post(action, data={"answer": [value], "csrf_token": token}, headers={"X-Requested-With": "fetch"})
-    client.post(f"/attempts/{attempt_id}/submit", data={"csrf_token": token})
+    submitted = client.post(f"/attempts/{attempt_id}/submit", data={"csrf_token": token}, follow_redirects=True)
     review = client.get(f"/attempts/{attempt_id}/review", follow_redirects=True)
-    return attempt_id, [page, review.get_data(as_text=True)]
+    return attempt_id, [page, submitted.get_data(as_text=True), review.get_data(as_text=True)]
 
 
 def _final_leaks(final_id: int, pages: list[str]) -> list[str]:

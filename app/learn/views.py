@@ -210,12 +210,12 @@ def start_quiz(slug: str):
         return redirect(url_for("learn.quiz", slug=slug))
     # The answer is the attempt page itself, not a redirect to it: in an exam hour every learner
     # arrives at once, and a second request per arrival was a quarter of the arrival's cost. It is
-    # rendered before the commit (which would expire, and reload, all it shows); the page's script
-    # puts the attempt's own address in the address bar (Content-Location says it too), so a reload
-    # or a bookmark is a GET of the attempt. A second POST of the form resumes the same attempt.
-    page, address = _attempt_page(attempt), url_for("learn.attempt", attempt_id=attempt.id)
+    # rendered before the commit (which would expire, and reload, all it shows); every page's
+    # script (site.js) puts the attempt's own address in the address bar (Content-Location says it
+    # too), so a reload or a bookmark is a GET of the attempt. A second POST resumes the same attempt.
+    page = _attempt_page(attempt)
     db.session.commit()
-    return page, 200, {"Content-Location": address}
+    return page, 200, {"Content-Location": url_for("learn.attempt", attempt_id=attempt.id)}
 
 
 @bp.route("/courses/<slug>/practice", methods=["POST"])
@@ -263,7 +263,7 @@ def _attempt_page(attempt: Attempt) -> str:
     tokens = {item.position: services.choice_tokens(_secret(), attempt.id, item.position, item.choice_order)
               for item in items}
     return render_template("learn/attempt.html", attempt=attempt, items=items, parts=parts, tokens=tokens,
-                           form=EmptyForm())
+                           form=EmptyForm(), page_address=url_for("learn.attempt", attempt_id=attempt.id))
 
 
 @bp.route("/attempts/<int:attempt_id>/questions/<int:position>", methods=["POST"])
@@ -298,8 +298,10 @@ def submit(attempt_id: int):
         abort(400)
     expired = services.is_past_deadline(attempt, utcnow())
     services.submit_attempt(db.session, attempt, expired=expired)
-    db.session.commit()
-    return redirect(url_for("learn.review", attempt_id=attempt.id))
+    # The answer is the review itself, not a redirect to it: as with the start, in an exam hour the
+    # submissions come in a wave, and the second request per learner (its user, its attempt, the
+    # reloads after a commit) was a third of the wave's cost. Its address is put in the address bar.
+    return _review_response(attempt)
 
 
 @bp.route("/attempts/<int:attempt_id>/review")
@@ -307,21 +309,32 @@ def submit(attempt_id: int):
 def review(attempt_id: int):
     """After submission: each answer and, for the questions answered, the correct one, the
     explanation and its sources (an unanswered question's answer stays unseen)."""
-    attempt = get_own_attempt_or_404(attempt_id)
+    return _review_response(get_own_attempt_or_404(attempt_id))
+
+
+def _review_response(attempt: Attempt):
+    """The review of a closed attempt (one whose time is up is graded first), or a redirect: to the
+    attempt while it is open, or to the learner's open final test (no answer of the bank is shown
+    while one is open). The page is rendered before the commit, which would expire, and reload, all
+    it shows; what the grading of an expired attempt wrote is committed either way."""
     services.close_if_expired(db.session, attempt)
-    db.session.commit()
     if attempt.is_open:
+        db.session.commit()
         flash("Bài làm chưa được nộp.", "info")
         return redirect(url_for("learn.attempt", attempt_id=attempt.id))
-    try:  # no answer of the bank is shown while a final test is open
+    try:
         services.require_no_open_final(db.session, current_user)
     except services.FinalTestOpen as error:
         db.session.commit()
         flash(str(error), "warning")
         return redirect(url_for("learn.attempt", attempt_id=error.attempt_id))
+    address = url_for("learn.review", attempt_id=attempt.id)
     items = _question_rows(attempt, AttemptQuestion.score)
     parts = review_parts(db.session, {item.question_version_id: item.content_hash for item in items})
-    return render_template("learn/review.html", attempt=attempt, items=items, parts=parts, form=EmptyForm())
+    page = render_template("learn/review.html", attempt=attempt, items=items, parts=parts, form=EmptyForm(),
+                           page_address=address)
+    db.session.commit()
+    return page, 200, {"Content-Location": address}
 
 
 @bp.route("/courses/<slug>/commit", methods=["GET", "POST"])

@@ -7,12 +7,6 @@
   "use strict";
   var bar = document.getElementById("attempt");
   if (!bar) { return; }
-  // Starting an attempt answers with this page (a POST): show the attempt's own address, so that
-  // a reload or a bookmark opens the attempt rather than posting the start again.
-  var address = bar.getAttribute("data-url");
-  if (address && window.history && window.history.replaceState && window.location.pathname !== address) {
-    window.history.replaceState(null, "", address + window.location.hash);
-  }
   var forms = Array.prototype.slice.call(document.querySelectorAll("form.answer-form"));
   var countEl = document.getElementById("answered-count");
   var networkEl = document.getElementById("network-status");

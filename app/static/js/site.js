@@ -1,6 +1,12 @@
 // Every page: move focus to a form's error summary so that it is read first (GOV.UK pattern).
 (function () {
   "use strict";
+  // A page that answers a form (starting an attempt, submitting it) shows its own address, so that
+  // a reload or a bookmark opens that page rather than sending the form again.
+  var address = document.body.getAttribute("data-address");
+  if (address && window.history.replaceState && window.location.pathname !== address) {
+    window.history.replaceState(null, "", address + window.location.hash);
+  }
   var summary = document.querySelector("[data-error-summary]");
   if (summary) { summary.focus(); }
   // A form marked data-confirm asks before it is sent (retiring content, for instance).
