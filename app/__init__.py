@@ -12,6 +12,7 @@ from .extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from .observability import register_observability
 from .pagination import register_url_converters
 from .security import register_security
+from .transactions import register_read_only_commit
 
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
@@ -35,6 +36,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    register_read_only_commit(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True)
     login_manager.init_app(app)

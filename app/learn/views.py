@@ -213,9 +213,9 @@ def start_quiz(slug: str):
     # rendered before the commit (which would expire, and reload, all it shows); every page's
     # script (site.js) puts the attempt's own address in the address bar (Content-Location says it
     # too), so a reload or a bookmark is a GET of the attempt. A second POST resumes the same attempt.
-    page = _attempt_page(attempt)
+    page, address = _attempt_page(attempt), url_for("learn.attempt", attempt_id=attempt.id)
     db.session.commit()
-    return page, 200, {"Content-Location": url_for("learn.attempt", attempt_id=attempt.id)}
+    return page, 200, {"Content-Location": address}
 
 
 @bp.route("/courses/<slug>/practice", methods=["POST"])
