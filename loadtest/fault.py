@@ -67,7 +67,8 @@ class Learner(threading.Thread):
             time.sleep(0.5)
 
     def sign_in(self) -> None:
-        token = self.client.csrf_token("/auth/login")
+        # Retried like every request: a desk signs its next person in while workers are being killed.
+        token = csrf_in(self.send("GET", "/auth/login", (200,), label="sign-in form").text)
         self.send("POST", "/auth/login", (302,), {"username": self.username, "password": self.plan["password"],
                                                   "csrf_token": token}, label="sign in")
 
